@@ -1,0 +1,89 @@
+// The backend interface: the kernels the ops need, and nothing else. The op layer validates
+// arguments and works out output shapes and dtypes, so a kernel only computes. A backend
+// owns its storage (`Buf`): a typed array for the CPU backends, a GPU buffer later.
+import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { Shape } from '../tensor/shape.js';
+
+export type Buf = unknown;
+
+/** What a kernel sees of a tensor: contiguous row-major storage of `shape` elements of `dtype`. */
+export interface TensorInfo {
+  readonly shape: Shape;
+  readonly dtype: DType;
+  readonly buf: Buf;
+}
+
+export const UNARY_OPS = [
+  'neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'sign', 'square', 'reciprocal',
+  'tanh', 'sigmoid', 'relu', 'gelu', 'geluTanh', 'erf', 'sin', 'cos',
+  'log1p', 'expm1', 'softplus', 'floor', 'ceil', 'round', 'leakyRelu', 'elu', 'not',
+] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
+export const COMPARISON_OPS: ReadonlySet<BinaryOp> = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+
+export type ReduceOp = 'sum' | 'max' | 'min';
+
+/** conv2d and pooling geometry, NCHW, with every field resolved to numbers. */
+export interface Conv2dGeometry {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+}
+
+export interface Pool2dGeometry {
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+}
+
+export interface Backend {
+  readonly name: string;
+
+  // Memory. `upload` takes ownership of the array; `download` returns an array the caller may keep.
+  upload(data: TypedArray, dtype: DType): Buf;
+  download(x: TensorInfo): TypedArray;
+  fill(dtype: DType, size: number, value: number): Buf;
+  cast(x: TensorInfo, dtype: DType): Buf;
+
+  // Layout. `readView` copies the strided view (shape, strides, offset) of x into new contiguous
+  // storage: transpose, slice and expand are all this one kernel. `writeView` is its inverse,
+  // writing x into such a view of an existing buffer (pad, concat, the gradient of slice).
+  readView(x: TensorInfo, shape: Shape, strides: readonly number[], offset: number): Buf;
+  writeView(dst: Buf, dstDtype: DType, shape: Shape, strides: readonly number[], offset: number, x: TensorInfo): void;
+
+  // Elementwise, with numpy broadcasting to outShape. `param` is the slope of leakyRelu and the alpha of elu.
+  unary(op: UnaryOp, x: TensorInfo, outDtype: DType, param: number): Buf;
+  binary(op: BinaryOp, a: TensorInfo, b: TensorInfo, outShape: Shape, outDtype: DType): Buf;
+  where(cond: TensorInfo, a: TensorInfo, b: TensorInfo, outShape: Shape): Buf;
+
+  // Reductions over sorted, unique axes; the output drops those axes.
+  reduce(op: ReduceOp, x: TensorInfo, axes: readonly number[]): Buf;
+  /** Index of the max or min along one axis, as int32; the first on ties. */
+  argReduce(op: 'argmax' | 'argmin', x: TensorInfo, axis: number): Buf;
+  /** softmax or logSoftmax along one axis, numerically stable (the max is subtracted first). */
+  softmax(x: TensorInfo, axis: number, log: boolean): Buf;
+
+  /** Batched matmul over broadcast leading dims: out[..., m, n] = sum_k op(a)[..., m, k] op(b)[..., k, n]. */
+  matmul(a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolean, outShape: Shape): Buf;
+
+  // Indexing. gather/scatterAdd follow torch.gather; indexSelect/indexAdd pick whole slices along an axis.
+  gather(x: TensorInfo, axis: number, index: TensorInfo): Buf;
+  scatterAdd(shape: Shape, dtype: DType, axis: number, index: TensorInfo, src: TensorInfo): Buf;
+  indexSelect(x: TensorInfo, axis: number, index: TensorInfo): Buf;
+  indexAdd(shape: Shape, dtype: DType, axis: number, index: TensorInfo, src: TensorInfo): Buf;
+
+  // Convolution and pooling, NCHW.
+  conv2d(x: TensorInfo, w: TensorInfo, g: Conv2dGeometry, outShape: Shape): Buf;
+  conv2dGradInput(dy: TensorInfo, w: TensorInfo, g: Conv2dGeometry, xShape: Shape): Buf;
+  conv2dGradWeight(dy: TensorInfo, x: TensorInfo, g: Conv2dGeometry, wShape: Shape): Buf;
+  /** Returns the pooled values and, per output, the flat index (within its H*W plane) of the max. */
+  maxPool2d(x: TensorInfo, g: Pool2dGeometry, outShape: Shape): { out: Buf; argmax: Buf };
+  maxPool2dGrad(dy: TensorInfo, argmax: Buf, xShape: Shape): Buf;
+  /** Average pooling; padding counts toward the divisor (PyTorch's count_include_pad=True). */
+  avgPool2d(x: TensorInfo, g: Pool2dGeometry, outShape: Shape): Buf;
+  avgPool2dGrad(dy: TensorInfo, g: Pool2dGeometry, xShape: Shape): Buf;
+}

@@ -1,0 +1,7 @@
+// Every op as a plain function (lt.add(a, b)); Tensor's methods call these.
+export * from './elementwise.js';
+export * from './reduce.js';
+export * from './layout.js';
+export * from './linalg.js';
+export * from './nn.js';
+export * from '../tensor/create.js';

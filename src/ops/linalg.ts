@@ -1,0 +1,41 @@
+// matmul with numpy's rules: batched over broadcast leading dims, 1-D operands promoted to
+// matrices and the added axis removed again.
+import { apply } from '../autograd/engine.js';
+import { fail, fmtShape } from '../errors.js';
+import { isFloat, promoteTypes } from '../tensor/dtype.js';
+import { broadcastShapes } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { cast } from './elementwise.js';
+import { reshape } from './layout.js';
+import * as T from './table.js';
+
+/** op(a) @ op(b), where op transposes the last two axes when its flag is set; both at least 2-D. */
+export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  const ra = a.rank;
+  const rb = b.rank;
+  const [m, ka] = transA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
+  const [kb, n] = transB ? [b.shape[rb - 1], b.shape[rb - 2]] : [b.shape[rb - 2], b.shape[rb - 1]];
+  if (ka !== kb) fail('matmul', `inner dimensions differ: ${fmtShape(a.shape)} x ${fmtShape(b.shape)}`);
+  const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  return apply(T.matmul, [a, b], { transA, transB, shape: [...batch, m, n] });
+}
+
+/** Matrix product, like numpy.matmul / torch.matmul / the @ operator. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor)) fail('matmul', 'expected two Tensors');
+  if (a.rank === 0 || b.rank === 0) fail('matmul', `operands must be at least 1-D, got ${fmtShape(a.shape)} x ${fmtShape(b.shape)}`);
+  if (!isFloat(a.dtype) || !isFloat(b.dtype)) fail('matmul', `expected float tensors, got ${a.dtype} x ${b.dtype}`);
+  if (a.dtype !== b.dtype) {
+    const dtype = promoteTypes(a.dtype, b.dtype);
+    [a, b] = [cast(a, dtype), cast(b, dtype)];
+  }
+  const x = a.rank === 1 ? reshape(a, [1, a.size]) : a;
+  const y = b.rank === 1 ? reshape(b, [b.size, 1]) : b;
+  if (x.shape[x.rank - 1] !== y.shape[y.rank - 2]) fail('matmul', `inner dimensions differ: ${fmtShape(a.shape)} x ${fmtShape(b.shape)}`);
+  const out = matmulT(x, y, false, false);
+  if (a.rank > 1 && b.rank > 1) return out;
+  const shape = out.shape.slice(0, -2);
+  if (a.rank > 1) shape.push(out.shape[out.rank - 2]);
+  if (b.rank > 1) shape.push(out.shape[out.rank - 1]);
+  return reshape(out, shape);
+}

@@ -1,0 +1,106 @@
+// Neural-network primitives: softmax, convolution and pooling (NCHW, PyTorch's conventions).
+import { apply } from '../autograd/engine.js';
+import type { Conv2dGeometry, Pool2dGeometry } from '../backends/backend.js';
+import { fail, fmtShape } from '../errors.js';
+import { isFloat } from '../tensor/dtype.js';
+import { normAxis } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { cast } from './elementwise.js';
+import { reshape } from './layout.js';
+import * as T from './table.js';
+
+function softmaxLike(op: 'softmax' | 'logSoftmax', x: Tensor, axis: number): Tensor {
+  if (!(x instanceof Tensor)) fail(op, `expected a Tensor, got ${typeof x}`);
+  if (x.rank === 0) fail(op, 'expected at least a 1-D tensor, got a scalar');
+  const input = isFloat(x.dtype) ? x : cast(x, 'float32');
+  return apply(T[op], [input], { axis: normAxis(op, axis, x.rank) });
+}
+
+export const softmax = (x: Tensor, axis = -1) => softmaxLike('softmax', x, axis);
+export const logSoftmax = (x: Tensor, axis = -1) => softmaxLike('logSoftmax', x, axis);
+
+type Pair = number | readonly [number, number];
+
+function pair(op: string, name: string, v: Pair, min: number): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!Array.isArray(v) && typeof v !== 'number') fail(op, `${name} must be a number or a pair, got ${JSON.stringify(v)}`);
+  if (p.some((d) => !Number.isInteger(d) || d < min)) fail(op, `${name} must be integers >= ${min}, got ${JSON.stringify(v)}`);
+  return p;
+}
+
+function check4d(op: string, x: Tensor, what: string): void {
+  if (!(x instanceof Tensor)) fail(op, `${what} must be a Tensor`);
+  if (x.rank !== 4) fail(op, `${what} must be 4-D (${what === 'input' ? 'N, C, H, W' : 'out, in/groups, kH, kW'}), got ${fmtShape(x.shape)}`);
+  if (!isFloat(x.dtype)) fail(op, `${what} must be float, got ${x.dtype}`);
+}
+
+function outSize(op: string, inSize: number, k: number, s: number, p: number, d: number, inShape: readonly number[]): number {
+  const n = Math.floor((inSize + 2 * p - d * (k - 1) - 1) / s) + 1;
+  if (n <= 0) fail(op, `kernel ${k} (dilation ${d}) does not fit input ${fmtShape(inShape)} with padding ${p}`);
+  return n;
+}
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
+
+/** 2-D convolution (cross-correlation, as in every framework): x [N,C,H,W], w [O,C/groups,kH,kW], bias [O]. */
+export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  check4d('conv2d', x, 'input');
+  check4d('conv2d', w, 'weight');
+  const groups = options.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1 || x.shape[1] % groups !== 0 || w.shape[0] % groups !== 0) {
+    fail('conv2d', `groups ${groups} must divide input channels ${x.shape[1]} and output channels ${w.shape[0]}`);
+  }
+  if (w.shape[1] * groups !== x.shape[1]) {
+    fail('conv2d', `input ${fmtShape(x.shape)} has ${x.shape[1]} channels, weight ${fmtShape(w.shape)} expects ${w.shape[1] * groups}`);
+  }
+  if (x.dtype !== w.dtype) fail('conv2d', `input is ${x.dtype}, weight is ${w.dtype}`);
+  const g: Conv2dGeometry = {
+    stride: pair('conv2d', 'stride', options.stride ?? 1, 1),
+    padding: pair('conv2d', 'padding', options.padding ?? 0, 0),
+    dilation: pair('conv2d', 'dilation', options.dilation ?? 1, 1),
+    groups,
+  };
+  const shape = [
+    x.shape[0],
+    w.shape[0],
+    outSize('conv2d', x.shape[2], w.shape[2], g.stride[0], g.padding[0], g.dilation[0], x.shape),
+    outSize('conv2d', x.shape[3], w.shape[3], g.stride[1], g.padding[1], g.dilation[1], x.shape),
+  ];
+  const y = apply(T.conv2d, [x, w], { ...g, shape });
+  if (!bias) return y;
+  if (!(bias instanceof Tensor) || bias.rank !== 1 || bias.size !== w.shape[0]) {
+    fail('conv2d', `bias must have shape [${w.shape[0]}], got ${bias instanceof Tensor ? fmtShape(bias.shape) : typeof bias}`);
+  }
+  return y.add(reshape(bias, [1, bias.size, 1, 1]));
+}
+
+export interface Pool2dOptions {
+  /** Defaults to the kernel size, as in PyTorch. */
+  stride?: Pair;
+  padding?: Pair;
+}
+
+function poolGeometry(op: string, x: Tensor, kernel: Pair, options: Pool2dOptions): Pool2dGeometry & { shape: number[] } {
+  check4d(op, x, 'input');
+  const k = pair(op, 'kernelSize', kernel, 1);
+  const s = pair(op, 'stride', options.stride ?? k, 1);
+  const p = pair(op, 'padding', options.padding ?? 0, 0);
+  if (p[0] * 2 > k[0] || p[1] * 2 > k[1]) fail(op, `padding ${JSON.stringify(p)} must be at most half the kernel ${JSON.stringify(k)}`);
+  const shape = [x.shape[0], x.shape[1], outSize(op, x.shape[2], k[0], s[0], p[0], 1, x.shape), outSize(op, x.shape[3], k[1], s[1], p[1], 1, x.shape)];
+  return { kernel: k, stride: s, padding: p, shape };
+}
+
+/** Max over each window; padding acts as -infinity. */
+export function maxPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
+  return apply(T.maxPool2d, [x], poolGeometry('maxPool2d', x, kernelSize, options));
+}
+
+/** Mean over each window; zero padding counts toward the divisor (PyTorch's default). */
+export function avgPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
+  return apply(T.avgPool2d, [x], poolGeometry('avgPool2d', x, kernelSize, options));
+}

@@ -1,0 +1,286 @@
+// The op table: every primitive op's forward (a kernel call) beside its gradient rule, like
+// PyTorch's derivatives.yaml. This file is the full list of derivative formulas.
+//
+// A rule gets g = dL/d(out) and returns dL/d(input) for each input (null where none flows). It
+// may return a gradient in the output's broadcast shape: the engine sums it down to the input's
+// shape. Rules run under noGrad, written with the same tensor ops users call.
+// Argument checks and output shapes live in the public functions (src/ops/*.ts), not here.
+import type { GradContext, OpDef, Saved } from '../autograd/engine.js';
+import type { BinaryOp, Conv2dGeometry, Pool2dGeometry, ReduceOp, UnaryOp } from '../backends/backend.js';
+import type { DType } from '../tensor/dtype.js';
+import { Tensor } from '../tensor/tensor.js';
+import { keptShape, stridesOf } from '../tensor/shape.js';
+import { zerosLike } from '../tensor/create.js';
+import { where } from './elementwise.js';
+import { matmulT } from './linalg.js';
+import { readViewOf, writeIntoFilled } from './views.js';
+
+type Grads = (Tensor | null)[];
+
+function out(like: Tensor, shape: readonly number[], dtype: DType, buf: unknown): Tensor {
+  return new Tensor(shape, dtype, buf, like.backend);
+}
+
+// ---- elementwise unary: y = f(x) -----------------------------------------------------------------
+interface UnaryAttrs { param: number; dtype: DType }
+type UnaryRule = (g: Tensor, x: Tensor, y: Tensor, param: number) => Tensor;
+
+function unary(op: UnaryOp, rule?: UnaryRule): OpDef<UnaryAttrs> {
+  return {
+    name: op,
+    forward: ([x], a) => out(x, x.shape, a.dtype, x.backend.unary(op, x, a.dtype, a.param)),
+    backward: rule && ((g, { inputs: [x], out: y, attrs }) => [rule(g, x, y, attrs.param)]),
+  };
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const zero: UnaryRule = (g) => zerosLike(g); // piecewise constant: zero almost everywhere
+
+export const neg = unary('neg', (g) => g.neg());
+export const exp = unary('exp', (g, _x, y) => g.mul(y));
+export const log = unary('log', (g, x) => g.div(x));
+export const sqrt = unary('sqrt', (g, _x, y) => g.div(y.mul(2)));
+export const rsqrt = unary('rsqrt', (g, _x, y) => g.mul(y.pow(3)).mul(-0.5)); // d x^-1/2 = -1/2 x^-3/2
+export const abs = unary('abs', (g, x) => g.mul(x.sign()));
+export const sign = unary('sign', zero);
+export const square = unary('square', (g, x) => g.mul(x).mul(2));
+export const reciprocal = unary('reciprocal', (g, _x, y) => g.mul(y.square()).neg()); // d 1/x = -1/x^2
+export const tanh = unary('tanh', (g, _x, y) => g.sub(g.mul(y.square()))); // 1 - tanh^2
+export const sigmoid = unary('sigmoid', (g, _x, y) => g.mul(y.sub(y.square()))); // s (1 - s)
+export const relu = unary('relu', (g, x) => where(x.gt(0), g, 0));
+// gelu(x) = x Phi(x), so gelu' = Phi(x) + x phi(x)
+export const gelu = unary('gelu', (g, x) =>
+  g.mul(x.div(Math.SQRT2).erf().add(1).mul(0.5).add(x.mul(x.square().mul(-0.5).exp()).mul(INV_SQRT_2PI))),
+);
+// y = x/2 (1 + tanh u), u = c (x + 0.044715 x^3): y' = (1 + t)/2 + x/2 (1 - t^2) c (1 + 3 * 0.044715 x^2)
+export const geluTanh = unary('geluTanh', (g, x) => {
+  const t = x.pow(3).mul(0.044715).add(x).mul(SQRT_2_OVER_PI).tanh();
+  const du = x.square().mul(3 * 0.044715).add(1).mul(SQRT_2_OVER_PI);
+  return g.mul(t.add(1).mul(0.5).add(x.mul(0.5).mul(t.square().neg().add(1)).mul(du)));
+});
+export const erf = unary('erf', (g, x) => g.mul(x.square().neg().exp()).mul(2 / Math.sqrt(Math.PI)));
+export const sin = unary('sin', (g, x) => g.mul(x.cos()));
+export const cos = unary('cos', (g, x) => g.mul(x.sin()).neg());
+export const log1p = unary('log1p', (g, x) => g.div(x.add(1)));
+export const expm1 = unary('expm1', (g, _x, y) => g.mul(y.add(1)));
+export const softplus = unary('softplus', (g, x) => g.mul(x.sigmoid()));
+export const floor = unary('floor', zero);
+export const ceil = unary('ceil', zero);
+export const round = unary('round', zero);
+export const leakyRelu = unary('leakyRelu', (g, x, _y, slope) => where(x.gt(0), g, g.mul(slope)));
+export const elu = unary('elu', (g, x, y, alpha) => where(x.gt(0), g, g.mul(y.add(alpha)))); // alpha e^x = y + alpha
+export const not = unary('not');
+
+// ---- elementwise binary, broadcasting: z = f(a, b) ---------------------------------------------------
+interface BinaryAttrs { shape: readonly number[]; dtype: DType }
+
+function binary(op: BinaryOp, rule?: (g: Tensor, a: Tensor, b: Tensor, z: Tensor) => Grads): OpDef<BinaryAttrs> {
+  return {
+    name: op,
+    forward: ([a, b], at) => out(a, at.shape, at.dtype, a.backend.binary(op, a, b, at.shape, at.dtype)),
+    backward: rule && ((g, { inputs: [a, b], out: z }) => rule(g, a, b, z)),
+  };
+}
+
+/** Where a and b tie, maximum and minimum split the gradient evenly, as PyTorch does. */
+function pick(a: Tensor, b: Tensor, wins: (a: Tensor, b: Tensor) => Tensor): Tensor {
+  return wins(a, b).cast(a.dtype).add(a.eq(b).cast(a.dtype).mul(0.5));
+}
+
+export const add = binary('add', (g) => [g, g]);
+export const sub = binary('sub', (g) => [g, g.neg()]);
+export const mul = binary('mul', (g, a, b) => [g.mul(b), g.mul(a)]);
+export const div = binary('div', (g, _a, b, z) => [g.div(b), g.mul(z).div(b).neg()]); // d(a/b)/db = -a/b^2
+export const pow = binary('pow', (g, a, b, z) => [
+  g.mul(b).mul(a.pow(b.sub(1))),
+  where(a.gt(0), g.mul(z).mul(a.log()), 0), // d a^b/db = a^b ln a, taken as 0 where a <= 0
+]);
+export const maximum = binary('maximum', (g, a, b) => [g.mul(pick(a, b, (p, q) => p.gt(q))), g.mul(pick(b, a, (p, q) => p.gt(q)))]);
+export const minimum = binary('minimum', (g, a, b) => [g.mul(pick(a, b, (p, q) => p.lt(q))), g.mul(pick(b, a, (p, q) => p.lt(q)))]);
+export const eq = binary('eq');
+export const ne = binary('ne');
+export const lt = binary('lt');
+export const le = binary('le');
+export const gt = binary('gt');
+export const ge = binary('ge');
+
+export const whereOp: OpDef<{ shape: readonly number[] }> = {
+  name: 'where',
+  forward: ([c, a, b], at) => out(a, at.shape, a.dtype, a.backend.where(c, a, b, at.shape)),
+  backward: (g, { inputs: [c] }) => [null, where(c, g, 0), where(c, 0, g)],
+};
+
+export const cast: OpDef<{ dtype: DType }> = {
+  name: 'cast',
+  forward: ([x], { dtype }) => out(x, x.shape, dtype, x.backend.cast(x, dtype)),
+  backward: (g) => [g], // the engine casts it back to the input's dtype
+};
+
+// ---- reductions ---------------------------------------------------------------------------------------
+interface ReduceAttrs { axes: number[]; keepdims: boolean }
+
+/** g (with or without the reduced axes) broadcast back to the input's shape. */
+function spread(g: Tensor, x: Tensor, { axes }: ReduceAttrs): Tensor {
+  return g.reshape(keptShape(x.shape, axes)).expand(x.shape);
+}
+
+function reduction(op: ReduceOp, rule: (g: Tensor, ctx: GradContext<ReduceAttrs>) => Tensor): OpDef<ReduceAttrs> {
+  return {
+    name: op,
+    forward: ([x], at) => {
+      const shape = at.keepdims ? keptShape(x.shape, at.axes) : x.shape.filter((_, i) => !at.axes.includes(i));
+      return out(x, shape, x.dtype, x.backend.reduce(op, x, at.axes));
+    },
+    backward: (g, ctx) => [rule(g, ctx)],
+  };
+}
+
+/** max/min send the gradient to the elements equal to the result, split evenly among ties. */
+function toExtremes(g: Tensor, { inputs: [x], out: y, attrs }: GradContext<ReduceAttrs>): Tensor {
+  const kept = keptShape(x.shape, attrs.axes);
+  const hit = x.eq(y.reshape(kept)).cast(x.dtype);
+  return hit.mul(g.reshape(kept).div(hit.sum(attrs.axes, true)));
+}
+
+export const sum = reduction('sum', (g, { inputs: [x], attrs }) => spread(g, x, attrs));
+export const max = reduction('max', toExtremes);
+export const min = reduction('min', toExtremes);
+
+export const logsumexp: OpDef<ReduceAttrs> = {
+  name: 'logsumexp',
+  forward: ([x], at) => {
+    const m = x.max(at.axes, true).detach();
+    const safeM = where(m.abs().lt(Infinity), m, 0); // a slice of all -inf gives -inf, not NaN
+    const y = x.sub(safeM).exp().sum(at.axes, true).log().add(safeM);
+    return at.keepdims ? y : y.squeeze(at.axes);
+  },
+  // d/dx log sum exp x = softmax(x) = exp(x - y)
+  backward: (g, { inputs: [x], out: y, attrs }) => {
+    const kept = keptShape(x.shape, attrs.axes);
+    return [g.reshape(kept).mul(x.sub(y.reshape(kept)).exp())];
+  },
+};
+
+export const softmax: OpDef<{ axis: number }> = {
+  name: 'softmax',
+  forward: ([x], { axis }) => out(x, x.shape, x.dtype, x.backend.softmax(x, axis, false)),
+  // dx = y (g - sum(g y))
+  backward: (g, { out: y, attrs: { axis } }) => [y.mul(g.sub(g.mul(y).sum(axis, true)))],
+};
+
+export const logSoftmax: OpDef<{ axis: number }> = {
+  name: 'logSoftmax',
+  forward: ([x], { axis }) => out(x, x.shape, x.dtype, x.backend.softmax(x, axis, true)),
+  // dx = g - softmax(x) sum(g)
+  backward: (g, { out: y, attrs: { axis } }) => [g.sub(y.exp().mul(g.sum(axis, true)))],
+};
+
+// ---- matmul: C = op(A) op(B), op = transpose or not ------------------------------------------------------
+interface MatmulAttrs { transA: boolean; transB: boolean; shape: readonly number[] }
+
+export const matmul: OpDef<MatmulAttrs> = {
+  name: 'matmul',
+  forward: ([a, b], at) => out(a, at.shape, a.dtype, a.backend.matmul(a, b, at.transA, at.transB, at.shape)),
+  // dA = G op(B)^T (transposed back when A was), dB = op(A)^T G (likewise); batch dims are summed by the engine.
+  backward: (g, { inputs: [a, b], attrs: { transA, transB } }) => [
+    transA ? matmulT(b, g, transB, true) : matmulT(g, b, false, !transB),
+    transB ? matmulT(g, a, true, transA) : matmulT(a, g, !transA, false),
+  ],
+};
+
+// ---- layout -------------------------------------------------------------------------------------------------
+export const reshape: OpDef<{ shape: readonly number[] }> = {
+  name: 'reshape',
+  forward: ([x], { shape }) => out(x, shape, x.dtype, x.buf), // shares storage: a free view
+  backward: (g, { inputs: [x] }) => [g.reshape(x.shape)],
+};
+
+export const permute: OpDef<{ axes: readonly number[] }> = {
+  name: 'permute',
+  forward: ([x], { axes }) => {
+    const st = stridesOf(x.shape);
+    return readViewOf(x, axes.map((a) => x.shape[a]), axes.map((a) => st[a]), 0);
+  },
+  backward: (g, { attrs: { axes } }) => {
+    const inverse = axes.map((_, i) => axes.indexOf(i));
+    return [g.permute(inverse)];
+  },
+};
+
+export const expand: OpDef<{ shape: readonly number[]; strides: readonly number[] }> = {
+  name: 'expand',
+  forward: ([x], { shape, strides }) => readViewOf(x, shape, strides, 0),
+  backward: (g) => [g], // summed back to the input's shape by the engine
+};
+
+/** A strided window: out[i] = x[offset + sum(i_d * strides_d)]. Slices with steps are this. */
+interface WindowAttrs { shape: readonly number[]; strides: readonly number[]; offset: number }
+
+export const slice: OpDef<WindowAttrs> = {
+  name: 'slice',
+  forward: ([x], at) => readViewOf(x, at.shape, at.strides, at.offset),
+  backward: (g, { inputs: [x], attrs }) => [writeIntoFilled(x.shape, 0, [{ ...attrs, src: g }])],
+};
+
+export const pad: OpDef<WindowAttrs & { outShape: readonly number[]; value: number }> = {
+  name: 'pad',
+  forward: ([x], at) => writeIntoFilled(at.outShape, at.value, [{ ...at, src: x }]),
+  backward: (g, { attrs }) => [readViewOf(g, attrs.shape, attrs.strides, attrs.offset)],
+};
+
+/** concat writes each input into its window of the output; the gradient reads the windows back. */
+export const concat: OpDef<{ shape: readonly number[]; windows: WindowAttrs[] }> = {
+  name: 'concat',
+  forward: (xs, at) => writeIntoFilled(at.shape, 0, at.windows.map((w, i) => ({ ...w, src: xs[i] }))),
+  backward: (g, { attrs }) => attrs.windows.map((w) => readViewOf(g, w.shape, w.strides, w.offset)),
+};
+
+// ---- indexing -------------------------------------------------------------------------------------------------
+export const gather: OpDef<{ axis: number }> = {
+  name: 'gather',
+  forward: ([x, index], { axis }) => out(x, index.shape, x.dtype, x.backend.gather(x, axis, index)),
+  backward: (g, { inputs: [x, index], attrs: { axis } }) => [
+    out(g, x.shape, g.dtype, g.backend.scatterAdd(x.shape, g.dtype, axis, index, g)),
+    null,
+  ],
+};
+
+export const indexSelect: OpDef<{ axis: number }> = {
+  name: 'indexSelect',
+  forward: ([x, index], { axis }) => {
+    const shape = x.shape.map((d, i) => (i === axis ? index.size : d));
+    return out(x, shape, x.dtype, x.backend.indexSelect(x, axis, index));
+  },
+  backward: (g, { inputs: [x, index], attrs: { axis } }) => [
+    out(g, x.shape, g.dtype, g.backend.indexAdd(x.shape, g.dtype, axis, index, g)),
+    null,
+  ],
+};
+
+// ---- convolution and pooling, NCHW ------------------------------------------------------------------------------
+export const conv2d: OpDef<Conv2dGeometry & { shape: readonly number[] }> = {
+  name: 'conv2d',
+  forward: ([x, w], at) => out(x, at.shape, x.dtype, x.backend.conv2d(x, w, at, at.shape)),
+  backward: (g, { inputs: [x, w], attrs }) => [
+    out(g, x.shape, g.dtype, g.backend.conv2dGradInput(g, w, attrs, x.shape)),
+    out(g, w.shape, g.dtype, g.backend.conv2dGradWeight(g, x, attrs, w.shape)),
+  ],
+};
+
+export const maxPool2d: OpDef<Pool2dGeometry & { shape: readonly number[] }> = {
+  name: 'maxPool2d',
+  forward: ([x], at, saved: Saved) => {
+    const r = x.backend.maxPool2d(x, at, at.shape);
+    saved.argmax = r.argmax;
+    return out(x, at.shape, x.dtype, r.out);
+  },
+  backward: (g, { inputs: [x], saved }) => [out(g, x.shape, g.dtype, g.backend.maxPool2dGrad(g, saved.argmax, x.shape))],
+};
+
+export const avgPool2d: OpDef<Pool2dGeometry & { shape: readonly number[] }> = {
+  name: 'avgPool2d',
+  forward: ([x], at) => out(x, at.shape, x.dtype, x.backend.avgPool2d(x, at, at.shape)),
+  backward: (g, { inputs: [x], attrs }) => [out(g, x.shape, g.dtype, g.backend.avgPool2dGrad(g, attrs, x.shape))],
+};
+
