@@ -34,6 +34,7 @@ export interface GradNode {
 
 let gradEnabled = true;
 let anomalyMode = false;
+let inBackward = false; // anomaly checks inside gradient rules report the rule's op, not its parts
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -73,7 +74,7 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Ten
   } finally {
     gradEnabled = prev;
   }
-  if (anomalyMode) checkFinite(op.name, 'output', out);
+  if (anomalyMode && !inBackward) checkFinite(op.name, 'output', out);
   if (gradEnabled && op.backward) {
     for (const x of inputs) {
       if (x.requiresGrad) {
@@ -130,35 +131,44 @@ export function propagate(root: Tensor, seed: Tensor, retainGraph: boolean, onLe
   }
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
-  noGrad(() => {
-    for (let i = order.length - 1; i >= 0; i--) {
-      const t = order[i];
-      const g = grads.get(t);
-      grads.delete(t);
-      const node = t.node!;
-      if (!g) continue;
-      if (t.retainsGrad) onLeaf(t, g);
-      const inputs = node.inputs!;
-      const inGrads = node.op.backward!(g, { inputs, out: t, attrs: node.attrs, saved: node.saved! });
-      for (let j = 0; j < inputs.length; j++) {
-        const x = inputs[j];
-        let gx = inGrads[j];
-        if (!x.requiresGrad || !gx) continue;
-        gx = fitGradient(node.op.name, gx, x);
-        if (anomalyMode) checkFinite(node.op.name, `gradient for input ${j}`, gx);
-        if (x.node) {
-          const prev = grads.get(x);
-          grads.set(x, prev ? prev.add(gx) : gx);
-        } else {
-          onLeaf(x, gx);
-        }
-      }
-      if (!retainGraph) {
-        node.inputs = null;
-        node.saved = null;
+  const wasInBackward = inBackward;
+  inBackward = true;
+  try {
+    noGrad(() => walk(order, grads, retainGraph, onLeaf));
+  } finally {
+    inBackward = wasInBackward;
+  }
+}
+
+/** Visits nodes from the root back, asking each rule for its inputs' gradients. */
+function walk(order: Tensor[], grads: Map<Tensor, Tensor>, retainGraph: boolean, onLeaf: (t: Tensor, g: Tensor) => void): void {
+  for (let i = order.length - 1; i >= 0; i--) {
+    const t = order[i];
+    const g = grads.get(t);
+    grads.delete(t);
+    const node = t.node!;
+    if (!g) continue;
+    if (t.retainsGrad) onLeaf(t, g);
+    const inputs = node.inputs!;
+    const inGrads = node.op.backward!(g, { inputs, out: t, attrs: node.attrs, saved: node.saved! });
+    for (let j = 0; j < inputs.length; j++) {
+      const x = inputs[j];
+      let gx = inGrads[j];
+      if (!x.requiresGrad || !gx) continue;
+      gx = fitGradient(node.op.name, gx, x);
+      if (anomalyMode) checkFinite(node.op.name, `gradient for input ${j}`, gx);
+      if (x.node) {
+        const prev = grads.get(x);
+        grads.set(x, prev ? prev.add(gx) : gx);
+      } else {
+        onLeaf(x, gx);
       }
     }
-  });
+    if (!retainGraph) {
+      node.inputs = null;
+      node.saved = null;
+    }
+  }
 }
 
 /** Sums a broadcast gradient down to the input's shape and dtype: the one place broadcasting is undone. */

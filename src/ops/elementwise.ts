@@ -1,5 +1,5 @@
 // Elementwise ops: unary maps, broadcasting binary ops with dtype promotion, where, and casts.
-import { apply } from '../autograd/engine.js';
+import { apply, noGrad } from '../autograd/engine.js';
 import { COMPARISON_OPS, type BinaryOp, type UnaryOp } from '../backends/backend.js';
 import { fail } from '../errors.js';
 import { type DType, isFloat, promoteTypes, scalarDType } from '../tensor/dtype.js';
@@ -17,7 +17,9 @@ export function scalarLike(value: number | boolean, like: Tensor, dtype = scalar
 }
 
 export function cast(x: Tensor, dtype: DType): Tensor {
-  return x.dtype === dtype ? x : apply(T.cast, [x], { dtype });
+  if (x.dtype === dtype) return x;
+  // Only float tensors carry gradients: a cast to an integer or bool dtype leaves the graph, as in PyTorch.
+  return isFloat(dtype) ? apply(T.cast, [x], { dtype }) : noGrad(() => apply(T.cast, [x], { dtype }));
 }
 
 /** A copy with its own storage, still in the graph. */
@@ -94,13 +96,13 @@ function operands(op: string, a: Operand, b: Operand): [Tensor, Tensor] {
 
 function binary(op: BinaryOp, a: Operand, b: Operand): Tensor {
   let [x, y] = operands(op, a, b);
+  if (x.dtype === 'bool' && !COMPARISON_OPS.has(op) && op !== 'maximum' && op !== 'minimum') {
+    fail(op, 'expected numeric tensors, got bool (cast them first)');
+  }
   // True division, as in Python 3 and PyTorch: integers divide to float32.
   if (op === 'div' && !isFloat(x.dtype)) [x, y] = [cast(x, 'float32'), cast(y, 'float32')];
   const shape = sameShape(x.shape, y.shape) ? x.shape : broadcastShapes(op, x.shape, y.shape);
   const dtype = COMPARISON_OPS.has(op) ? 'bool' : x.dtype;
-  if (dtype === 'bool' && !COMPARISON_OPS.has(op) && op !== 'maximum' && op !== 'minimum') {
-    fail(op, 'expected numeric tensors, got bool (cast them first)');
-  }
   return apply(T[op], [x, y], { shape, dtype });
 }
 

@@ -34,7 +34,7 @@ export const UNARY: Record<UnaryOp, (x: number, p: number) => number> = {
   round: roundHalfEven,
   leakyRelu: (x, p) => (x >= 0 ? x : p * x),
   elu: (x, p) => (x > 0 ? x : p * Math.expm1(x)),
-  not: (x) => (x ? 0 : 1),
+  not: (x) => (x === 0 ? 1 : 0), // NaN is nonzero, so true, as in numpy and PyTorch
 };
 
 export const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
@@ -94,7 +94,7 @@ export function where(cond: TensorInfo, a: TensorInfo, b: TensorInfo, outShape: 
 export function cast(x: TensorInfo, dtype: DType): Buf {
   const src = x.buf as TypedArray;
   const out = allocArray(dtype, src.length);
-  if (dtype === 'bool') for (let i = 0; i < src.length; i++) out[i] = src[i] ? 1 : 0;
+  if (dtype === 'bool') for (let i = 0; i < src.length; i++) out[i] = src[i] !== 0 ? 1 : 0; // NaN -> true
   else if (dtype === 'int32' || dtype === 'uint8') for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]);
   else out.set(src);
   return out;

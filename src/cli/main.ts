@@ -1,0 +1,51 @@
+// The `lathe` command: one file per command under src/cli, dispatched from here.
+import { LatheError } from '../errors.js';
+import { VERSION } from '../version.js';
+
+interface Command {
+  summary: string;
+  run(args: string[]): Promise<number> | number;
+}
+
+const COMMANDS: Record<string, Command> = {
+  version: { summary: 'print the version', run: () => (console.log(VERSION), 0) },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    `lathe ${VERSION}: train, evaluate, export and serve neural networks from TypeScript`,
+    '',
+    'Usage: lathe <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Options:',
+    '  --version  print the version',
+    '  --help     print this help',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === '--version' || first === '-v') return COMMANDS.version.run(rest);
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    console.log(usage());
+    return 0;
+  }
+  const command = COMMANDS[first];
+  if (!command) {
+    console.error(`lathe: unknown command "${first}"; run lathe --help for the list`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof LatheError) {
+      console.error(`lathe: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
