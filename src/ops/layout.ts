@@ -79,6 +79,9 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const off = shape.length - x.rank;
   if (off < 0) fail('expand', `cannot expand ${fmtShape(x.shape)} to fewer dimensions ${fmtShape(shape)}`);
   const target = shape.map((d, i) => (d === -1 && i >= off ? x.shape[i - off] : d));
+  target.forEach((d, i) => {
+    if (!Number.isInteger(d) || d < 0) fail('expand', `invalid size ${shape[i]} for dimension ${i} of ${fmtShape(shape)} (-1 keeps an existing dimension only)`);
+  });
   x.shape.forEach((d, i) => {
     if (d !== 1 && d !== target[i + off]) fail('expand', `cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}: dimension ${i} is ${d}`);
   });
@@ -142,7 +145,7 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
   let list: number[];
   if (typeof sizes === 'number') {
     if (!Number.isInteger(sizes) || sizes <= 0) fail('split', `section size must be a positive integer, got ${sizes}`);
-    list = Array.from({ length: Math.ceil(n / sizes) }, (_, i) => Math.min(sizes, n - i * sizes));
+    list = Array.from({ length: Math.max(1, Math.ceil(n / sizes)) }, (_, i) => Math.min(sizes, n - i * sizes)); // an empty axis gives one empty piece, as in PyTorch
   } else {
     list = [...sizes];
     if (list.some((s) => !Number.isInteger(s) || s < 0) || list.reduce((p, q) => p + q, 0) !== n) {

@@ -22,8 +22,8 @@ export const logSoftmax = (x: Tensor, axis = -1) => softmaxLike('logSoftmax', x,
 type Pair = number | readonly [number, number];
 
 function pair(op: string, name: string, v: Pair, min: number): [number, number] {
+  if (typeof v !== 'number' && (!Array.isArray(v) || v.length !== 2)) fail(op, `${name} must be a number or a pair, got ${JSON.stringify(v)}`);
   const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!Array.isArray(v) && typeof v !== 'number') fail(op, `${name} must be a number or a pair, got ${JSON.stringify(v)}`);
   if (p.some((d) => !Number.isInteger(d) || d < min)) fail(op, `${name} must be integers >= ${min}, got ${JSON.stringify(v)}`);
   return p;
 }
@@ -76,6 +76,7 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, options: Conv
   if (!(bias instanceof Tensor) || bias.rank !== 1 || bias.size !== w.shape[0]) {
     fail('conv2d', `bias must have shape [${w.shape[0]}], got ${bias instanceof Tensor ? fmtShape(bias.shape) : typeof bias}`);
   }
+  if (bias.dtype !== x.dtype) fail('conv2d', `bias is ${bias.dtype}, input is ${x.dtype}`);
   return y.add(reshape(bias, [1, bias.size, 1, 1]));
 }
 

@@ -47,16 +47,21 @@ export interface VarianceOptions {
 }
 
 export function variance(x: Tensor, axis?: Axes, options: VarianceOptions = {}): Tensor {
+  return varianceOf('var', x, axis, options);
+}
+
+/** var, with errors naming `op` (std reuses it). */
+function varianceOf(op: 'var' | 'std', x: Tensor, axis: Axes, options: VarianceOptions): Tensor {
   const { keepdims = false, correction = 1 } = options;
-  const n = countOver('var', x, axis);
-  if (n - correction <= 0) fail('var', `needs more than ${correction} element(s) per reduction, got ${n} in ${fmtShape(x.shape)}`);
+  const n = countOver(op, x, axis);
+  if (n - correction <= 0) fail(op, `needs more than ${correction} element(s) per reduction, got ${n} in ${fmtShape(x.shape)}`);
   const xf = isFloat(x.dtype) ? x : cast(x, 'float32');
   const centred = sub(xf, mean(xf, axis, true));
   return sum(centred.square(), axis, keepdims).div(n - correction);
 }
 
 export function std(x: Tensor, axis?: Axes, options: VarianceOptions = {}): Tensor {
-  return variance(x, axis, options).sqrt();
+  return varianceOf('std', x, axis, options).sqrt();
 }
 
 function argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined, keepdims = false): Tensor {

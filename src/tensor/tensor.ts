@@ -227,7 +227,7 @@ export class Tensor implements TensorInfo {
   transpose(axis0 = -2, axis1 = -1): Tensor { return F.transpose(this, axis0, axis1); }
   expand(shape: readonly number[]): Tensor { return F.expand(this, shape); }
   broadcastTo(shape: readonly number[]): Tensor { return F.expand(this, shape); }
-  slice(begin: readonly number[], end?: readonly number[], step?: readonly number[]): Tensor { return F.slice(this, begin, end, step); }
+  slice(begin: readonly (number | null)[], end?: readonly (number | null)[], step?: readonly number[]): Tensor { return F.slice(this, begin, end, step); }
   narrow(axis: number, start: number, length: number): Tensor { return F.narrow(this, axis, start, length); }
   split(sizes: number | readonly number[], axis = 0): Tensor[] { return F.split(this, sizes, axis); }
   pad(padding: readonly (readonly [number, number])[], value = 0): Tensor { return F.pad(this, padding, value); }

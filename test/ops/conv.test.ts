@@ -66,7 +66,7 @@ function refConv(x: lt.Tensor, w: lt.Tensor, bias: lt.Tensor | null, o: ConvOpts
 function refPool(kind: 'max' | 'avg', x: lt.Tensor, kernel: P, o: { stride?: P; padding?: P }): { shape: number[]; data: Float64Array } {
   const [N, C, H, W] = x.shape;
   const [kh, kw] = pr(kernel, 0);
-  const [sh, sw] = pr(o.stride, 0)[0] === 0 ? [kh, kw] : pr(o.stride, 0);
+  const [sh, sw] = o.stride === undefined ? [kh, kw] : pr(o.stride, 0);
   const [ph, pw] = pr(o.padding, 0);
   const X = data(x);
   const OH = Math.floor((H + 2 * ph - kh) / sh) + 1;
@@ -121,8 +121,8 @@ onEachBackend('conv2d forward', () => {
     // taps at (0,0), (0,2), (2,0), (2,2): 1*1 + 3*2 + 7*3 + 9*4
     assertClose(lt.conv2d(x3(), w2(), null, { dilation: 2 }), [[[[64]]]], EXACT);
     // padding [0,1], stride [1,2]: rows 0..1 / 1..2, cols -1..0 / 1..2
-    // row 0: 2*1... (col -1 is zero) -> 1*2 + 4*4 = 18; cols 1..2 -> 2+6+15+24 = 47
-    // row 1: 4*2 + 7*4 = 36; 5+12+24+36 = 77
+    // out[0,0] = 2*1 + 4*4 (col -1 is padding); out[0,1] = 1*2 + 2*3 + 3*5 + 4*6
+    // out[1,0] = 2*4 + 4*7; out[1,1] = 1*5 + 2*6 + 3*8 + 4*9
     assertClose(lt.conv2d(x3(), w2(), null, { stride: [1, 2], padding: [0, 1] }), [[[[18, 47], [36, 77]]]], EXACT);
   });
 
@@ -309,5 +309,11 @@ onEachBackend('conv2d and pooling errors', () => {
     assertThrowsLathe(() => lt.conv2d(lt.zeros([1, 2, 5, 5]), lt.zeros([4, 2, 3, 3]), null, { stride: 0 }), /^conv2d: stride must be integers >= 1/);
     assertThrowsLathe(() => lt.conv2d(lt.zeros([1, 2, 5, 5]), lt.zeros([4, 2, 3, 3]), null, { padding: -1 }), /^conv2d: padding must be integers >= 0/);
     assertThrowsLathe(() => lt.maxPool2d(lt.zeros([1, 1, 6, 6]), 2, { padding: 2 }), /^maxPool2d: padding \[2,2\] must be at most half the kernel/);
+    // a pair means exactly two numbers (an extra one used to be ignored silently)
+    const bad = [1, 2, 3] as unknown as [number, number];
+    assertThrowsLathe(() => lt.conv2d(lt.zeros([1, 2, 5, 5]), lt.zeros([4, 2, 3, 3]), null, { stride: bad }), /^conv2d: stride must be a number or a pair, got \[1,2,3\]$/);
+    assertThrowsLathe(() => lt.maxPool2d(lt.zeros([1, 1, 6, 6]), [2] as unknown as [number, number]), /^maxPool2d: kernelSize must be a number or a pair, got \[2\]$/);
+    // bias must match the input's dtype, like the weight (it used to promote the output silently)
+    assertThrowsLathe(() => lt.conv2d(lt.zeros([1, 2, 5, 5]), lt.zeros([4, 2, 3, 3]), lt.zeros([4], { dtype: 'float64' })), /^conv2d: bias is float64, input is float32$/);
   });
 });
