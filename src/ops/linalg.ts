@@ -3,7 +3,7 @@
 import { apply } from '../autograd/engine.js';
 import { fail, fmtShape } from '../errors.js';
 import { isFloat, promoteTypes } from '../tensor/dtype.js';
-import { broadcastShapes } from '../tensor/shape.js';
+import { tryBroadcastShapes } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { cast } from './elementwise.js';
 import { reshape } from './layout.js';
@@ -16,7 +16,9 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean):
   const [m, ka] = transA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
   const [kb, n] = transB ? [b.shape[rb - 1], b.shape[rb - 2]] : [b.shape[rb - 2], b.shape[rb - 1]];
   if (ka !== kb) fail('matmul', `inner dimensions differ: ${fmtShape(a.shape)} x ${fmtShape(b.shape)}`);
-  const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batch =
+    tryBroadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2)) ??
+    fail('matmul', `batch dimensions do not broadcast: ${fmtShape(a.shape)} x ${fmtShape(b.shape)}`);
   return apply(T.matmul, [a, b], { transA, transB, shape: [...batch, m, n] });
 }
 

@@ -26,17 +26,21 @@ export function sameShape(a: Shape, b: Shape): boolean {
   return true;
 }
 
-/** numpy broadcasting: align from the right; each pair of dims is equal or one of them is 1. */
-export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
+/** numpy broadcasting: align from the right; each pair of dims is equal or one of them is 1. Null if they clash. */
+export function tryBroadcastShapes(a: Shape, b: Shape): number[] | null {
   const n = Math.max(a.length, b.length);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
     const da = a[a.length - n + i] ?? 1;
     const db = b[b.length - n + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) fail(op, `shapes do not broadcast: ${fmtShape(a)} and ${fmtShape(b)}`);
+    if (da !== db && da !== 1 && db !== 1) return null;
     out[i] = da === 1 ? db : da;
   }
   return out;
+}
+
+export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
+  return tryBroadcastShapes(a, b) ?? fail(op, `shapes do not broadcast: ${fmtShape(a)} and ${fmtShape(b)}`);
 }
 
 /** Strides for reading a tensor of `shape` as if it had `outShape` (broadcast dims get stride 0). */

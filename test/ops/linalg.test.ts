@@ -248,7 +248,7 @@ onEachBackend('matmul errors', () => {
   });
 
   test('batch dims that do not broadcast', () => {
-    assertThrowsLathe(() => lt.matmul(lt.zeros([2, 3, 4]), lt.zeros([3, 4, 5])), /^matmul: shapes do not broadcast: \[2\] and \[3\]$/);
+    assertThrowsLathe(() => lt.matmul(lt.zeros([2, 3, 4]), lt.zeros([3, 4, 5])), /^matmul: batch dimensions do not broadcast: \[2,3,4\] x \[3,4,5\]$/);
   });
 
   test('scalars and non-float operands are rejected', () => {
