@@ -40,6 +40,19 @@ export interface Pool2dGeometry {
   padding: [number, number];
 }
 
+/** One Adam/AdamW step's constants; bias corrections are 1 - beta^t for the step t. */
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  /** AdamW: decay the weights directly instead of adding weightDecay * p to the gradient. */
+  decoupled: boolean;
+  biasCorrection1: number;
+  biasCorrection2: number;
+}
+
 export interface Backend {
   readonly name: string;
 
@@ -69,6 +82,8 @@ export interface Backend {
 
   /** Batched matmul over broadcast leading dims: out[..., m, n] = sum_k op(a)[..., m, k] op(b)[..., k, n]. */
   matmul(a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolean, outShape: Shape): Buf;
+  /** The same off the calling thread, for servers; backends without it run matmul synchronously. */
+  matmulAsync?(a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolean, outShape: Shape): Promise<Buf>;
 
   // Indexing. gather/scatterAdd follow torch.gather; indexSelect/indexAdd pick whole slices along an axis.
   gather(x: TensorInfo, axis: number, index: TensorInfo): Buf;
@@ -86,4 +101,7 @@ export interface Backend {
   /** Average pooling; padding counts toward the divisor (PyTorch's count_include_pad=True). */
   avgPool2d(x: TensorInfo, g: Pool2dGeometry, outShape: Shape): Buf;
   avgPool2dGrad(dy: TensorInfo, g: Pool2dGeometry, xShape: Shape): Buf;
+
+  // Optimizer updates, fused and in place on p, m and v (as PyTorch's are), one pass over memory.
+  adamUpdate(p: TensorInfo, g: TensorInfo, m: TensorInfo, v: TensorInfo, h: AdamHyper): void;
 }

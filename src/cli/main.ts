@@ -1,6 +1,7 @@
 // The `lathe` command: one file per command under src/cli, dispatched from here.
 import { LatheError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { benchCommand } from './bench.js';
 
 interface Command {
   summary: string;
@@ -9,6 +10,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   version: { summary: 'print the version', run: () => (console.log(VERSION), 0) },
+  bench: { summary: 'micro-benchmarks (gemm, train-step) as JSON lines', run: benchCommand },
 };
 
 function usage(): string {

@@ -132,7 +132,8 @@ export class Tensor implements TensorInfo {
     }
     if (!sameShape(value.shape, this.shape)) fail('assign', `shape ${fmtShape(value.shape)} differs from the target's ${fmtShape(this.shape)}`);
     if (value.backend !== this.backend) fail('assign', `value is on backend ${value.backend.name}, the target on ${this.backend.name}`);
-    this.buf = value.dtype === this.dtype ? value.buf : value.backend.cast(value, this.dtype);
+    // A copy, never shared storage: optimizers update parameters in place.
+    this.buf = value.backend.cast(value, this.dtype);
     return this;
   }
 

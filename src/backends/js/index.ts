@@ -7,6 +7,7 @@ import { fill, readView, writeView } from './layout.js';
 import { argReduce, reduce, softmax } from './reduce.js';
 import { matmul } from './matmul.js';
 import { gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
+import { adamUpdate } from './optim.js';
 import { avgPool2d, avgPool2dGrad, conv2d, conv2dGradInput, conv2dGradWeight, maxPool2d, maxPool2dGrad } from './conv.js';
 
 export const jsBackend: Backend = {
@@ -35,4 +36,5 @@ export const jsBackend: Backend = {
   maxPool2dGrad,
   avgPool2d,
   avgPool2dGrad,
+  adamUpdate,
 };

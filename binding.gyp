@@ -1,0 +1,24 @@
+{
+  "targets": [
+    {
+      "target_name": "lathe_native",
+      "sources": [
+        "native/binding.cc",
+        "native/threadpool.cc",
+        "native/elementwise.cc",
+        "native/reduce.cc",
+        "native/matmul.cc",
+        "native/conv.cc",
+        "native/optim.cc",
+        "native/layout.cc",
+        "<!@(node -p \"require('fs').readdirSync('native/gemm').filter(f => f.endsWith('.cc') && !f.endsWith('_bench.cc')).map(f => 'native/gemm/' + f).join(' ')\")"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-fno-math-errno"],
+      "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES", "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17"] }
+    }
+  ]
+}

@@ -1,0 +1,348 @@
+// The N-API surface of the native backend: thin wrappers that unpack typed arrays and call
+// the kernels. TypeScript (src/backends/native) allocates every output, so memory stays
+// garbage-collected and owned by JS; C++ only reads and writes it during a call.
+#include <napi.h>
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "gemm/gemm.h"
+#include "kernels.h"
+
+namespace lathe {
+namespace {
+
+struct Array {
+  void* data;
+  size_t length;
+  napi_typedarray_type type;
+};
+
+Array arrayArg(const Napi::CallbackInfo& info, size_t i) {
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value buffer;
+  size_t offset;
+  if (i >= info.Length() || !info[i].IsTypedArray()) {
+    throw Napi::TypeError::New(info.Env(), "lathe native: argument " + std::to_string(i) + " must be a typed array");
+  }
+  napi_get_typedarray_info(info.Env(), info[i], &type, &length, &data, &buffer, &offset);
+  return {data, length, type};
+}
+
+int64_t intArg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
+bool boolArg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Boolean>().Value(); }
+
+// Shapes and strides travel as one Float64Array: [rank, shape..., strides of each operand...].
+std::vector<int64_t> geometryArg(const Napi::CallbackInfo& info, size_t i) {
+  Array g = arrayArg(info, i);
+  const double* d = static_cast<const double*>(g.data);
+  std::vector<int64_t> out(g.length);
+  for (size_t k = 0; k < g.length; k++) out[k] = static_cast<int64_t>(d[k]);
+  if (out.empty() || out[0] > kMaxRank) throw Napi::RangeError::New(info.Env(), "lathe native: rank above 16");
+  return out;
+}
+
+bool isF32(const Array& a) { return a.type == napi_float32_array; }
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Array unaryOps = Napi::Array::New(env, kUnaryOpCount);
+  for (int i = 0; i < kUnaryOpCount; i++) unaryOps.Set(i, kUnaryOps[i]);
+  Napi::Array binaryOps = Napi::Array::New(env, kBinaryOpCount);
+  for (int i = 0; i < kBinaryOpCount; i++) binaryOps.Set(i, kBinaryOps[i]);
+  o.Set("unaryOps", unaryOps);
+  o.Set("binaryOps", binaryOps);
+  o.Set("gemmKernel", sgemmKernelName());
+  o.Set("threads", defaultPool().size());
+  return o;
+}
+
+void SetThreads(const Napi::CallbackInfo& info) { setDefaultPoolThreads(static_cast<int>(intArg(info, 0))); }
+
+// unary(code, x, out, param)
+void Unary(const Napi::CallbackInfo& info) {
+  Array x = arrayArg(info, 1), y = arrayArg(info, 2);
+  const int op = static_cast<int>(intArg(info, 0));
+  const double p = info[3].As<Napi::Number>().DoubleValue();
+  if (isF32(x)) unary<float>(op, (const float*)x.data, (float*)y.data, x.length, float(p), defaultPool());
+  else unary<double>(op, (const double*)x.data, (double*)y.data, x.length, p, defaultPool());
+}
+
+// binary(code, a, b, out, geometry = [rank, shape, strides of a, strides of b])
+void Binary(const Napi::CallbackInfo& info) {
+  const int op = static_cast<int>(intArg(info, 0));
+  Array a = arrayArg(info, 1), b = arrayArg(info, 2), out = arrayArg(info, 3);
+  auto g = geometryArg(info, 4);
+  const int rank = static_cast<int>(g[0]);
+  const int64_t *shape = &g[1], *sa = shape + rank, *sb = sa + rank;
+  uint8_t* ob = out.type == napi_uint8_array ? (uint8_t*)out.data : nullptr;
+  if (isF32(a)) binary<float>(op, (const float*)a.data, (const float*)b.data, (float*)out.data, ob, rank, shape, sa, sb, defaultPool());
+  else binary<double>(op, (const double*)a.data, (const double*)b.data, (double*)out.data, ob, rank, shape, sa, sb, defaultPool());
+}
+
+// where(cond, a, b, out, geometry = [rank, shape, strides of cond, of a, of b])
+void Where(const Napi::CallbackInfo& info) {
+  Array c = arrayArg(info, 0), a = arrayArg(info, 1), b = arrayArg(info, 2), out = arrayArg(info, 3);
+  auto g = geometryArg(info, 4);
+  const int rank = static_cast<int>(g[0]);
+  const int64_t *shape = &g[1], *sc = shape + rank, *sa = sc + rank, *sb = sa + rank;
+  if (isF32(a)) where<float>((const uint8_t*)c.data, (const float*)a.data, (const float*)b.data, (float*)out.data, rank, shape, sc, sa, sb);
+  else where<double>((const uint8_t*)c.data, (const double*)a.data, (const double*)b.data, (double*)out.data, rank, shape, sc, sa, sb);
+}
+
+// reduce(code, x, out, outer, n, inner)
+void Reduce(const Napi::CallbackInfo& info) {
+  const int op = static_cast<int>(intArg(info, 0));
+  Array x = arrayArg(info, 1), out = arrayArg(info, 2);
+  const int64_t outer = intArg(info, 3), n = intArg(info, 4), inner = intArg(info, 5);
+  if (isF32(x)) reduce<float>(op, (const float*)x.data, (float*)out.data, outer, n, inner, defaultPool());
+  else reduce<double>(op, (const double*)x.data, (double*)out.data, outer, n, inner, defaultPool());
+}
+
+// argReduce(isMax, x, out, outer, n, inner)
+void ArgReduce(const Napi::CallbackInfo& info) {
+  const bool isMax = boolArg(info, 0);
+  Array x = arrayArg(info, 1), out = arrayArg(info, 2);
+  const int64_t outer = intArg(info, 3), n = intArg(info, 4), inner = intArg(info, 5);
+  if (isF32(x)) argReduce<float>(isMax, (const float*)x.data, (int32_t*)out.data, outer, n, inner);
+  else argReduce<double>(isMax, (const double*)x.data, (int32_t*)out.data, outer, n, inner);
+}
+
+// softmax(x, out, outer, n, inner, log)
+void Softmax(const Napi::CallbackInfo& info) {
+  Array x = arrayArg(info, 0), out = arrayArg(info, 1);
+  const int64_t outer = intArg(info, 2), n = intArg(info, 3), inner = intArg(info, 4);
+  const bool log = boolArg(info, 5);
+  if (isF32(x)) softmax<float>((const float*)x.data, (float*)out.data, outer, n, inner, log, defaultPool());
+  else softmax<double>((const double*)x.data, (double*)out.data, outer, n, inner, log, defaultPool());
+}
+
+// Runs `job` on a libuv worker thread and settles the returned promise when it is done, so the
+// event loop stays free while a large kernel runs. The typed arrays it touches are referenced
+// until then, so the garbage collector cannot free them mid-flight.
+std::mutex& asyncMutex() {
+  static std::mutex m;
+  return m;
+}
+
+class KernelWorker : public Napi::AsyncWorker {
+ public:
+  KernelWorker(Napi::Env env, const Napi::CallbackInfo& info, std::function<void()> job)
+      : Napi::AsyncWorker(env, "lathe.kernel"), deferred_(Napi::Promise::Deferred::New(env)), job_(std::move(job)) {
+    for (size_t i = 0; i < info.Length(); i++) {
+      if (info[i].IsTypedArray()) refs_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
+    }
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    // One async kernel at a time: it already uses every pool thread, and more would only
+    // oversubscribe the cores and starve the event loop's thread.
+    std::lock_guard<std::mutex> lock(asyncMutex());
+    // Below the event loop's priority while it runs, so the loop's thread wins the cores.
+    ThreadPriority lower(kBackgroundNice);
+    try {
+      job_();
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<void()> job_;
+  std::vector<Napi::ObjectReference> refs_;
+};
+
+Napi::Value runAsync(const Napi::CallbackInfo& info, std::function<void()> job) {
+  auto* worker = new KernelWorker(info.Env(), info, std::move(job));
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+// The matmul job, unpacked on the calling thread so that argument errors throw synchronously.
+std::function<void()> matmulJob(const Napi::CallbackInfo& info) {
+  Array a = arrayArg(info, 0), b = arrayArg(info, 1), out = arrayArg(info, 2), oa = arrayArg(info, 3), ob = arrayArg(info, 4);
+  const int64_t M = intArg(info, 5), N = intArg(info, 6), K = intArg(info, 7);
+  const bool tA = boolArg(info, 8), tB = boolArg(info, 9);
+  std::vector<int64_t> offA(oa.length), offB(ob.length);
+  for (size_t i = 0; i < oa.length; i++) offA[i] = static_cast<int64_t>(((const double*)oa.data)[i]);
+  for (size_t i = 0; i < ob.length; i++) offB[i] = static_cast<int64_t>(((const double*)ob.data)[i]);
+  return [=]() {
+    const int64_t batch = static_cast<int64_t>(offA.size());
+    if (a.type == napi_float32_array) batchedMatmul<float>((const float*)a.data, (const float*)b.data, (float*)out.data, batch, offA.data(), offB.data(), M, N, K, tA, tB, defaultPool());
+    else batchedMatmul<double>((const double*)a.data, (const double*)b.data, (double*)out.data, batch, offA.data(), offB.data(), M, N, K, tA, tB, defaultPool());
+  };
+}
+
+// matmul(a, b, out, offsetsA, offsetsB, M, N, K, transA, transB); offsets are Float64Arrays, one per batch entry
+void Matmul(const Napi::CallbackInfo& info) { matmulJob(info)(); }
+
+// matmulAsync(same arguments) -> Promise<void>
+Napi::Value MatmulAsync(const Napi::CallbackInfo& info) { return runAsync(info, matmulJob(info)); }
+
+
+}  // namespace
+
+// The conv geometry travels as a Float64Array in Conv2dShape's field order.
+template <typename S>
+S shapeArg(const Napi::CallbackInfo& info, size_t i) {
+  Array g = arrayArg(info, i);
+  constexpr size_t n = sizeof(S) / sizeof(int64_t);
+  if (g.length != n) throw Napi::RangeError::New(info.Env(), "lathe native: geometry needs " + std::to_string(n) + " numbers");
+  S s;
+  int64_t* f = reinterpret_cast<int64_t*>(&s);
+  for (size_t k = 0; k < n; k++) f[k] = static_cast<int64_t>(static_cast<const double*>(g.data)[k]);
+  return s;
+}
+
+// conv2d(which: 0 forward (x, w -> y), 1 grad input (dy, w -> dx), 2 grad weight (dy, x -> dw), a, b, out, geometry)
+void Conv2d(const Napi::CallbackInfo& info) {
+  const int which = static_cast<int>(intArg(info, 0));
+  Array a = arrayArg(info, 1), b = arrayArg(info, 2), out = arrayArg(info, 3);
+  const auto s = shapeArg<Conv2dShape>(info, 4);
+  auto run = [&](auto* p) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    const T *pa = (const T*)a.data, *pb = (const T*)b.data;
+    T* po = (T*)out.data;
+    if (which == 0) conv2d<T>(pa, pb, po, s, defaultPool());
+    else if (which == 1) conv2dGradInput<T>(pa, pb, po, s, defaultPool());
+    else conv2dGradWeight<T>(pa, pb, po, s, defaultPool());
+  };
+  if (isF32(a)) run((float*)nullptr);
+  else run((double*)nullptr);
+}
+
+// pool2d(which: 0 max forward (x -> y, argmax), 1 max backward (dy, argmax -> dx), 2 avg forward, 3 avg backward, a, out, argmax, geometry)
+void Pool2d(const Napi::CallbackInfo& info) {
+  const int which = static_cast<int>(intArg(info, 0));
+  Array a = arrayArg(info, 1), out = arrayArg(info, 2), arg = arrayArg(info, 3);
+  const auto s = shapeArg<Pool2dShape>(info, 4);
+  auto run = [&](auto* p) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    const T* pa = (const T*)a.data;
+    T* po = (T*)out.data;
+    int32_t* pi = (int32_t*)arg.data;
+    if (which == 0) maxPool2d<T>(pa, po, pi, s, defaultPool());
+    else if (which == 1) maxPool2dGrad<T>(pa, pi, po, s);
+    else avgPool2d<T>(pa, po, s, which == 3, defaultPool());
+  };
+  if (isF32(a)) run((float*)nullptr);
+  else run((double*)nullptr);
+}
+
+// adamUpdate(p, g, m, v, [lr, beta1, beta2, epsilon, weightDecay, biasCorrection1, biasCorrection2, decoupled])
+void AdamUpdate(const Napi::CallbackInfo& info) {
+  Array p = arrayArg(info, 0), g = arrayArg(info, 1), m = arrayArg(info, 2), v = arrayArg(info, 3), hy = arrayArg(info, 4);
+  const double* d = static_cast<const double*>(hy.data);
+  if (hy.length != 8) throw Napi::RangeError::New(info.Env(), "lathe native: adamUpdate needs 8 constants");
+  const AdamHyper h{d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] != 0};
+  if (isF32(p)) adamUpdate<float>((float*)p.data, (const float*)g.data, (float*)m.data, (float*)v.data, p.length, h, defaultPool());
+  else adamUpdate<double>((double*)p.data, (const double*)g.data, (double*)m.data, (double*)v.data, p.length, h, defaultPool());
+}
+
+size_t elementSize(napi_typedarray_type t) {
+  switch (t) {
+    case napi_float64_array: return 8;
+    case napi_float32_array:
+    case napi_int32_array:
+    case napi_uint32_array: return 4;
+    default: return 1;
+  }
+}
+
+// stridedCopy(src, dst, geometry = [rank, shape, src strides, dst strides, srcOffset, dstOffset])
+void StridedCopy(const Napi::CallbackInfo& info) {
+  Array src = arrayArg(info, 0), dst = arrayArg(info, 1);
+  auto g = geometryArg(info, 2);
+  const int rank = static_cast<int>(g[0]);
+  const int64_t *shape = &g[1], *ss = shape + rank, *ds = ss + rank;
+  const int64_t so = ds[rank], dof = ds[rank + 1];
+  switch (elementSize(src.type)) {
+    case 8: return stridedCopy<uint64_t>((const uint64_t*)src.data, (uint64_t*)dst.data, rank, shape, ss, so, ds, dof);
+    case 4: return stridedCopy<uint32_t>((const uint32_t*)src.data, (uint32_t*)dst.data, rank, shape, ss, so, ds, dof);
+    default: return stridedCopy<uint8_t>((const uint8_t*)src.data, (uint8_t*)dst.data, rank, shape, ss, so, ds, dof);
+  }
+}
+
+// indexSelect(x, index, out, outer, n, inner) and indexAdd(src, index, out, outer, n, inner)
+void IndexSelect(const Napi::CallbackInfo& info) {
+  Array x = arrayArg(info, 0), idx = arrayArg(info, 1), out = arrayArg(info, 2);
+  const int64_t outer = intArg(info, 3), n = intArg(info, 4), inner = intArg(info, 5), m = idx.length;
+  const int32_t* ix = (const int32_t*)idx.data;
+  switch (elementSize(x.type)) {
+    case 8: return indexSelect<uint64_t>((const uint64_t*)x.data, ix, (uint64_t*)out.data, outer, n, inner, m);
+    case 4: return indexSelect<uint32_t>((const uint32_t*)x.data, ix, (uint32_t*)out.data, outer, n, inner, m);
+    default: return indexSelect<uint8_t>((const uint8_t*)x.data, ix, (uint8_t*)out.data, outer, n, inner, m);
+  }
+}
+
+void IndexAdd(const Napi::CallbackInfo& info) {
+  Array src = arrayArg(info, 0), idx = arrayArg(info, 1), out = arrayArg(info, 2);
+  const int64_t outer = intArg(info, 3), n = intArg(info, 4), inner = intArg(info, 5), m = idx.length;
+  if (isF32(src)) indexAdd<float>((const float*)src.data, (const int32_t*)idx.data, (float*)out.data, outer, n, inner, m);
+  else indexAdd<double>((const double*)src.data, (const int32_t*)idx.data, (double*)out.data, outer, n, inner, m);
+}
+
+// gather(x, index, out, geometry = [rank, index shape, x strides, axis]) and
+// scatterAdd(src, index, out, geometry = [rank, index shape, out strides, axis])
+void Gather(const Napi::CallbackInfo& info) {
+  Array x = arrayArg(info, 0), idx = arrayArg(info, 1), out = arrayArg(info, 2);
+  auto g = geometryArg(info, 3);
+  const int rank = static_cast<int>(g[0]);
+  const int64_t *shape = &g[1], *st = shape + rank;
+  const int axis = static_cast<int>(st[rank]);
+  const int32_t* ix = (const int32_t*)idx.data;
+  switch (elementSize(x.type)) {
+    case 8: return gather<uint64_t>((const uint64_t*)x.data, ix, (uint64_t*)out.data, rank, shape, st, axis);
+    case 4: return gather<uint32_t>((const uint32_t*)x.data, ix, (uint32_t*)out.data, rank, shape, st, axis);
+    default: return gather<uint8_t>((const uint8_t*)x.data, ix, (uint8_t*)out.data, rank, shape, st, axis);
+  }
+}
+
+void ScatterAdd(const Napi::CallbackInfo& info) {
+  Array src = arrayArg(info, 0), idx = arrayArg(info, 1), out = arrayArg(info, 2);
+  auto g = geometryArg(info, 3);
+  const int rank = static_cast<int>(g[0]);
+  const int64_t *shape = &g[1], *st = shape + rank;
+  const int axis = static_cast<int>(st[rank]);
+  if (isF32(src)) scatterAdd<float>((const float*)src.data, (const int32_t*)idx.data, (float*)out.data, rank, shape, st, axis);
+  else scatterAdd<double>((const double*)src.data, (const int32_t*)idx.data, (double*)out.data, rank, shape, st, axis);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("stridedCopy", Napi::Function::New(env, StridedCopy));
+  exports.Set("indexSelect", Napi::Function::New(env, IndexSelect));
+  exports.Set("indexAdd", Napi::Function::New(env, IndexAdd));
+  exports.Set("gather", Napi::Function::New(env, Gather));
+  exports.Set("scatterAdd", Napi::Function::New(env, ScatterAdd));
+  exports.Set("adamUpdate", Napi::Function::New(env, AdamUpdate));
+  exports.Set("conv2d", Napi::Function::New(env, Conv2d));
+  exports.Set("pool2d", Napi::Function::New(env, Pool2d));
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("where", Napi::Function::New(env, Where));
+  exports.Set("reduce", Napi::Function::New(env, Reduce));
+  exports.Set("argReduce", Napi::Function::New(env, ArgReduce));
+  exports.Set("softmax", Napi::Function::New(env, Softmax));
+  exports.Set("matmul", Napi::Function::New(env, Matmul));
+  exports.Set("matmulAsync", Napi::Function::New(env, MatmulAsync));
+  return exports;
+}
+
+}  // namespace lathe
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return lathe::Init(env, exports); }
+NODE_API_MODULE(lathe_native, InitAddon)

@@ -1,0 +1,270 @@
+// GEMM driver: runtime kernel dispatch, GotoBLAS/BLIS-style cache blocking and packing, and the
+// split of C across the thread pool. The per-ISA tiles and packers live in gemm_<isa>.cc.
+#include "gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "gemm_internal.h"
+
+namespace lathe {
+
+using gemm_internal::Kernel;
+
+namespace {
+
+// ---- dispatch -------------------------------------------------------------------------------
+
+template <typename T>
+struct Dispatch {
+  explicit Dispatch(const Kernel<T>* b) : best(b) {}
+  std::atomic<const Kernel<T>*> forced{nullptr};
+  const Kernel<T>* const best;  // widest ISA this CPU runs
+};
+
+template <typename T>
+const Kernel<T>* widest(const Kernel<T>* avx512, const Kernel<T>* avx2, const Kernel<T>* portable) {
+  return avx512 ? avx512 : avx2 ? avx2 : portable;
+}
+
+Dispatch<float>& sDispatch() {
+  using namespace gemm_internal;
+  static Dispatch<float> d(widest(sgemmKernelAvx512(), sgemmKernelAvx2(), sgemmKernelPortable()));
+  return d;
+}
+
+Dispatch<double>& dDispatch() {
+  using namespace gemm_internal;
+  static Dispatch<double> d(widest(dgemmKernelAvx512(), dgemmKernelAvx2(), dgemmKernelPortable()));
+  return d;
+}
+
+template <typename T>
+const Kernel<T>& pick(Dispatch<T>& d) {
+  const Kernel<T>* f = d.forced.load(std::memory_order_relaxed);
+  return f ? *f : *d.best;
+}
+
+// ---- per-thread packing buffers -------------------------------------------------------------
+
+// Grown on demand and kept for the thread's lifetime, so steady-state calls never allocate.
+// 64-byte alignment lets the tiles use aligned vector loads on the packed panels.
+class PackBuffer {
+ public:
+  ~PackBuffer() { release(); }
+  void* get(size_t bytes) {
+    if (bytes > size_) {
+      release();
+      size_ = std::max(bytes, size_ * 2);
+      ptr_ = ::operator new(size_, std::align_val_t(64));
+    }
+    return ptr_;
+  }
+
+ private:
+  void release() {
+    if (ptr_) ::operator delete(ptr_, std::align_val_t(64));
+    ptr_ = nullptr;
+  }
+  void* ptr_ = nullptr;
+  size_t size_ = 0;
+};
+
+thread_local PackBuffer tlsPackA;
+thread_local PackBuffer tlsPackB;
+
+// ---- blocked product ------------------------------------------------------------------------
+
+template <typename T>
+struct Problem {
+  bool transA, transB;
+  int64_t M, N, K;
+  const T* A;
+  int64_t lda;
+  const T* B;
+  int64_t ldb;
+  T* C;
+  int64_t ldc;
+  bool accumulate;
+};
+
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+
+// Splits `total` into equal blocks of at most `block`, rounded up to `unit`: K=300 with KC=256
+// becomes 152+148 rather than 256+44, so no block runs short of work.
+inline int64_t evenBlock(int64_t total, int64_t block, int64_t unit) {
+  return std::min(roundUp(ceilDiv(total, ceilDiv(total, block)), unit), roundUp(total, unit));
+}
+
+// C[m0:m1, n0:n1] of the product, Goto loop order: jc (NC) > pc (KC, pack B) > ic (MC, pack A)
+// > jr (NR) > ir (MR). Each B panel (kc x NR) is reused across the ir loop and the A block
+// (mc x kc) across the jr loop, both from L2. An operand that is not packed is read in place
+// through its strides (the tiles support both).
+template <typename T>
+void runBlock(const Kernel<T>& kr, const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+              bool packA, bool packB) {
+  const int64_t MR = kr.mr, NR = kr.nr;
+  const int64_t kcBlock = evenBlock(p.K, kr.kc, 1);
+  const int64_t mcBlock = evenBlock(m1 - m0, kr.mc, MR);
+  const int64_t ncBlock = evenBlock(n1 - n0, kr.nc, NR);
+  T* Ap = packA ? static_cast<T*>(tlsPackA.get(sizeof(T) * mcBlock * kcBlock)) : nullptr;
+  T* Bp = packB ? static_cast<T*>(tlsPackB.get(sizeof(T) * ncBlock * kcBlock)) : nullptr;
+  // op(A)(i,k) = A[i*ars + k*acs]
+  const int64_t ars = p.transA ? 1 : p.lda, acs = p.transA ? p.lda : 1;
+
+  for (int64_t jc = n0; jc < n1; jc += ncBlock) {
+    const int64_t nc = std::min(ncBlock, n1 - jc);
+    for (int64_t pc = 0; pc < p.K; pc += kcBlock) {
+      const int64_t kc = std::min(kcBlock, p.K - pc);
+      const bool acc = p.accumulate || pc > 0;
+      if (packB) kr.packB(p.transB, p.transB ? p.B + jc * p.ldb + pc : p.B + pc * p.ldb + jc, p.ldb, kc, nc, Bp);
+      for (int64_t ic = m0; ic < m1; ic += mcBlock) {
+        const int64_t mc = std::min(mcBlock, m1 - ic);
+        if (packA) kr.packA(p.transA, p.A + ic * ars + pc * acs, p.lda, mc, kc, Ap);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int n = static_cast<int>(std::min(NR, nc - jr));
+          const T* b = packB ? Bp + jr * kc : p.B + pc * p.ldb + jc + jr;
+          const int64_t bs = packB ? NR : p.ldb;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int m = static_cast<int>(std::min(MR, mc - ir));
+            T* c = p.C + (ic + ir) * p.ldc + jc + jr;
+            if (packA) kr.tile(kc, Ap + ir * kc, 1, MR, b, bs, c, p.ldc, acc, m, n);
+            else kr.tile(kc, p.A + (ic + ir) * ars + pc * acs, ars, acs, b, bs, c, p.ldc, acc, m, n);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Below this many flops a product runs on the calling thread. Waking a pool worker took ~20-30
+// us on the 2-vCPU test VM, so 1 vs 2 threads broke even between 96^3 (1.8 MFLOP, 17 us) and
+// 128^3 (4.2 MFLOP: 40 -> 31 us).
+constexpr double kParallelMinFlops = 3.0e6;
+// How long the calling thread busy-waits for workers before sleeping in the pool (see gemmRun).
+constexpr int kMaxSpinMicros = 200;
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Chooses a tm x tn grid of about `target` tasks over the tile units of C, keeping each task's
+// block square-ish (in elements) so the operands each task reads or packs stay small.
+void chooseGrid(int64_t unitsM, int64_t unitsN, int64_t mr, int64_t nr, int64_t target, int64_t& tm,
+                int64_t& tn) {
+  tm = tn = 1;
+  double best = 1e300;
+  for (int64_t n = 1; n <= std::min(target, unitsN); n++) {
+    const int64_t m = std::min(unitsM, std::max<int64_t>(1, target / n));
+    if (m * n * 4 < target * 3) continue;  // too few tasks
+    const double cost = double(ceilDiv(unitsM, m) * mr) + double(ceilDiv(unitsN, n) * nr);
+    if (cost < best) best = cost, tm = m, tn = n;
+  }
+}
+
+template <typename T>
+void gemmRun(const Kernel<T>& kr, const Problem<T>& p, ThreadPool* pool) {
+  if (p.M <= 0 || p.N <= 0) return;
+  if (p.K <= 0) {
+    if (!p.accumulate)
+      for (int64_t i = 0; i < p.M; i++) std::memset(p.C + i * p.ldc, 0, sizeof(T) * p.N);
+    return;
+  }
+  // Packing pays when the packed copy is reused enough (measured with gemm_bench shape=...):
+  //  - A (reused N/NR times) is always packed when stored row-major: in place, its MR rows are
+  //    MR streams a row stride apart, which alias in L1 for power-of-two K (32x128x1024: 100 vs
+  //    109 GFLOP/s). Stored transposed its k-steps are contiguous and in-place reads are as fast
+  //    while A is small (784x128x32 A^T: 62 vs 66 us packed); large ones need packing (1024^3
+  //    A^T: 85 vs 104).
+  //  - B (reused M/MR times) is read in place for M <= 256: packing 784x128 cost ~10 us of the
+  //    58 us forward product at M=32, and 128..256x1024x1024 ran as fast or faster in place.
+  //    B^T must be packed: the tiles need op(B) rows contiguous.
+  const bool packA = !p.transA || p.M * p.K > 64 * 1024;
+  const bool packB = p.transB || p.M > 256;
+  const double flops = 2.0 * p.M * p.N * p.K;
+  const int threads = pool && flops >= kParallelMinFlops ? pool->size() : 1;
+  const int64_t unitsM = ceilDiv(p.M, kr.mr), unitsN = ceilDiv(p.N, kr.nr);
+  // One task per thread. Finer tasks (2, 4, 8 per thread, claimed dynamically) were measured
+  // too: they help when a worker wakes late, but one block per thread keeps each thread's part of
+  // C and A in its own L2 from call to call and was faster overall (medians, 2 threads, back to
+  // back: 32x128x784 36 vs 47 us, 784x128x32 38 vs 46 us, 32x784x128 40 vs 43 us).
+  int64_t tm = 1, tn = 1;
+  if (threads > 1) chooseGrid(unitsM, unitsN, kr.mr, kr.nr, threads, tm, tn);
+  const int64_t tasks = tm * tn;
+  if (tasks <= 1) {
+    runBlock(kr, p, 0, p.M, 0, p.N, packA, packB);
+    return;
+  }
+  // The calling thread does not leave its last task while workers still run theirs: returning
+  // would put it to sleep in the pool's condition variable, and that wake-up cost ~10 us more
+  // per call on the VM (32x128x784: 48 vs 58 us mean). All tasks have started when it waits, so
+  // it never waits on one nobody runs; the spin is bounded in case a worker gets preempted.
+  std::atomic<int64_t> started{0}, finished{0};
+  const std::thread::id caller = std::this_thread::get_id();
+  pool->run(tasks, [&](int64_t t) {
+    started.fetch_add(1, std::memory_order_relaxed);
+    const int64_t bm = t % tm, bn = t / tm;
+    const int64_t m0 = unitsM * bm / tm * kr.mr, m1 = std::min(p.M, unitsM * (bm + 1) / tm * kr.mr);
+    const int64_t n0 = unitsN * bn / tn * kr.nr, n1 = std::min(p.N, unitsN * (bn + 1) / tn * kr.nr);
+    runBlock(kr, p, m0, m1, n0, n1, packA, packB);
+    finished.fetch_add(1, std::memory_order_acq_rel);
+    if (std::this_thread::get_id() == caller && started.load(std::memory_order_relaxed) == tasks) {
+      const auto giveUp = std::chrono::steady_clock::now() + std::chrono::microseconds(kMaxSpinMicros);
+      for (int i = 1; finished.load(std::memory_order_acquire) < tasks; i++) {
+        cpuRelax();
+        if (i % 256 == 0 && std::chrono::steady_clock::now() > giveUp) break;
+      }
+    }
+  });
+}
+
+template <typename T>
+bool forceKernel(Dispatch<T>& d, const char* name, const Kernel<T>* avx512, const Kernel<T>* avx2,
+                 const Kernel<T>* portable) {
+  if (!name) {
+    d.forced.store(nullptr);
+    return true;
+  }
+  const Kernel<T>* k = nullptr;
+  if (std::strcmp(name, "avx512") == 0) k = avx512;
+  else if (std::strcmp(name, "avx2") == 0) k = avx2;
+  else if (std::strcmp(name, "portable") == 0) k = portable;
+  if (!k) return false;
+  d.forced.store(k);
+  return true;
+}
+
+}  // namespace
+
+void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate, ThreadPool* pool) {
+  gemmRun(pick(sDispatch()), Problem<float>{transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate}, pool);
+}
+
+void dgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda,
+           const double* B, int64_t ldb, double* C, int64_t ldc, bool accumulate, ThreadPool* pool) {
+  gemmRun(pick(dDispatch()), Problem<double>{transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate}, pool);
+}
+
+const char* sgemmKernelName() { return pick(sDispatch()).name; }
+const char* dgemmKernelName() { return pick(dDispatch()).name; }
+
+bool gemmForceKernel(const char* name) {
+  using namespace gemm_internal;
+  // Check both first so a name valid for only one precision changes neither.
+  if (name && std::strcmp(name, "avx512") == 0 && !(sgemmKernelAvx512() && dgemmKernelAvx512())) return false;
+  if (name && std::strcmp(name, "avx2") == 0 && !(sgemmKernelAvx2() && dgemmKernelAvx2())) return false;
+  return forceKernel(sDispatch(), name, sgemmKernelAvx512(), sgemmKernelAvx2(), sgemmKernelPortable()) &&
+         forceKernel(dDispatch(), name, dgemmKernelAvx512(), dgemmKernelAvx2(), dgemmKernelPortable());
+}
+
+}  // namespace lathe

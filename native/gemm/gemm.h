@@ -1,0 +1,32 @@
+// Public GEMM entry points for Lathe: packed, cache-blocked, register-tiled matrix multiply
+// with runtime dispatch to AVX-512, AVX2+FMA or portable micro-kernels.
+#pragma once
+#include <cstdint>
+
+#include "../threadpool.h"
+
+namespace lathe {
+
+// Row-major. C[M,N] = op(A)[M,K] * op(B)[K,N] (+ C if accumulate). op(X) = X^T when the flag is
+// set, read through strides (a transpose is never materialised).
+// lda/ldb/ldc are row strides in elements of the stored matrices (A stored as [M,K] or, when
+// transA, as [K,M]; B stored as [K,N] or, when transB, as [N,K]).
+// Without accumulate, C is only written (it may hold garbage or NaN on entry). K == 0 gives
+// C = 0 (or leaves C unchanged when accumulating). pool == nullptr runs on the calling thread;
+// small products run there too, whatever the pool.
+void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate, ThreadPool* pool);
+void dgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda,
+           const double* B, int64_t ldb, double* C, int64_t ldc, bool accumulate, ThreadPool* pool);
+
+// The micro-kernel family runtime dispatch picked (or that was forced): "avx512", "avx2" or
+// "portable".
+const char* sgemmKernelName();
+const char* dgemmKernelName();
+
+// For tests and benchmarks: force sgemm and dgemm onto one kernel family ("avx512", "avx2",
+// "portable"); nullptr restores automatic dispatch. Returns false (and changes nothing) when the
+// name is unknown or this CPU/build cannot run it. Not meant to be flipped while a GEMM runs.
+bool gemmForceKernel(const char* name);
+
+}  // namespace lathe

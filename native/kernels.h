@@ -1,0 +1,99 @@
+// The native kernels the binding exposes, for float and double. Shapes arrive settled by the
+// TypeScript op layer; these only compute. Op codes index the name lists below, which the
+// binding publishes so that TypeScript maps names to codes and never relies on an order.
+#pragma once
+#include <cstdint>
+
+#include "threadpool.h"
+
+namespace lathe {
+
+extern const char* const kUnaryOps[];
+extern const int kUnaryOpCount;
+extern const char* const kBinaryOps[];
+extern const int kBinaryOpCount;
+
+constexpr int kMaxRank = 16;
+
+// y[i] = f(x[i]).
+template <typename T>
+void unary(int op, const T* x, T* y, int64_t n, T param, ThreadPool& pool);
+
+// out[i] = f(a[ia], b[ib]) over `shape`, a and b read through broadcast strides (0 on broadcast axes).
+// Comparison ops write 0/1 into `outBool` instead of `out`.
+template <typename T>
+void binary(int op, const T* a, const T* b, T* out, uint8_t* outBool, int rank, const int64_t* shape,
+            const int64_t* sa, const int64_t* sb, ThreadPool& pool);
+
+template <typename T>
+void where(const uint8_t* cond, const T* a, const T* b, T* out, int rank, const int64_t* shape, const int64_t* sc,
+           const int64_t* sa, const int64_t* sb);
+
+// x viewed as [outer, n, inner]: out[o, i] = reduce over k of x[o, k, i]. op: 0 sum, 1 max, 2 min.
+template <typename T>
+void reduce(int op, const T* x, T* out, int64_t outer, int64_t n, int64_t inner, ThreadPool& pool);
+
+template <typename T>
+void argReduce(bool isMax, const T* x, int32_t* out, int64_t outer, int64_t n, int64_t inner);
+
+template <typename T>
+void softmax(const T* x, T* out, int64_t outer, int64_t n, int64_t inner, bool log, ThreadPool& pool);
+
+// Batched matmul: for each batch b, C_b = op(A at offA[b]) op(B at offB[b]); C_b at b*M*N.
+template <typename T>
+void batchedMatmul(const T* A, const T* B, T* C, int64_t batch, const int64_t* offA, const int64_t* offB, int64_t M,
+                   int64_t N, int64_t K, bool transA, bool transB, ThreadPool& pool);
+
+// conv2d geometry, NCHW: x [N,C,H,W], w [O,Cg,KH,KW] with Cg = C/groups, y [N,O,OH,OW].
+struct Conv2dShape {
+  int64_t N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups;
+};
+
+template <typename T>
+void conv2d(const T* x, const T* w, T* y, const Conv2dShape& s, ThreadPool& pool);
+template <typename T>
+void conv2dGradInput(const T* dy, const T* w, T* dx, const Conv2dShape& s, ThreadPool& pool);
+template <typename T>
+void conv2dGradWeight(const T* dy, const T* x, T* dw, const Conv2dShape& s, ThreadPool& pool);
+
+// Pooling over `planes` = N*C planes of H x W into OH x OW.
+struct Pool2dShape {
+  int64_t planes, H, W, OH, OW, KH, KW, sh, sw, ph, pw;
+};
+
+template <typename T>
+void maxPool2d(const T* x, T* y, int32_t* argmax, const Pool2dShape& s, ThreadPool& pool);
+template <typename T>
+void maxPool2dGrad(const T* dy, const int32_t* argmax, T* dx, const Pool2dShape& s);
+template <typename T>
+void avgPool2d(const T* x, T* y, const Pool2dShape& s, bool backward, ThreadPool& pool);
+
+// Copies the strided view (shape, srcStrides from srcOffset) into the strided view of dst.
+// E is an unsigned integer of the element's size: copies move bits, whatever the dtype.
+template <typename E>
+void stridedCopy(const E* src, E* dst, int rank, const int64_t* shape, const int64_t* srcStrides, int64_t srcOffset,
+                 const int64_t* dstStrides, int64_t dstOffset);
+
+// x as [outer, n, inner]: out[o, j, :] = x[o, index[j], :], for j < m.
+template <typename E>
+void indexSelect(const E* x, const int32_t* index, E* out, int64_t outer, int64_t n, int64_t inner, int64_t m);
+// The adjoint: out[o, index[j], :] += src[o, j, :] (out must start zeroed).
+template <typename T>
+void indexAdd(const T* src, const int32_t* index, T* out, int64_t outer, int64_t n, int64_t inner, int64_t m);
+
+// torch.gather and its adjoint scatter-add, for an index of shape idxShape.
+template <typename E>
+void gather(const E* x, const int32_t* index, E* out, int rank, const int64_t* idxShape, const int64_t* xStrides, int axis);
+template <typename T>
+void scatterAdd(const T* src, const int32_t* index, T* out, int rank, const int64_t* idxShape, const int64_t* outStrides,
+                int axis);
+
+struct AdamHyper {
+  double lr, beta1, beta2, epsilon, weightDecay, biasCorrection1, biasCorrection2;
+  bool decoupled;
+};
+
+template <typename T>
+void adamUpdate(T* p, const T* g, T* m, T* v, int64_t n, const AdamHyper& h, ThreadPool& pool);
+
+}  // namespace lathe

@@ -1,0 +1,149 @@
+// Workers sleep on a condition variable between loops; a loop hands out task indices through
+// an atomic counter, so uneven tasks balance themselves.
+#include "threadpool.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <memory>
+
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+namespace lathe {
+
+namespace {
+thread_local bool inPoolTask = false;
+}
+
+ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
+  for (int i = 1; i < threads_; i++) workers_.emplace_back([this] { workerLoop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+void ThreadPool::drain() {
+  int64_t t;
+  while ((t = next_.fetch_add(1, std::memory_order_relaxed)) < tasks_) {
+    (*job_)(t);
+    finished_.fetch_add(1, std::memory_order_acq_rel);
+  }
+}
+
+ThreadPriority::ThreadPriority(int nice) : previous_(0) {
+#if defined(__linux__)
+  // On Linux, PRIO_PROCESS with a thread id sets that one thread's niceness.
+  const id_t tid = static_cast<id_t>(syscall(SYS_gettid));
+  errno = 0;
+  previous_ = getpriority(PRIO_PROCESS, tid);
+  if (errno == 0 && previous_ < nice) changed_ = setpriority(PRIO_PROCESS, tid, nice) == 0;
+#else
+  (void)nice;
+#endif
+}
+
+ThreadPriority::~ThreadPriority() {
+#if defined(__linux__)
+  // Raising priority back needs CAP_SYS_NICE unless it stays within RLIMIT_NICE; if refused,
+  // the thread (a libuv worker) just stays lower, which only affects later background work.
+  if (changed_) setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), previous_);
+#endif
+}
+
+void ThreadPool::workerLoop() {
+  uint64_t seen = 0;
+  inPoolTask = true;
+  ThreadPriority background(kBackgroundNice);
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      if (job_ == nullptr) continue;  // woke after that loop already ended
+      active_++;
+    }
+    drain();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      active_--;
+    }
+    done_.notify_all();
+  }
+}
+
+void ThreadPool::run(int64_t tasks, const std::function<void(int64_t)>& fn) {
+  if (tasks <= 0) return;
+  bool expected = false;
+  if (tasks == 1 || threads_ == 1 || inPoolTask || !busy_.compare_exchange_strong(expected, true)) {
+    for (int64_t t = 0; t < tasks; t++) fn(t);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_ = &fn;
+    tasks_ = tasks;
+    next_.store(0, std::memory_order_relaxed);
+    finished_.store(0, std::memory_order_relaxed);
+    generation_++;
+  }
+  wake_.notify_all();
+  inPoolTask = true;
+  drain();
+  inPoolTask = false;
+  {
+    // Wait until every task ran and no worker still holds this job.
+    std::unique_lock<std::mutex> lock(mu_);
+    done_.wait(lock, [&] { return finished_.load(std::memory_order_acquire) == tasks_ && active_ == 0; });
+    job_ = nullptr;
+  }
+  busy_.store(false);
+}
+
+void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  int64_t chunks = n / grain;
+  if (chunks > threads_) chunks = threads_;
+  if (chunks <= 1) {
+    fn(0, n);
+    return;
+  }
+  const int64_t per = (n + chunks - 1) / chunks;
+  run(chunks, [&](int64_t c) {
+    const int64_t b = c * per;
+    const int64_t e = b + per < n ? b + per : n;
+    if (b < e) fn(b, e);
+  });
+}
+
+namespace {
+std::unique_ptr<ThreadPool> pool;
+
+int threadsFromEnv() {
+  if (const char* s = std::getenv("LATHE_NUM_THREADS")) {
+    int n = std::atoi(s);
+    if (n > 0) return n;
+  }
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+}  // namespace
+
+ThreadPool& defaultPool() {
+  if (!pool) pool = std::make_unique<ThreadPool>(threadsFromEnv());
+  return *pool;
+}
+
+void setDefaultPoolThreads(int threads) { pool = std::make_unique<ThreadPool>(threads); }
+
+}  // namespace lathe

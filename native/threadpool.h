@@ -1,0 +1,70 @@
+// A fixed pool of worker threads for data-parallel loops. The calling thread works too, so a
+// pool of T threads starts T-1 workers. Small loops should run inline: callers pass a grain
+// size, and a loop with fewer than two grains never wakes a worker.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace lathe {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return threads_; }
+
+  // Runs fn(task) for task in [0, tasks), spread over the pool; returns when all are done.
+  // Calls from inside a task, or from a second thread while a loop runs, execute inline.
+  void run(int64_t tasks, const std::function<void(int64_t)>& fn);
+
+  // Splits [0, n) into at most size() contiguous chunks of at least `grain` items and runs
+  // fn(begin, end) on each.
+  void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+ private:
+  void workerLoop();
+  void drain();
+
+  int threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  const std::function<void(int64_t)>* job_ = nullptr;
+  int64_t tasks_ = 0;
+  std::atomic<int64_t> next_{0};
+  std::atomic<int64_t> finished_{0};
+  uint64_t generation_ = 0;
+  int active_ = 0;  // workers inside drain() for the current job
+  bool stop_ = false;
+  std::atomic<bool> busy_{false};
+};
+
+// Niceness of pool workers and async kernels: below the JS thread, so that a server's event
+// loop preempts background compute instead of queueing behind it.
+constexpr int kBackgroundNice = 5;
+
+// Lowers the calling thread's priority to `nice` for the object's lifetime (Linux; a no-op elsewhere).
+class ThreadPriority {
+ public:
+  explicit ThreadPriority(int nice);
+  ~ThreadPriority();
+
+ private:
+  int previous_;
+  bool changed_ = false;
+};
+
+// The process-wide pool, sized by LATHE_NUM_THREADS or the hardware's cores.
+ThreadPool& defaultPool();
+void setDefaultPoolThreads(int threads);
+
+}  // namespace lathe

@@ -1,0 +1,42 @@
+// Loads the C++ addon that node-gyp built during install, or explains why it could not.
+import { existsSync } from 'node:fs';
+import type { TypedArray } from '../../tensor/dtype.js';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+type F = Float32Array | Float64Array;
+
+/** The functions native/binding.cc exports. */
+export interface NativeAddon {
+  info(): { unaryOps: string[]; binaryOps: string[]; gemmKernel: string; threads: number };
+  setThreads(n: number): void;
+  unary(code: number, x: F, out: F, param: number): void;
+  binary(code: number, a: F, b: F, out: F | Uint8Array, geometry: Float64Array): void;
+  where(cond: Uint8Array, a: F, b: F, out: F, geometry: Float64Array): void;
+  reduce(code: number, x: F, out: F, outer: number, n: number, inner: number): void;
+  argReduce(isMax: boolean, x: F, out: Int32Array, outer: number, n: number, inner: number): void;
+  softmax(x: F, out: F, outer: number, n: number, inner: number, log: boolean): void;
+  conv2d(which: 0 | 1 | 2, a: F, b: F, out: F, geometry: Float64Array): void;
+  pool2d(which: 0 | 1 | 2 | 3, a: F, out: F, argmax: Int32Array, geometry: Float64Array): void;
+  stridedCopy(src: TypedArray, dst: TypedArray, geometry: Float64Array): void;
+  indexSelect(x: TypedArray, index: Int32Array, out: TypedArray, outer: number, n: number, inner: number): void;
+  indexAdd(src: F, index: Int32Array, out: F, outer: number, n: number, inner: number): void;
+  gather(x: TypedArray, index: Int32Array, out: TypedArray, geometry: Float64Array): void;
+  scatterAdd(src: F, index: Int32Array, out: F, geometry: Float64Array): void;
+  adamUpdate(p: F, g: F, m: F, v: F, hyper: Float64Array): void;
+  matmul(a: F, b: F, out: F, offA: Float64Array, offB: Float64Array, M: number, N: number, K: number, transA: boolean, transB: boolean): void;
+  /** matmul on a libuv worker thread; the event loop keeps running meanwhile. */
+  matmulAsync(a: F, b: F, out: F, offA: Float64Array, offB: Float64Array, M: number, N: number, K: number, transA: boolean, transB: boolean): Promise<void>;
+}
+
+export const ADDON_PATH = fileURLToPath(new URL('../../../../build/Release/lathe_native.node', import.meta.url));
+
+/** The addon, or the reason it could not be loaded. */
+export function loadAddon(): { addon: NativeAddon } | { error: string } {
+  if (!existsSync(ADDON_PATH)) return { error: `${ADDON_PATH} does not exist (the native build did not run or failed)` };
+  try {
+    return { addon: createRequire(import.meta.url)(ADDON_PATH) as NativeAddon };
+  } catch (e) {
+    return { error: `${ADDON_PATH} failed to load: ${(e as Error).message}` };
+  }
+}

@@ -1,0 +1,229 @@
+// The native backend: the js backend's storage (typed arrays) with the hot kernels in C++.
+// Kernels the addon lacks, or dtypes it does not cover (integers, bool), use the js
+// kernels, which is safe because both backends keep data in the same typed arrays.
+import type { Backend, Conv2dGeometry, Pool2dGeometry, TensorInfo } from '../backend.js';
+import { jsBackend } from '../js/index.js';
+import { around } from '../js/reduce.js';
+import { stridedLoop2 } from '../js/strided.js';
+import { type TypedArray, allocArray, isFloat } from '../../tensor/dtype.js';
+import { broadcastStrides, sizeOf, stridesOf } from '../../tensor/shape.js';
+import type { NativeAddon } from './addon.js';
+
+type F = Float32Array | Float64Array;
+
+/** [rank, ...shape, ...strides of each operand] for the addon's broadcasting kernels. */
+function geometry(shape: readonly number[], ...operands: readonly (readonly number[])[]): Float64Array {
+  const g = new Float64Array(1 + shape.length * (1 + operands.length));
+  g[0] = shape.length;
+  g.set(shape, 1);
+  operands.forEach((s, i) => g.set(s, 1 + shape.length * (i + 1)));
+  return g;
+}
+
+/** [outer, n, inner] when `axes` are one contiguous block, else null. */
+function block(shape: readonly number[], axes: readonly number[]): [number, number, number] | null {
+  if (axes.length === 0) return [sizeOf(shape), 1, 1];
+  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1] + 1) return null;
+  const first = axes[0];
+  const last = axes[axes.length - 1];
+  return [sizeOf(shape.slice(0, first)), sizeOf(shape.slice(first, last + 1)), sizeOf(shape.slice(last + 1))];
+}
+
+/** Conv2dShape's fields, in native/kernels.h order. */
+function convGeometry(x: readonly number[], w: readonly number[], y: readonly number[], g: Conv2dGeometry): Float64Array {
+  const [N, C, H, W] = x;
+  const [O, Cg, KH, KW] = w;
+  return Float64Array.of(N, C, H, W, O, Cg, KH, KW, y[2], y[3], ...g.stride, ...g.padding, ...g.dilation, g.groups);
+}
+
+/** Pool2dShape's fields, in native/kernels.h order. */
+function poolGeometry(x: readonly number[], y: readonly number[], g: Pool2dGeometry): Float64Array {
+  return Float64Array.of(x[0] * x[1], x[2], x[3], y[2], y[3], ...g.kernel, ...g.stride, ...g.padding);
+}
+
+const NO_INDEX = new Int32Array(0);
+
+type MatmulArgs = [Float64Array, Float64Array, number, number, number, boolean, boolean];
+
+/** The output array and the addon's matmul arguments: per-batch offsets of A and B, sizes, flags. */
+function matmulArgs(a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolean, outShape: readonly number[]): { out: F; args: MatmulArgs } {
+  const r = outShape.length;
+  const M = outShape[r - 2];
+  const N = outShape[r - 1];
+  const K = transA ? a.shape[a.shape.length - 2] : a.shape[a.shape.length - 1];
+  const batch = outShape.slice(0, r - 2);
+  const count = sizeOf(batch);
+  const offA = new Float64Array(count);
+  const offB = new Float64Array(count);
+  if (count > 1) {
+    const stA = broadcastStrides(a.shape.slice(0, -2), batch).map((s) => s * M * K);
+    const stB = broadcastStrides(b.shape.slice(0, -2), batch).map((s) => s * K * N);
+    stridedLoop2(batch, stA, stB, (i, oa, ob) => {
+      offA[i] = oa;
+      offB[i] = ob;
+    });
+  }
+  return { out: allocArray(a.dtype, sizeOf(outShape)) as F, args: [offA, offB, M, N, K, transA, transB] };
+}
+
+export function createNativeBackend(addon: NativeAddon): Backend {
+  const info = addon.info();
+  const unaryCode = new Map(info.unaryOps.map((name, i) => [name, i]));
+  const binaryCode = new Map(info.binaryOps.map((name, i) => [name, i]));
+  const REDUCE_CODE = { sum: 0, max: 1, min: 2 } as const;
+
+  return {
+    ...jsBackend,
+    name: 'native',
+
+    unary(op, x, outDtype, param) {
+      const code = unaryCode.get(op);
+      if (code === undefined || !isFloat(x.dtype) || outDtype !== x.dtype) return jsBackend.unary(op, x, outDtype, param);
+      const out = allocArray(outDtype, sizeOf(x.shape)) as F;
+      addon.unary(code, x.buf as F, out, param);
+      return out;
+    },
+
+    binary(op, a, b, outShape, outDtype) {
+      const code = binaryCode.get(op);
+      if (code === undefined || !isFloat(a.dtype) || a.dtype !== b.dtype) return jsBackend.binary(op, a, b, outShape, outDtype);
+      const out = allocArray(outDtype, sizeOf(outShape)) as F | Uint8Array;
+      const g = geometry(outShape, broadcastStrides(a.shape, outShape), broadcastStrides(b.shape, outShape));
+      addon.binary(code, a.buf as F, b.buf as F, out, g);
+      return out;
+    },
+
+    where(cond, a, b, outShape) {
+      if (!isFloat(a.dtype)) return jsBackend.where(cond, a, b, outShape);
+      const out = allocArray(a.dtype, sizeOf(outShape)) as F;
+      const g = geometry(outShape, broadcastStrides(cond.shape, outShape), broadcastStrides(a.shape, outShape), broadcastStrides(b.shape, outShape));
+      addon.where(cond.buf as Uint8Array, a.buf as F, b.buf as F, out, g);
+      return out;
+    },
+
+    reduce(op, x, axes) {
+      const blk = block(x.shape, axes);
+      if (!blk || !isFloat(x.dtype)) return jsBackend.reduce(op, x, axes);
+      const [outer, n, inner] = blk;
+      const out = allocArray(x.dtype, outer * inner) as F;
+      addon.reduce(REDUCE_CODE[op], x.buf as F, out, outer, n, inner);
+      return out;
+    },
+
+    argReduce(op, x, axis) {
+      if (!isFloat(x.dtype)) return jsBackend.argReduce(op, x, axis);
+      const [outer, n, inner] = around(x.shape, axis);
+      const out = new Int32Array(outer * inner);
+      addon.argReduce(op === 'argmax', x.buf as F, out, outer, n, inner);
+      return out;
+    },
+
+    softmax(x, axis, log) {
+      const [outer, n, inner] = around(x.shape, axis);
+      const out = allocArray(x.dtype, sizeOf(x.shape)) as F;
+      addon.softmax(x.buf as F, out, outer, n, inner, log);
+      return out;
+    },
+
+    conv2d(x, w, g, outShape) {
+      const out = allocArray(x.dtype, sizeOf(outShape)) as F;
+      if (out.length > 0) addon.conv2d(0, x.buf as F, w.buf as F, out, convGeometry(x.shape, w.shape, outShape, g));
+      return out;
+    },
+
+    conv2dGradInput(dy, w, g, xShape) {
+      const out = allocArray(dy.dtype, sizeOf(xShape)) as F;
+      if (out.length > 0) addon.conv2d(1, dy.buf as F, w.buf as F, out, convGeometry(xShape, w.shape, dy.shape, g));
+      return out;
+    },
+
+    conv2dGradWeight(dy, x, g, wShape) {
+      const out = allocArray(dy.dtype, sizeOf(wShape)) as F;
+      if (out.length > 0) addon.conv2d(2, dy.buf as F, x.buf as F, out, convGeometry(x.shape, wShape, dy.shape, g));
+      return out;
+    },
+
+    maxPool2d(x, g, outShape) {
+      const out = allocArray(x.dtype, sizeOf(outShape)) as F;
+      const argmax = new Int32Array(out.length);
+      if (out.length > 0) addon.pool2d(0, x.buf as F, out, argmax, poolGeometry(x.shape, outShape, g));
+      return { out, argmax };
+    },
+
+    maxPool2dGrad(dy, argmax, xShape) {
+      const out = allocArray(dy.dtype, sizeOf(xShape)) as F;
+      const geometry = Float64Array.of(xShape[0] * xShape[1], xShape[2], xShape[3], dy.shape[2], dy.shape[3], 0, 0, 0, 0, 0, 0);
+      if (out.length > 0) addon.pool2d(1, dy.buf as F, out, argmax as Int32Array, geometry);
+      return out;
+    },
+
+    avgPool2d(x, g, outShape) {
+      const out = allocArray(x.dtype, sizeOf(outShape)) as F;
+      if (out.length > 0) addon.pool2d(2, x.buf as F, out, NO_INDEX, poolGeometry(x.shape, outShape, g));
+      return out;
+    },
+
+    avgPool2dGrad(dy, g, xShape) {
+      const out = allocArray(dy.dtype, sizeOf(xShape)) as F;
+      if (out.length > 0) addon.pool2d(3, dy.buf as F, out, NO_INDEX, poolGeometry(xShape, dy.shape, g));
+      return out;
+    },
+
+    readView(x, shape, strides, offset) {
+      const out = allocArray(x.dtype, sizeOf(shape));
+      addon.stridedCopy(x.buf as TypedArray, out, Float64Array.of(shape.length, ...shape, ...strides, ...stridesOf(shape), offset, 0));
+      return out;
+    },
+
+    writeView(dst, _dtype, shape, strides, offset, x) {
+      addon.stridedCopy(x.buf as TypedArray, dst as TypedArray, Float64Array.of(shape.length, ...shape, ...stridesOf(shape), ...strides, 0, offset));
+    },
+
+    indexSelect(x, axis, index) {
+      const [outer, n, inner] = around(x.shape, axis);
+      const out = allocArray(x.dtype, outer * sizeOf(index.shape) * inner);
+      addon.indexSelect(x.buf as TypedArray, index.buf as Int32Array, out, outer, n, inner);
+      return out;
+    },
+
+    indexAdd(shape, dtype, axis, index, src) {
+      if (!isFloat(dtype)) return jsBackend.indexAdd(shape, dtype, axis, index, src);
+      const [outer, n, inner] = around(shape, axis);
+      const out = allocArray(dtype, sizeOf(shape)) as F;
+      addon.indexAdd(src.buf as F, index.buf as Int32Array, out, outer, n, inner);
+      return out;
+    },
+
+    gather(x, axis, index) {
+      const out = allocArray(x.dtype, sizeOf(index.shape));
+      addon.gather(x.buf as TypedArray, index.buf as Int32Array, out, Float64Array.of(index.shape.length, ...index.shape, ...stridesOf(x.shape), axis));
+      return out;
+    },
+
+    scatterAdd(shape, dtype, axis, index, src) {
+      if (!isFloat(dtype)) return jsBackend.scatterAdd(shape, dtype, axis, index, src);
+      const out = allocArray(dtype, sizeOf(shape)) as F;
+      addon.scatterAdd(src.buf as F, index.buf as Int32Array, out, Float64Array.of(index.shape.length, ...index.shape, ...stridesOf(shape), axis));
+      return out;
+    },
+
+    adamUpdate(p, g, m, v, h) {
+      if (!isFloat(p.dtype) || p.dtype !== g.dtype) return jsBackend.adamUpdate(p, g, m, v, h);
+      const hyper = Float64Array.of(h.lr, h.beta1, h.beta2, h.epsilon, h.weightDecay, h.biasCorrection1, h.biasCorrection2, h.decoupled ? 1 : 0);
+      addon.adamUpdate(p.buf as F, g.buf as F, m.buf as F, v.buf as F, hyper);
+    },
+
+    matmul(a, b, transA, transB, outShape) {
+      const { out, args } = matmulArgs(a, b, transA, transB, outShape);
+      if (out.length > 0) addon.matmul(a.buf as F, b.buf as F, out, ...args);
+      return out;
+    },
+
+    async matmulAsync(a, b, transA, transB, outShape) {
+      const { out, args } = matmulArgs(a, b, transA, transB, outShape);
+      if (out.length > 0) await addon.matmulAsync(a.buf as F, b.buf as F, out, ...args);
+      return out;
+    },
+  };
+}
+

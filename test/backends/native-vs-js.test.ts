@@ -1,0 +1,167 @@
+// Each native kernel against the js reference, llm.c style: random shapes including odd sizes,
+// edge values (NaN, infinities, huge magnitudes), and sizes large enough that the kernels
+// split work over the thread pool. Forward and backward are compared through whole ops.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import * as lt from '../../src/index.js';
+import { assertClose } from '../helpers.js';
+
+const hasNative = lt.listBackends().includes('native');
+const EDGE = [0, -0, 1, -1, 1e-30, -1e30, 88.5, -88.5, 700, -700, Infinity, -Infinity, NaN];
+
+/** Random values with some edge values sprinkled in, the same on both backends. */
+function values(shape: number[], seed: number, dtype: 'float32' | 'float64', edges = true): { js: lt.Tensor; native: lt.Tensor } {
+  const g = new lt.Generator(seed);
+  const t = lt.randn(shape, { generator: g, dtype, std: 3, backend: 'js' });
+  const data = t.dataSync();
+  if (edges) for (let i = 0; i < Math.min(EDGE.length, data.length); i++) data[(i * 7919) % data.length] = EDGE[i];
+  const js = lt.tensor(data, { shape, dtype, backend: 'js' });
+  return { js, native: js.to('native') };
+}
+
+// Float32 kernels may differ from js (which rounds once from float64) by a few ulps;
+// transcendental functions from libm by a few more. float64 must agree closely.
+const TOL = { float32: { atol: 1e-6, rtol: 2e-6 }, float64: { atol: 1e-12, rtol: 1e-12 } } as const;
+
+function compare(op: string, f: (x: lt.Tensor[]) => lt.Tensor, inputs: { js: lt.Tensor; native: lt.Tensor }[], dtype: 'float32' | 'float64', tol?: { atol: number; rtol: number }): void {
+  const want = f(inputs.map((i) => i.js));
+  const got = f(inputs.map((i) => i.native));
+  assert.equal(got.backend.name, 'native', `${op} ran on native`);
+  assert.deepEqual(got.shape, want.shape, `${op} shape`);
+  assert.equal(got.dtype, want.dtype, `${op} dtype`);
+  assertClose(got.to('js'), want, tol ?? TOL[dtype], `${op} (${dtype})`);
+}
+
+describe('native kernels match the js reference', { skip: !hasNative && 'native backend not built' }, () => {
+  test('layout and indexing kernels move every dtype exactly', () => {
+    for (const dtype of ['float32', 'float64', 'int32', 'uint8', 'bool'] as const) {
+      const base = lt.arange(2 * 3 * 40 * 7, undefined, 1, { backend: 'js' }).sin().mul(100).round().cast(dtype);
+      const x = { js: base.reshape([2, 3, 40, 7]), native: base.reshape([2, 3, 40, 7]).to('native') };
+      const cases: [string, (t: lt.Tensor) => lt.Tensor][] = [
+        ['permute', (t) => t.permute([3, 1, 0, 2])],
+        ['slice with steps', (t) => lt.slice(t, [1, null, 35, null], [null, null, 2, null], [1, 2, -3, 2])],
+        ['expand', (t) => t.slice([0, 0, 0, 0], [1, 3, 40, 1]).expand([4, 3, 40, 5])],
+        ['pad', (t) => t.pad([[0, 1], [2, 0], [1, 1], [0, 3]], 1)],
+        ['concat', (t) => lt.concat([t, t.slice([0, 0, 0, 0], [2, 3, 40, 2])], 3)],
+        ['gather', (t) => t.gather(2, lt.tensor(Int32Array.from({ length: 2 * 3 * 9 * 7 }, (_, i) => (i * 7) % 40), { shape: [2, 3, 9, 7], backend: t.backend }))],
+        ['indexSelect', (t) => t.indexSelect(2, lt.tensor(new Int32Array([39, 0, 5, 5, 17]), { backend: t.backend }))],
+      ];
+      for (const [name, f] of cases) {
+        const want = f(x.js);
+        const got = f(x.native);
+        assert.equal(got.dtype, dtype);
+        assert.deepEqual(got.to('js').toArray(), want.toArray(), `${name} (${dtype})`);
+      }
+    }
+  });
+
+  for (const dtype of ['float32', 'float64'] as const) {
+    const UNARY = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'square', 'reciprocal', 'tanh', 'sigmoid', 'relu', 'erf',
+      'sin', 'cos', 'log1p', 'expm1', 'softplus'] as const;
+    for (const shape of [[7], [3, 33], [300, 257]]) {
+      test(`unary ops ${dtype} [${shape}]`, () => {
+        const x = values(shape, 1, dtype);
+        for (const op of UNARY) compare(op, ([t]) => t[op](), [x], dtype, { atol: 1e-6, rtol: dtype === 'float32' ? 4e-6 : 1e-14 });
+        compare('gelu', ([t]) => t.gelu(), [x], dtype, { atol: 1e-6, rtol: dtype === 'float32' ? 4e-6 : 1e-13 });
+        compare('geluTanh', ([t]) => t.gelu({ approximate: 'tanh' }), [x], dtype, { atol: 1e-6, rtol: dtype === 'float32' ? 4e-6 : 1e-13 });
+        compare('leakyRelu', ([t]) => t.leakyRelu(0.2), [x], dtype);
+        compare('elu', ([t]) => t.elu(0.7), [x], dtype, { atol: 1e-6, rtol: 4e-6 });
+      });
+    }
+
+    const PAIRS: [number[], number[]][] = [[[5], [5]], [[4, 3], [3]], [[4, 1], [1, 5]], [[2, 3, 4], [3, 1]], [[]as number[], [6]],
+      [[257, 129], [257, 129]], [[300, 200], [200]], [[1, 300], [250, 1]], [[2, 3, 5, 7], [3, 1, 7]]];
+    test(`binary ops with broadcasting ${dtype}`, () => {
+      PAIRS.forEach(([sa, sb], i) => {
+        const a = values(sa, 10 + i, dtype);
+        const b = values(sb, 20 + i, dtype);
+        for (const op of ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const) {
+          compare(`${op} [${sa}] [${sb}]`, ([x, y]) => x[op](y), [a, b], dtype, op === 'pow' ? { atol: 1e-6, rtol: 4e-6 } : undefined);
+        }
+        compare(`where [${sa}] [${sb}]`, ([x, y]) => lt.where(x.gt(0), x, y), [a, b], dtype);
+      });
+    });
+
+    test(`reductions and softmax over every axis block ${dtype}`, () => {
+      for (const shape of [[6], [5, 7], [3, 4, 5], [2, 3, 4, 5], [40, 900], [900, 40]]) {
+        const x = values(shape, 30 + shape.length, dtype, false);
+        const rank = shape.length;
+        for (let a0 = 0; a0 < rank; a0++) {
+          for (let a1 = a0; a1 < rank; a1++) {
+            const axes = Array.from({ length: a1 - a0 + 1 }, (_, k) => a0 + k);
+            for (const op of ['sum', 'max', 'min', 'mean'] as const) {
+              compare(`${op} [${shape}] axes [${axes}]`, ([t]) => t[op](axes), [x], dtype, { atol: 1e-5, rtol: 1e-6 });
+            }
+          }
+          compare(`softmax [${shape}] axis ${a0}`, ([t]) => t.softmax(a0), [x], dtype);
+          compare(`logSoftmax [${shape}] axis ${a0}`, ([t]) => t.logSoftmax(a0), [x], dtype, { atol: 1e-5, rtol: 1e-6 });
+          compare(`argmax [${shape}] axis ${a0}`, ([t]) => t.argmax(a0), [x], dtype);
+          compare(`argmin [${shape}] axis ${a0}`, ([t]) => t.argmin(a0), [x], dtype);
+        }
+      }
+      const withNaN = values([4, 13], 3, dtype);
+      compare('max with NaN and inf', ([t]) => t.max(1), [withNaN], dtype);
+      compare('softmax with NaN and inf', ([t]) => t.softmax(1), [withNaN], dtype);
+    });
+
+    test(`matmul: every transpose, batch broadcast, odd and threaded sizes ${dtype}`, () => {
+      const cases: [number[], number[]][] = [[[1, 1], [1, 1]], [[3, 5], [5, 7]], [[17, 33], [33, 31]], [[32, 784], [784, 128]],
+        [[65, 127], [127, 257]], [[2, 1, 9, 10], [5, 10, 11]], [[4, 16, 8], [8, 16]], [[300, 200], [200, 300]], [[0, 4], [4, 3]], [[3, 0], [0, 4]]];
+      cases.forEach(([sa, sb], i) => {
+        const a = values(sa, 40 + i, dtype, false);
+        const b = values(sb, 50 + i, dtype, false);
+        const tol = dtype === 'float32' ? { atol: 2e-4, rtol: 2e-5 } : { atol: 1e-10, rtol: 1e-12 };
+        compare(`matmul [${sa}] x [${sb}]`, ([x, y]) => x.matmul(y), [a, b], dtype, tol);
+        // the gradients run the transposed kernels: dA = G B^T, dB = A^T G
+        const grads = (backend: 'js' | 'native') => {
+          const [x, y] = [a, b].map((v) => v[backend].detach().requireGrad());
+          const out = x.matmul(y);
+          out.mul(lt.arange(out.size, undefined, 1, { dtype, backend }).reshape([...out.shape]).sin()).sum().backward();
+          return [x.grad!, y.grad!];
+        };
+        const want = grads('js');
+        grads('native').forEach((g, k) => assertClose(g.to('js'), want[k], tol, `matmul grad ${k} [${sa}] x [${sb}]`));
+      });
+    });
+
+    test(`conv2d and pooling, forward and backward, batch spread over threads ${dtype}`, () => {
+      const tol = dtype === 'float32' ? { atol: 1e-4, rtol: 1e-4 } : { atol: 1e-10, rtol: 1e-10 };
+      const cases: [number[], number[], lt.Conv2dOptions][] = [
+        [[8, 3, 13, 11], [5, 3, 3, 3], { padding: 1 }],
+        [[5, 4, 9, 10], [6, 2, 3, 2], { stride: [2, 1], padding: [1, 0], dilation: [1, 2], groups: 2 }],
+        [[32, 1, 28, 28], [8, 1, 5, 5], {}],
+      ];
+      cases.forEach(([xs, ws, options], i) => {
+        const x = values(xs, 70 + i, dtype, false);
+        const w = values(ws, 80 + i, dtype, false);
+        const run = (backend: 'js' | 'native') => {
+          const [xx, ww] = [x, w].map((v) => v[backend].detach().requireGrad());
+          const y = lt.conv2d(xx, ww, null, options);
+          const pooled = lt.maxPool2d(y, 2, { stride: 1 }).add(lt.avgPool2d(y, [2, 1], { padding: [1, 0] }).mean());
+          pooled.mul(pooled).sum().backward();
+          return [y, pooled, xx.grad!, ww.grad!];
+        };
+        const want = run('js');
+        // Gradients here are sums of large terms that cancel, so float32 error scales with the
+        // largest magnitude in the tensor, not with each element.
+        run('native').forEach((t, k) => {
+          const scale = want[k].abs().max().item();
+          assertClose(t.to('js'), want[k], { atol: tol.atol * Math.max(1, scale), rtol: tol.rtol }, `conv case ${i} output ${k}`);
+        });
+      });
+    });
+
+    test(`backward through native kernels matches js ${dtype}`, () => {
+      const x = values([16, 30], 60, dtype, false);
+      const w = values([30, 20], 61, dtype, false);
+      const b = values([20], 62, dtype, false);
+      const grads = (backend: 'js' | 'native') => {
+        const [xx, ww, bb] = [x, w, b].map((v) => v[backend].detach().requireGrad());
+        xx.matmul(ww).add(bb).tanh().logSoftmax(1).max(1).sum().backward();
+        return [xx.grad!, ww.grad!, bb.grad!];
+      };
+      const want = grads('js');
+      grads('native').forEach((g, i) => assertClose(g.to('js'), want[i], dtype === 'float32' ? { atol: 1e-5, rtol: 1e-4 } : { atol: 1e-12, rtol: 1e-10 }, `grad ${i}`));
+    });
+  }
+});
