@@ -101,6 +101,9 @@ function binary(op: BinaryOp, a: Operand, b: Operand): Tensor {
   }
   // True division, as in Python 3 and PyTorch: integers divide to float32.
   if (op === 'div' && !isFloat(x.dtype)) [x, y] = [cast(x, 'float32'), cast(y, 'float32')];
+  if (op === 'pow' && !isFloat(x.dtype) && y.dataSync().some((v) => v < 0)) {
+    fail('pow', `integers to negative integer powers are not allowed (${x.dtype}); cast to float first`);
+  }
   const shape = sameShape(x.shape, y.shape) ? x.shape : broadcastShapes(op, x.shape, y.shape);
   const dtype = COMPARISON_OPS.has(op) ? 'bool' : x.dtype;
   return apply(T[op], [x, y], { shape, dtype });
@@ -125,7 +128,7 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   if (!(cond instanceof Tensor)) fail('where', 'condition must be a Tensor');
   if (cond.dtype !== 'bool') fail('where', `condition must be a bool tensor, got ${cond.dtype}`);
   const like = a instanceof Tensor ? a : b instanceof Tensor ? b : cond;
-  const [x, y] = a instanceof Tensor || b instanceof Tensor ? operands('where', a, b) : operands('where', scalarLike(a as number, like, 'float32'), b);
+  const [x, y] = a instanceof Tensor || b instanceof Tensor ? operands('where', a, b) : operands('where', scalarLike(a as number | boolean, like, typeof a === 'boolean' ? 'bool' : 'float32'), b);
   const shape = broadcastShapes('where', cond.shape, broadcastShapes('where', x.shape, y.shape));
   return apply(T.whereOp, [cond, x, y], { shape });
 }

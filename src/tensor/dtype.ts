@@ -57,7 +57,7 @@ export function castArray(data: TypedArray | readonly number[], dtype: DType): T
   const Ctor = ARRAY_TYPES[dtype];
   if (data instanceof Ctor) return data;
   const out = new Ctor(data.length);
-  if (dtype === 'bool') for (let i = 0; i < data.length; i++) out[i] = data[i] ? 1 : 0;
+  if (dtype === 'bool') for (let i = 0; i < data.length; i++) out[i] = data[i] !== 0 ? 1 : 0; // NaN is true, as in numpy
   else out.set(data as ArrayLike<number>);
   return out;
 }

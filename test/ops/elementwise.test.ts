@@ -784,3 +784,22 @@ onEachBackend('elementwise errors', () => {
     assertThrowsLathe(() => lt.exp([1, 2] as unknown as lt.Tensor), /^exp: expected a Tensor/);
   });
 });
+
+onEachBackend('elementwise corner cases', () => {
+  test('integer pow with a negative exponent is an error, as in PyTorch', () => {
+    assertThrowsLathe(() => lt.tensor([2], { dtype: 'int32' }).pow(-1), /^pow: integers to negative integer powers are not allowed \(int32\); cast to float first$/);
+    assert.deepEqual(lt.tensor([2, 3], { dtype: 'int32' }).pow(2).toArray(), [4, 9]);
+  });
+
+  test('where with two boolean scalars gives bool', () => {
+    const w = lt.where(lt.tensor([true, false]), true, false);
+    assert.equal(w.dtype, 'bool');
+    assert.deepEqual(w.toArray(), [true, false]);
+  });
+
+  test('NaN assigned into a bool tensor is true', () => {
+    const b = lt.tensor([false, false]);
+    b.assign(new Float32Array([NaN, 0]));
+    assert.deepEqual(b.toArray(), [true, false]);
+  });
+});
