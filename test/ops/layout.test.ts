@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as lt from '../../src/index.js';
 import { assertClose, assertThrowsLathe, gradcheck, onEachBackend, rand64 } from '../helpers.js';
+import { product, ravel, unravel } from '../reference.js';
 
 // ---- tolerances ------------------------------------------------------------------------------------------
 // Layout ops only move values: forward results must be bit-exact, so they are compared with 0 tolerance.
@@ -15,24 +16,6 @@ const EXACT = { atol: 0, rtol: 0 };
 const GRAD = { eps: 1e-6, atol: 1e-6, rtol: 1e-4 };
 
 // ---- independent reference helpers (plain index arithmetic, no library code) ---------------------------------
-function product(shape: readonly number[]): number {
-  return shape.reduce((p, q) => p * q, 1);
-}
-
-function unravel(flat: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    idx[d] = flat % shape[d];
-    flat = Math.floor(flat / shape[d]);
-  }
-  return idx;
-}
-
-function ravel(idx: readonly number[], shape: readonly number[]): number {
-  let flat = 0;
-  for (let d = 0; d < shape.length; d++) flat = flat * shape[d] + idx[d];
-  return flat;
-}
 
 /** out of `outShape` with out[o] = data[source(o)], source mapping an output multi-index to an input one. */
 function refMap(data: ArrayLike<number>, inShape: readonly number[], outShape: readonly number[], source: (o: number[]) => number[]): Float64Array {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as lt from '../../src/index.js';
 import { assertClose, assertThrowsLathe, gradcheck, onEachBackend, rand64 } from '../helpers.js';
+import { product, ravel, unravel } from '../reference.js';
 
 // ---- tolerances ------------------------------------------------------------------------------------------
 // float64 forward vs. the float64 reference: only summation order differs, so ~1e-15 relative.
@@ -19,25 +20,6 @@ const GRAD = { eps: 1e-6, atol: 1e-6, rtol: 1e-4 };
 // ---- independent float64 references (no library code) ---------------------------------------------------
 type Axes = number | number[] | undefined;
 
-function product(shape: readonly number[]): number {
-  return shape.reduce((p, q) => p * q, 1);
-}
-
-/** Row-major multi-index of a flat position. */
-function unravel(flat: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    idx[d] = flat % shape[d];
-    flat = Math.floor(flat / shape[d]);
-  }
-  return idx;
-}
-
-function ravel(idx: readonly number[], shape: readonly number[]): number {
-  let flat = 0;
-  for (let d = 0; d < shape.length; d++) flat = flat * shape[d] + idx[d];
-  return flat;
-}
 
 function refAxes(axes: Axes, rank: number): number[] {
   const list = axes === undefined ? Array.from({ length: rank }, (_, i) => i) : typeof axes === 'number' ? [axes] : axes;
