@@ -42,9 +42,9 @@ class ThreadPool {
   int64_t tasks_ = 0;
   std::atomic<int64_t> next_{0};
   std::atomic<int64_t> finished_{0};
-  uint64_t generation_ = 0;
-  int active_ = 0;  // workers inside drain() for the current job
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};  // bumped per loop; workers spin on it briefly before sleeping
+  std::atomic<int> active_{0};  // workers inside drain() for the current job (changed under mu_)
+  std::atomic<bool> stop_{false};
   std::atomic<bool> busy_{false};
 };
 

@@ -52,7 +52,7 @@ const Kernel<T>& pick(Dispatch<T>& d) {
 // ---- per-thread packing buffers -------------------------------------------------------------
 
 // Grown on demand and kept for the thread's lifetime, so steady-state calls never allocate.
-// 64-byte alignment lets the tiles use aligned vector loads on the packed panels.
+// 64-byte alignment starts every packed sliver and panel on a cache line.
 class PackBuffer {
  public:
   ~PackBuffer() { release(); }
@@ -95,8 +95,8 @@ struct Problem {
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
-// Splits `total` into equal blocks of at most `block`, rounded up to `unit`: K=300 with KC=256
-// becomes 152+148 rather than 256+44, so no block runs short of work.
+// Splits `total` into equal blocks of at most `block`, rounded up to `unit`: K=600 with KC=512
+// becomes 300+300 rather than 512+88, so no block runs short of work.
 inline int64_t evenBlock(int64_t total, int64_t block, int64_t unit) {
   return std::min(roundUp(ceilDiv(total, ceilDiv(total, block)), unit), roundUp(total, unit));
 }
@@ -114,8 +114,6 @@ void runBlock(const Kernel<T>& kr, const Problem<T>& p, int64_t m0, int64_t m1, 
   const int64_t ncBlock = evenBlock(n1 - n0, kr.nc, NR);
   T* Ap = packA ? static_cast<T*>(tlsPackA.get(sizeof(T) * mcBlock * kcBlock)) : nullptr;
   T* Bp = packB ? static_cast<T*>(tlsPackB.get(sizeof(T) * ncBlock * kcBlock)) : nullptr;
-  // op(A)(i,k) = A[i*ars + k*acs]
-  const int64_t ars = p.transA ? 1 : p.lda, acs = p.transA ? p.lda : 1;
 
   for (int64_t jc = n0; jc < n1; jc += ncBlock) {
     const int64_t nc = std::min(ncBlock, n1 - jc);
@@ -125,7 +123,7 @@ void runBlock(const Kernel<T>& kr, const Problem<T>& p, int64_t m0, int64_t m1, 
       if (packB) kr.packB(p.transB, p.transB ? p.B + jc * p.ldb + pc : p.B + pc * p.ldb + jc, p.ldb, kc, nc, Bp);
       for (int64_t ic = m0; ic < m1; ic += mcBlock) {
         const int64_t mc = std::min(mcBlock, m1 - ic);
-        if (packA) kr.packA(p.transA, p.A + ic * ars + pc * acs, p.lda, mc, kc, Ap);
+        if (packA) kr.packA(p.transA, p.transA ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, kc, Ap);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int n = static_cast<int>(std::min(NR, nc - jr));
           const T* b = packB ? Bp + jr * kc : p.B + pc * p.ldb + jc + jr;
@@ -133,8 +131,8 @@ void runBlock(const Kernel<T>& kr, const Problem<T>& p, int64_t m0, int64_t m1, 
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int m = static_cast<int>(std::min(MR, mc - ir));
             T* c = p.C + (ic + ir) * p.ldc + jc + jr;
-            if (packA) kr.tile(kc, Ap + ir * kc, 1, MR, b, bs, c, p.ldc, acc, m, n);
-            else kr.tile(kc, p.A + (ic + ir) * ars + pc * acs, ars, acs, b, bs, c, p.ldc, acc, m, n);
+            if (packA) kr.tile(kc, Ap + ir * kc, MR, b, bs, c, p.ldc, acc, m, n);
+            else kr.tile(kc, p.A + pc * p.lda + ic + ir, p.lda, b, bs, c, p.ldc, acc, m, n);  // A^T in place
           }
         }
       }
@@ -142,9 +140,12 @@ void runBlock(const Kernel<T>& kr, const Problem<T>& p, int64_t m0, int64_t m1, 
   }
 }
 
-// Below this many flops a product runs on the calling thread. Waking a pool worker took ~20-30
-// us on the 2-vCPU test VM, so 1 vs 2 threads broke even between 96^3 (1.8 MFLOP, 17 us) and
-// 128^3 (4.2 MFLOP: 40 -> 31 us).
+// Below this many flops a product runs on the calling thread. On the 2-vCPU test VM, waking a
+// pool worker costs the caller ~7 us (the futex wake) and a worker whose CPU had gone idle takes
+// 20-30 us to start; if it is that late the caller runs the other half itself. Back to back
+// (worker still warm) 2 threads already won at 80^3 (1 MFLOP: 8 vs 10 us) and 128^3 ran 26 vs
+// 39 us; with a cold worker a product can lose the ~7 us. At 3 MFLOP (~28 us on one core) that
+// worst case stays modest.
 constexpr double kParallelMinFlops = 3.0e6;
 // How long the calling thread busy-waits for workers before sleeping in the pool (see gemmRun).
 constexpr int kMaxSpinMicros = 200;
@@ -187,9 +188,11 @@ void gemmRun(const Kernel<T>& kr, const Problem<T>& p, ThreadPool* pool) {
   //    A^T: 85 vs 104).
   //  - B (reused M/MR times) is read in place for M <= 256: packing 784x128 cost ~10 us of the
   //    58 us forward product at M=32, and 128..256x1024x1024 ran as fast or faster in place.
+  //    A B of at most 64K elements is read in place whatever M (4096x256x256, 2048x128x256,
+  //    784x128x32 ran the same either way, and each thread would pack its own copy).
   //    B^T must be packed: the tiles need op(B) rows contiguous.
-  const bool packA = !p.transA || p.M * p.K > 64 * 1024;
-  const bool packB = p.transB || p.M > 256;
+  const bool packA = !p.transA || p.M * p.K > 64 * 1024;  // the tiles read A k-major only
+  const bool packB = p.transB || (p.M > 256 && p.K * p.N > 64 * 1024);
   const double flops = 2.0 * p.M * p.N * p.K;
   const int threads = pool && flops >= kParallelMinFlops ? pool->size() : 1;
   const int64_t unitsM = ceilDiv(p.M, kr.mr), unitsN = ceilDiv(p.N, kr.nr);
@@ -227,22 +230,6 @@ void gemmRun(const Kernel<T>& kr, const Problem<T>& p, ThreadPool* pool) {
   });
 }
 
-template <typename T>
-bool forceKernel(Dispatch<T>& d, const char* name, const Kernel<T>* avx512, const Kernel<T>* avx2,
-                 const Kernel<T>* portable) {
-  if (!name) {
-    d.forced.store(nullptr);
-    return true;
-  }
-  const Kernel<T>* k = nullptr;
-  if (std::strcmp(name, "avx512") == 0) k = avx512;
-  else if (std::strcmp(name, "avx2") == 0) k = avx2;
-  else if (std::strcmp(name, "portable") == 0) k = portable;
-  if (!k) return false;
-  d.forced.store(k);
-  return true;
-}
-
 }  // namespace
 
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
@@ -260,11 +247,17 @@ const char* dgemmKernelName() { return pick(dDispatch()).name; }
 
 bool gemmForceKernel(const char* name) {
   using namespace gemm_internal;
-  // Check both first so a name valid for only one precision changes neither.
-  if (name && std::strcmp(name, "avx512") == 0 && !(sgemmKernelAvx512() && dgemmKernelAvx512())) return false;
-  if (name && std::strcmp(name, "avx2") == 0 && !(sgemmKernelAvx2() && dgemmKernelAvx2())) return false;
-  return forceKernel(sDispatch(), name, sgemmKernelAvx512(), sgemmKernelAvx2(), sgemmKernelPortable()) &&
-         forceKernel(dDispatch(), name, dgemmKernelAvx512(), dgemmKernelAvx2(), dgemmKernelPortable());
+  const Kernel<float>* sk = nullptr;
+  const Kernel<double>* dk = nullptr;
+  if (name) {
+    if (std::strcmp(name, "avx512") == 0) sk = sgemmKernelAvx512(), dk = dgemmKernelAvx512();
+    else if (std::strcmp(name, "avx2") == 0) sk = sgemmKernelAvx2(), dk = dgemmKernelAvx2();
+    else if (std::strcmp(name, "portable") == 0) sk = sgemmKernelPortable(), dk = dgemmKernelPortable();
+    if (!sk || !dk) return false;  // unknown name, or this CPU/build lacks it
+  }
+  sDispatch().forced.store(sk);
+  dDispatch().forced.store(dk);
+  return true;
 }
 
 }  // namespace lathe

@@ -19,7 +19,6 @@ struct F32x8 {
   using V = __m256;
   static constexpr int W = 8;
   LATHE_GEMM_TARGET static V zero() { return _mm256_setzero_ps(); }
-  LATHE_GEMM_TARGET static V load(const T* p) { return _mm256_load_ps(p); }
   LATHE_GEMM_TARGET static V loadu(const T* p) { return _mm256_loadu_ps(p); }
   LATHE_GEMM_TARGET static V bcast(const T* p) { return _mm256_broadcast_ss(p); }
   LATHE_GEMM_TARGET static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
@@ -37,7 +36,6 @@ struct F64x4 {
   using V = __m256d;
   static constexpr int W = 4;
   LATHE_GEMM_TARGET static V zero() { return _mm256_setzero_pd(); }
-  LATHE_GEMM_TARGET static V load(const T* p) { return _mm256_load_pd(p); }
   LATHE_GEMM_TARGET static V loadu(const T* p) { return _mm256_loadu_pd(p); }
   LATHE_GEMM_TARGET static V bcast(const T* p) { return _mm256_broadcast_sd(p); }
   LATHE_GEMM_TARGET static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
@@ -53,15 +51,15 @@ struct F64x4 {
 constexpr int kMR = 6;
 constexpr int kNRs = 16, kNRd = 8;
 
-void sTile(int64_t kc, const float* A, int64_t ars, int64_t acs, const float* B, int64_t bs, float* C,
-           int64_t ldc, bool acc, int m, int n) {
+void sTile(int64_t kc, const float* A, int64_t as, const float* B, int64_t bs, float* C, int64_t ldc,
+           bool acc, int m, int n) {
   static const TileTable<F32x8, kMR, 2> table;
-  table(kc, A, ars, acs, B, bs, C, ldc, acc, m, n);
+  table(kc, A, as, B, bs, C, ldc, acc, m, n);
 }
-void dTile(int64_t kc, const double* A, int64_t ars, int64_t acs, const double* B, int64_t bs, double* C,
-           int64_t ldc, bool acc, int m, int n) {
+void dTile(int64_t kc, const double* A, int64_t as, const double* B, int64_t bs, double* C, int64_t ldc,
+           bool acc, int m, int n) {
   static const TileTable<F64x4, kMR, 2> table;
-  table(kc, A, ars, acs, B, bs, C, ldc, acc, m, n);
+  table(kc, A, as, B, bs, C, ldc, acc, m, n);
 }
 
 bool cpuHasAvx2() {

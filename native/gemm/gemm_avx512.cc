@@ -15,7 +15,6 @@ struct F32x16 {
   using V = __m512;
   static constexpr int W = 16;
   LATHE_GEMM_TARGET static V zero() { return _mm512_setzero_ps(); }
-  LATHE_GEMM_TARGET static V load(const T* p) { return _mm512_load_ps(p); }
   LATHE_GEMM_TARGET static V loadu(const T* p) { return _mm512_loadu_ps(p); }
   LATHE_GEMM_TARGET static V bcast(const T* p) { return _mm512_set1_ps(*p); }
   LATHE_GEMM_TARGET static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
@@ -34,7 +33,6 @@ struct F64x8 {
   using V = __m512d;
   static constexpr int W = 8;
   LATHE_GEMM_TARGET static V zero() { return _mm512_setzero_pd(); }
-  LATHE_GEMM_TARGET static V load(const T* p) { return _mm512_load_pd(p); }
   LATHE_GEMM_TARGET static V loadu(const T* p) { return _mm512_loadu_pd(p); }
   LATHE_GEMM_TARGET static V bcast(const T* p) { return _mm512_set1_pd(*p); }
   LATHE_GEMM_TARGET static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
@@ -48,18 +46,22 @@ struct F64x8 {
   }
 };
 
+// 12 rows x 2 vectors: 24 accumulators + 2 B vectors + 1 broadcast of the 32 zmm registers.
+// Zen4 issues one 512-bit FMA per cycle, so any tile with >= 4 independent accumulators is
+// latency-safe; 8x32, 12x32 and 14x32 all measured ~106-108 GFLOP/s per core at 1024..2048.
+// 12 rows split M=32 as 12+12+8 without padding waste (edge tiles use smaller instantiations).
 constexpr int kMR = 12;
 constexpr int kNRs = 32, kNRd = 16;
 
-void sTile(int64_t kc, const float* A, int64_t ars, int64_t acs, const float* B, int64_t bs, float* C,
-           int64_t ldc, bool acc, int m, int n) {
+void sTile(int64_t kc, const float* A, int64_t as, const float* B, int64_t bs, float* C, int64_t ldc,
+           bool acc, int m, int n) {
   static const TileTable<F32x16, kMR, 2> table;
-  table(kc, A, ars, acs, B, bs, C, ldc, acc, m, n);
+  table(kc, A, as, B, bs, C, ldc, acc, m, n);
 }
-void dTile(int64_t kc, const double* A, int64_t ars, int64_t acs, const double* B, int64_t bs, double* C,
-           int64_t ldc, bool acc, int m, int n) {
+void dTile(int64_t kc, const double* A, int64_t as, const double* B, int64_t bs, double* C, int64_t ldc,
+           bool acc, int m, int n) {
   static const TileTable<F64x8, kMR, 2> table;
-  table(kc, A, ars, acs, B, bs, C, ldc, acc, m, n);
+  table(kc, A, as, B, bs, C, ldc, acc, m, n);
 }
 
 bool cpuHasAvx512() {

@@ -1,6 +1,6 @@
 // Standalone correctness test and benchmark for lathe::sgemm/dgemm (no Node). Build from native/:
 //   g++ -O3 -std=c++17 -pthread gemm/*.cc threadpool.cc -o /tmp/gemm_bench
-// Usage: gemm_bench [check] [bench] [train] [double] [kernels=auto,avx512,avx2,portable]
+// Usage: gemm_bench [check] [fuzz=N] [bench] [train] [double] [kernels=auto,avx512,avx2,portable]
 //        [sizes=256,1024] [shape=32x128x784ab] [threads=1,2] [budget=seconds per case]
 #include <algorithm>
 #include <array>
@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -109,6 +110,21 @@ int checkAll(ThreadPool* pool2) {
   return fails;
 }
 
+// Random shapes (each dimension 1..max, a few past the cache blocks) and flags.
+template <typename T>
+int fuzz(int cases, ThreadPool* pool2) {
+  std::uniform_int_distribution<int> small(1, 140), big(1, 700), coin(0, 1);
+  int fails = 0;
+  for (int c = 0; c < cases; c++) {
+    auto dim = [&] { return int64_t(c % 5 == 0 ? big(rng) : small(rng)); };
+    const int64_t M = dim(), N = dim(), K = dim();
+    fails += !checkCase<T>(coin(rng), coin(rng), M, N, K, coin(rng), coin(rng) ? pool2 : nullptr);
+  }
+  std::printf("%s fuzz %s kernel=%s: %d cases, %d failures\n", fails ? "FAIL" : "PASS",
+              sizeof(T) == 4 ? "sgemm" : "dgemm", lathe::sgemmKernelName(), cases, fails);
+  return fails;
+}
+
 double nowSec() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -155,6 +171,7 @@ std::vector<std::string> splitList(const std::string& s) {
 
 int main(int argc, char** argv) {
   bool check = false, bench = false, train = false, dbl = false;
+  int fuzzCases = 0;
   std::vector<std::string> kernels = {"avx512", "avx2", "portable"};
   std::vector<int64_t> sizes = {256, 512, 1024, 2048, 4096};
   std::vector<int> threadCounts = {1, 2};
@@ -170,6 +187,7 @@ int main(int argc, char** argv) {
     else if (a == "bench") bench = train = true;
     else if (a == "train") train = true;
     else if (a == "double") dbl = true;
+    else if (a.rfind("fuzz=", 0) == 0) fuzzCases = std::atoi(a.c_str() + 5);
     else if (a.rfind("kernels=", 0) == 0) kernels = splitList(a.substr(8));
     else if (a.rfind("sizes=", 0) == 0) {
       sizes.clear();
@@ -189,7 +207,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (!check && !bench && !train && shapes.empty()) check = bench = train = true;
+  if (!check && !bench && !train && shapes.empty() && !fuzzCases) check = bench = train = true;
   ThreadPool pool2(2);
   int fails = 0;
   for (auto& name : kernels) {
@@ -200,8 +218,11 @@ int main(int argc, char** argv) {
     }
     const std::string k = autoPick ? lathe::sgemmKernelName() : name;
     if (check) fails += checkAll<float>(&pool2) + checkAll<double>(&pool2);
+    if (fuzzCases) fails += fuzz<float>(fuzzCases, &pool2) + fuzz<double>(fuzzCases, &pool2);
     for (int th : threadCounts) {
-      ThreadPool* pool = th == 1 ? nullptr : &pool2;
+      std::unique_ptr<ThreadPool> own;  // a pool of the requested size (the checks use pool2)
+      if (th > 2) own = std::make_unique<ThreadPool>(th);
+      ThreadPool* pool = th <= 1 ? nullptr : th == 2 ? &pool2 : own.get();
       if (bench)
         for (int64_t s : sizes) {
           benchCase<float>(k.c_str(), false, false, s, s, s, pool, budget);
@@ -216,6 +237,6 @@ int main(int argc, char** argv) {
     }
   }
   lathe::gemmForceKernel(nullptr);
-  if (check) std::printf("%s overall (auto kernel: %s)\n", fails ? "FAIL" : "PASS", lathe::sgemmKernelName());
+  if (check || fuzzCases) std::printf("%s overall (auto kernel: %s)\n", fails ? "FAIL" : "PASS", lathe::sgemmKernelName());
   return fails ? 1 : 0;
 }

@@ -21,11 +21,10 @@ struct Kernel {
   // B points at op(B)(0,0) of the block: stored [kc,nc] with row stride ldb, or [nc,kc] if trans.
   void (*packB)(bool trans, const T* B, int64_t ldb, int64_t kc, int64_t nc, T* dst);
   // C[m x n] (+)= A[m x kc] * B[kc x n], m <= mr, n <= nr; with accumulate false C is only
-  // written. B's row k is contiguous at B + k*bs (a packed panel has bs = nr). A(i,k) is
-  // A[k*acs + i] (packed sliver: acs = mr), or A[i*ars + k] when acs == 1 (row-major A read in
-  // place).
-  void (*tile)(int64_t kc, const T* A, int64_t ars, int64_t acs, const T* B, int64_t bs, T* C,
-               int64_t ldc, bool accumulate, int m, int n);
+  // written. A(i,k) is A[k*as + i] (a packed sliver has as = mr) and B's row k is contiguous at
+  // B + k*bs (a packed panel has bs = nr). Only the m x n corner of unpacked operands is read.
+  void (*tile)(int64_t kc, const T* A, int64_t as, const T* B, int64_t bs, T* C, int64_t ldc,
+               bool accumulate, int m, int n);
 };
 
 // Each returns nullptr when that ISA is not compiled in (non-x86 builds) or the CPU lacks it.

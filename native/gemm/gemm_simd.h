@@ -64,8 +64,9 @@ LATHE_GEMM_TARGET inline void transpose4x4(const double* src, int64_t lds, doubl
 }
 
 // dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols. Full 8x8 / 4x4 blocks go through
-// shuffles (packing a transposed operand was ~1 element/cycle scalar, which alone cost more than
-// the multiply for the 32-row training shapes); ragged edges are scalar.
+// shuffles; ragged edges are scalar. Scalar throughout, packing W^T (784x128) took 31 us and
+// A (32x784) 12 us, against 10-14 and 3-4 us with shuffles and ~60 us for a whole training-shape
+// product on one core.
 template <typename T>
 LATHE_GEMM_TARGET void transposeCopy(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst,
                                      int64_t ldd) {
@@ -133,13 +134,11 @@ LATHE_GEMM_TARGET void packB(bool trans, const T* B, int64_t ldb, int64_t kc, in
 }
 
 // One register tile: MV rows x NV vectors of C; accumulators stay in registers for the whole
-// kc loop. B row k starts at B + k*bs (a packed panel: bs = NR; unpacked B: bs = ldb). A is
-// read as A[k*acs + i] (packed sliver: acs = MR; A stored transposed: acs = lda) or, with
-// ROWS, as A[i*ars + k] (A stored row-major and not packed).
-template <class S, bool ROWS, int MV, int NV>
-LATHE_GEMM_TARGET void tileKernel(int64_t kc, const typename S::T* A, int64_t ars, int64_t acs,
-                                  const typename S::T* B, int64_t bs, typename S::T* C, int64_t ldc,
-                                  bool accumulate, int n) {
+// kc loop. A(i,k) is A[k*as + i] (a packed sliver: as = MR; A^T read in place: as = lda) and
+// B's row k starts at B + k*bs (a packed panel: bs = NR; B read in place: bs = ldb).
+template <class S, int MV, int NV>
+LATHE_GEMM_TARGET void tileKernel(int64_t kc, const typename S::T* A, int64_t as, const typename S::T* B,
+                                  int64_t bs, typename S::T* C, int64_t ldc, bool accumulate, int n) {
   using T = typename S::T;
   using V = typename S::V;
   constexpr int W = S::W;
@@ -166,7 +165,7 @@ LATHE_GEMM_TARGET void tileKernel(int64_t kc, const typename S::T* A, int64_t ar
     b[NV - 1] = ragged ? S::loadPartial(B + k * bs + (NV - 1) * W, tail) : S::loadu(B + k * bs + (NV - 1) * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MV; i++) {
-      const V a = S::bcast(ROWS ? A + i * ars + k : A + k * acs + i);
+      const V a = S::bcast(A + k * as + i);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; j++) acc[i][j] = S::fma(a, b[j], acc[i][j]);
     }
@@ -197,27 +196,25 @@ LATHE_GEMM_TARGET void tileKernel(int64_t kc, const typename S::T* A, int64_t ar
   }
 }
 
-// Table of tileKernel instantiations indexed by [A layout][rows-1][vectors-1], so edge tiles do
-// no wasted FMAs on padding rows (M=32 with MR=12 runs 12+12+8, not 12+12+12).
+// Table of tileKernel instantiations indexed by [rows-1][vectors-1], so edge tiles do no wasted
+// FMAs on padding rows (M=32 with MR=12 runs 12+12+8, not 12+12+12).
 template <class S, int MR, int NVMAX>
 struct TileTable {
   using T = typename S::T;
-  using Fn = void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, bool, int);
-  Fn fns[2][MR][NVMAX];
+  using Fn = void (*)(int64_t, const T*, int64_t, const T*, int64_t, T*, int64_t, bool, int);
+  Fn fns[MR][NVMAX];
 
   template <int MV, int NV>
   void fill() {
-    fns[0][MV - 1][NV - 1] = &tileKernel<S, false, MV, NV>;
-    fns[1][MV - 1][NV - 1] = &tileKernel<S, true, MV, NV>;
+    fns[MV - 1][NV - 1] = &tileKernel<S, MV, NV>;
     if constexpr (NV < NVMAX) fill<MV, NV + 1>();
     else if constexpr (MV < MR) fill<MV + 1, 1>();
   }
   TileTable() { fill<1, 1>(); }
 
-  // acs == 1 means A is read row-major (A[i*ars + k]); otherwise k-major (A[k*acs + i]).
-  void operator()(int64_t kc, const T* A, int64_t ars, int64_t acs, const T* B, int64_t bs, T* C,
-                  int64_t ldc, bool acc, int m, int n) const {
-    fns[acs == 1][m - 1][(n + S::W - 1) / S::W - 1](kc, A, ars, acs, B, bs, C, ldc, acc, n);
+  void operator()(int64_t kc, const T* A, int64_t as, const T* B, int64_t bs, T* C, int64_t ldc, bool acc,
+                  int m, int n) const {
+    fns[m - 1][(n + S::W - 1) / S::W - 1](kc, A, as, B, bs, C, ldc, acc, n);
   }
 };
 
