@@ -3,6 +3,10 @@
 // garbage-collected and owned by JS; C++ only reads and writes it during a call.
 #include <napi.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <functional>
 #include <mutex>
 #include <string>
@@ -320,7 +324,19 @@ void ScatterAdd(const Napi::CallbackInfo& info) {
   else scatterAdd<double>((const double*)src.data, (const int32_t*)idx.data, (double*)out.data, rank, shape, st, axis);
 }
 
+// Tensors' storage is ArrayBuffers that V8 gets from calloc. glibc serves blocks above its mmap
+// threshold (128 KB at first) with fresh mmaps, so every new 400 KB gradient page-faults on
+// first touch and is unmapped again at GC: about 75 us of a 400 us training step here. Serving
+// blocks up to 64 MB from the heap instead reuses warm memory (measured 420 -> 345 us a step).
+void tuneMalloc() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
+#endif
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tuneMalloc();
   exports.Set("stridedCopy", Napi::Function::New(env, StridedCopy));
   exports.Set("indexSelect", Napi::Function::New(env, IndexSelect));
   exports.Set("indexAdd", Napi::Function::New(env, IndexAdd));

@@ -15,6 +15,8 @@ export interface GradContext<A> {
   out: Tensor;
   attrs: A;
   saved: Saved;
+  /** Which inputs want a gradient (PyTorch's needs_input_grad): rules may skip costly ones that don't. */
+  needs: readonly boolean[];
 }
 
 export interface OpDef<A = any> {
@@ -150,7 +152,8 @@ function walk(order: Tensor[], grads: Map<Tensor, Tensor>, retainGraph: boolean,
     if (!g) continue;
     if (t.retainsGrad) onLeaf(t, g);
     const inputs = node.inputs!;
-    const inGrads = node.op.backward!(g, { inputs, out: t, attrs: node.attrs, saved: node.saved! });
+    const needs = inputs.map((x) => x.requiresGrad);
+    const inGrads = node.op.backward!(g, { inputs, out: t, attrs: node.attrs, saved: node.saved!, needs });
     for (let j = 0; j < inputs.length; j++) {
       const x = inputs[j];
       let gx = inGrads[j];

@@ -183,9 +183,9 @@ export const matmul: OpDef<MatmulAttrs> = {
   name: 'matmul',
   forward: ([a, b], at) => out(a, at.shape, a.dtype, a.backend.matmul(a, b, at.transA, at.transB, at.shape)),
   // dA = G op(B)^T (transposed back when A was), dB = op(A)^T G (likewise); batch dims are summed by the engine.
-  backward: (g, { inputs: [a, b], attrs: { transA, transB } }) => [
-    transA ? matmulT(b, g, transB, true) : matmulT(g, b, false, !transB),
-    transB ? matmulT(g, a, true, transA) : matmulT(a, g, !transA, false),
+  backward: (g, { inputs: [a, b], attrs: { transA, transB }, needs }) => [
+    !needs[0] ? null : transA ? matmulT(b, g, transB, true) : matmulT(g, b, false, !transB),
+    !needs[1] ? null : transB ? matmulT(g, a, true, transA) : matmulT(a, g, !transA, false),
   ],
 };
 
@@ -262,9 +262,9 @@ export const indexSelect: OpDef<{ axis: number }> = {
 export const conv2d: OpDef<Conv2dGeometry & { shape: readonly number[] }> = {
   name: 'conv2d',
   forward: ([x, w], at) => out(x, at.shape, x.dtype, x.backend.conv2d(x, w, at, at.shape)),
-  backward: (g, { inputs: [x, w], attrs }) => [
-    out(g, x.shape, g.dtype, g.backend.conv2dGradInput(g, w, attrs, x.shape)),
-    out(g, w.shape, g.dtype, g.backend.conv2dGradWeight(g, x, attrs, w.shape)),
+  backward: (g, { inputs: [x, w], attrs, needs }) => [
+    needs[0] ? out(g, x.shape, g.dtype, g.backend.conv2dGradInput(g, w, attrs, x.shape)) : null, // a network's input needs none
+    needs[1] ? out(g, w.shape, g.dtype, g.backend.conv2dGradWeight(g, x, attrs, w.shape)) : null,
   ],
 };
 
