@@ -34,8 +34,10 @@ void adamUpdate(T* p, const T* g, T* m, T* v, int64_t n, const AdamHyper& h, Thr
   const T l2 = h.decoupled ? T(0) : T(h.weightDecay);
   const T keep = h.decoupled ? T(1 - h.lr * h.weightDecay) : T(1);
   const T stepSize = T(h.lr / h.biasCorrection1), invSqrtBc2 = T(1 / std::sqrt(h.biasCorrection2));
-  // 64K elements a chunk: the brief's 784x128 weight (100K) splits in two; smaller ones stay inline.
-  pool.parallelFor(n, 1 << 16, [&](int64_t b, int64_t e) {
+  // 256K elements a chunk. Splitting the brief's 100K-weight matrix over two threads measured
+  // slower inside a training step (77-117 us against 48 us), since each core then updates data
+  // that the other core's cache holds.
+  pool.parallelFor(n, 1 << 18, [&](int64_t b, int64_t e) {
     adamRange<T>(p, g, m, v, b, e, T(h.beta1), T(h.beta2), l2, keep, stepSize, invSqrtBc2, T(h.epsilon));
   });
 }
