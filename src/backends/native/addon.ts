@@ -32,11 +32,11 @@ export interface NativeAddon {
 export const ADDON_PATH = fileURLToPath(new URL('../../../../build/Release/lathe_native.node', import.meta.url));
 
 /** The addon, or the reason it could not be loaded. */
-export function loadAddon(): { addon: NativeAddon } | { error: string } {
-  if (!existsSync(ADDON_PATH)) return { error: `${ADDON_PATH} does not exist (the native build did not run or failed)` };
+export function loadAddon(path = ADDON_PATH): { addon: NativeAddon } | { error: string } {
+  if (!existsSync(path)) return { error: `${path} does not exist (the native build did not run or failed)` };
   try {
-    return { addon: createRequire(import.meta.url)(ADDON_PATH) as NativeAddon };
+    return { addon: createRequire(import.meta.url)(path) as NativeAddon };
   } catch (e) {
-    return { error: `${ADDON_PATH} failed to load: ${(e as Error).message}` };
+    return { error: `${path} failed to load: ${(e as Error).message}` };
   }
 }
