@@ -147,13 +147,31 @@ void binary(int op, const T* a, const T* b, T* out, uint8_t* ob, int rank, const
 template <typename T>
 void where(const uint8_t* cond, const T* a, const T* b, T* out, int rank, const int64_t* shape, const int64_t* sc,
            const int64_t* sa, const int64_t* sb) {
+  // Odometer over rows of the last axis, as in `rows`; the row itself is a tight loop that the
+  // compiler vectorises when every stride along it is 0 or 1 (relu's gradient: all contiguous).
   int64_t total = 1;
   for (int d = 0; d < rank; d++) total *= shape[d];
+  if (total == 0) return;
+  const int64_t n = rank == 0 ? 1 : shape[rank - 1];
+  const int64_t ic = rank == 0 ? 0 : sc[rank - 1], ia = rank == 0 ? 0 : sa[rank - 1], ib = rank == 0 ? 0 : sb[rank - 1];
   int64_t idx[kMaxRank] = {0};
   int64_t oc = 0, oa = 0, ob = 0;
-  for (int64_t i = 0; i < total; i++) {
-    out[i] = cond[oc] ? a[oa] : b[ob];
-    for (int d = rank - 1; d >= 0; d--) {
+  for (int64_t r = 0; r < total / n; r++) {
+    T* o = out + r * n;
+    const uint8_t* c = cond + oc;
+    const T *x = a + oa, *y = b + ob;
+    if (ic == 1 && ia == 1 && ib == 1) {
+      for (int64_t j = 0; j < n; j++) o[j] = c[j] ? x[j] : y[j];
+    } else if (ic == 1 && ia == 1 && ib == 0) {
+      const T v = y[0];
+      for (int64_t j = 0; j < n; j++) o[j] = c[j] ? x[j] : v;
+    } else if (ic == 1 && ia == 0 && ib == 1) {
+      const T v = x[0];
+      for (int64_t j = 0; j < n; j++) o[j] = c[j] ? v : y[j];
+    } else {
+      for (int64_t j = 0; j < n; j++) o[j] = c[j * ic] ? x[j * ia] : y[j * ib];
+    }
+    for (int d = rank - 2; d >= 0; d--) {
       oc += sc[d];
       oa += sa[d];
       ob += sb[d];
