@@ -335,8 +335,18 @@ void tuneMalloc() {
 #endif
 }
 
+// softmaxCrossEntropy(logits, labels, losses, grad, N, C)
+void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
+  Array x = arrayArg(info, 0), y = arrayArg(info, 1), losses = arrayArg(info, 2), grad = arrayArg(info, 3);
+  const int64_t N = intArg(info, 4), C = intArg(info, 5);
+  const int32_t* labels = (const int32_t*)y.data;
+  if (isF32(x)) softmaxCrossEntropy<float>((const float*)x.data, labels, (float*)losses.data, (float*)grad.data, N, C, defaultPool());
+  else softmaxCrossEntropy<double>((const double*)x.data, labels, (double*)losses.data, (double*)grad.data, N, C, defaultPool());
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tuneMalloc();
+  exports.Set("softmaxCrossEntropy", Napi::Function::New(env, SoftmaxCrossEntropy));
   exports.Set("stridedCopy", Napi::Function::New(env, StridedCopy));
   exports.Set("indexSelect", Napi::Function::New(env, IndexSelect));
   exports.Set("indexAdd", Napi::Function::New(env, IndexAdd));

@@ -39,6 +39,10 @@ void argReduce(bool isMax, const T* x, int32_t* out, int64_t outer, int64_t n, i
 template <typename T>
 void softmax(const T* x, T* out, int64_t outer, int64_t n, int64_t inner, bool log, ThreadPool& pool);
 
+// Per row of x [N, C]: losses[i] = -log softmax(x_i)[labels[i]], grad_i = softmax(x_i) - onehot(labels[i]).
+template <typename T>
+void softmaxCrossEntropy(const T* x, const int32_t* labels, T* losses, T* grad, int64_t N, int64_t C, ThreadPool& pool);
+
 // Batched matmul: for each batch b, C_b = op(A at offA[b]) op(B at offB[b]); C_b at b*M*N.
 template <typename T>
 void batchedMatmul(const T* A, const T* B, T* C, int64_t batch, const int64_t* offA, const int64_t* offB, int64_t M,

@@ -94,10 +94,31 @@ void softmax(const T* x, T* out, int64_t outer, int64_t n, int64_t inner, bool l
   });
 }
 
+template <typename T>
+void softmaxCrossEntropy(const T* x, const int32_t* labels, T* losses, T* grad, int64_t N, int64_t C, ThreadPool& pool) {
+  const int64_t grain = C > 0 ? (kGrain + C - 1) / C : 1;
+  pool.parallelFor(N, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; i++) {
+      const T* row = x + i * C;
+      T* g = grad + i * C;
+      T m = -std::numeric_limits<T>::infinity();
+      for (int64_t k = 0; k < C; k++) m = row[k] > m || row[k] != row[k] ? row[k] : m;
+      double s = 0;
+      for (int64_t k = 0; k < C; k++) s += std::exp(double(row[k] - m));
+      const double logS = std::log(s);
+      // loss = log sum exp(x - m) - (x[y] - m): finite for any finite logits
+      losses[i] = T(logS - double(row[labels[i]] - m));
+      for (int64_t k = 0; k < C; k++) g[k] = T(std::exp(double(row[k] - m) - logS));
+      g[labels[i]] -= T(1);
+    }
+  });
+}
+
 #define LATHE_INSTANTIATE(T)                                                                        \
   template void reduce<T>(int, const T*, T*, int64_t, int64_t, int64_t, ThreadPool&);              \
   template void argReduce<T>(bool, const T*, int32_t*, int64_t, int64_t, int64_t);                 \
-  template void softmax<T>(const T*, T*, int64_t, int64_t, int64_t, bool, ThreadPool&);
+  template void softmax<T>(const T*, T*, int64_t, int64_t, int64_t, bool, ThreadPool&);            \
+  template void softmaxCrossEntropy<T>(const T*, const int32_t*, T*, T*, int64_t, int64_t, ThreadPool&);
 LATHE_INSTANTIATE(float)
 LATHE_INSTANTIATE(double)
 

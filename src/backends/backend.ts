@@ -102,6 +102,13 @@ export interface Backend {
   avgPool2d(x: TensorInfo, g: Pool2dGeometry, outShape: Shape): Buf;
   avgPool2dGrad(dy: TensorInfo, g: Pool2dGeometry, xShape: Shape): Buf;
 
+  /**
+   * Softmax cross-entropy against integer labels, per row of logits [N, C]: the losses
+   * -log softmax(x)[label] [N], and their gradient w.r.t. the logits, softmax(x) - onehot(label)
+   * [N, C], computed in the same pass (as TensorFlow's SparseSoftmaxCrossEntropyWithLogits does).
+   */
+  softmaxCrossEntropy(logits: TensorInfo, labels: TensorInfo): { losses: Buf; grad: Buf };
+
   // Optimizer updates, fused and in place on p, m and v (as PyTorch's are), one pass over memory.
   adamUpdate(p: TensorInfo, g: TensorInfo, m: TensorInfo, v: TensorInfo, h: AdamHyper): void;
 }

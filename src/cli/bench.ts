@@ -39,7 +39,7 @@ function gemmCase(m: number, n: number, k: number, transA: boolean, transB: bool
 function trainStep(steps: number) {
   const g = new lt.Generator(0);
   const x = lt.rand([32, 784], { generator: g });
-  const y = lt.randint(0, 10, [32, 1], { generator: g });
+  const y = lt.randint(0, 10, [32], { generator: g });
   const w1 = lt.randn([784, 128], { generator: g, std: 0.05 }).requireGrad();
   const b1 = lt.zeros([128]).requireGrad();
   const w2 = lt.randn([128, 10], { generator: g, std: 0.1 }).requireGrad();
@@ -48,7 +48,7 @@ function trainStep(steps: number) {
   const step = () => {
     opt.zeroGrad();
     const logits = x.matmul(w1).add(b1).relu().matmul(w2).add(b2);
-    logits.logSoftmax(1).gather(1, y).mean().neg().backward();
+    lt.softmaxCrossEntropy(logits, y).backward(); // fused, as PyTorch's CrossEntropyLoss and Keras' loss are
     opt.step();
   };
   for (let i = 0; i < 50; i++) step();

@@ -19,6 +19,35 @@ function softmaxLike(op: 'softmax' | 'logSoftmax', x: Tensor, axis: number): Ten
 export const softmax = (x: Tensor, axis = -1) => softmaxLike('softmax', x, axis);
 export const logSoftmax = (x: Tensor, axis = -1) => softmaxLike('logSoftmax', x, axis);
 
+export interface CrossEntropyOptions {
+  /** How the per-example losses combine: their mean (the default, as in Keras and PyTorch), sum, or none. */
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+/**
+ * Cross-entropy between softmax(logits) and integer class labels, computed stably from the
+ * logits (PyTorch's F.cross_entropy, Keras' sparse categorical cross-entropy with
+ * fromLogits). logits [N, C] float, labels [N] int32 in [0, C).
+ */
+export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  const op = 'softmaxCrossEntropy';
+  const reduction = options.reduction ?? 'mean';
+  if (!['mean', 'sum', 'none'].includes(reduction)) fail(op, `reduction must be "mean", "sum" or "none", got ${JSON.stringify(reduction)}`);
+  if (!(logits instanceof Tensor) || logits.rank !== 2 || !isFloat(logits.dtype)) {
+    fail(op, `logits must be a 2-D float tensor [batch, classes], got ${logits instanceof Tensor ? `${logits.dtype} ${fmtShape(logits.shape)}` : typeof logits}`);
+  }
+  if (!(labels instanceof Tensor) || labels.dtype !== 'int32' || labels.rank !== 1 || labels.size !== logits.shape[0]) {
+    fail(op, `labels must be an int32 tensor of shape [${logits.shape[0]}], got ${labels instanceof Tensor ? `${labels.dtype} ${fmtShape(labels.shape)}` : typeof labels}`);
+  }
+  if (logits.shape[0] === 0 && reduction === 'mean') fail(op, 'cannot average over an empty batch');
+  const classes = logits.shape[1];
+  const data = labels.dataSync();
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] < 0 || data[i] >= classes) fail(op, `labels[${i}] = ${data[i]} is out of range for ${classes} classes`);
+  }
+  return apply(T.softmaxCrossEntropy, [logits, labels], { reduction });
+}
+
 type Pair = number | readonly [number, number];
 
 function pair(op: string, name: string, v: Pair, min: number): [number, number] {

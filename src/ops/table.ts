@@ -176,6 +176,26 @@ export const logSoftmax: OpDef<{ axis: number }> = {
   backward: (g, { out: y, attrs: { axis } }) => [g.sub(y.exp().mul(g.sum(axis, true)))],
 };
 
+/**
+ * Softmax cross-entropy with integer labels, fused: the forward computes each row's loss and
+ * its gradient softmax(x) - onehot(label) in one pass; the backward only scales that gradient.
+ */
+export const softmaxCrossEntropy: OpDef<{ reduction: 'mean' | 'sum' | 'none' }> = {
+  name: 'softmaxCrossEntropy',
+  forward: ([logits, labels], { reduction }, saved) => {
+    const r = logits.backend.softmaxCrossEntropy(logits, labels);
+    saved.grad = out(logits, logits.shape, logits.dtype, r.grad);
+    const losses = out(logits, [logits.shape[0]], logits.dtype, r.losses);
+    return reduction === 'none' ? losses : reduction === 'sum' ? losses.sum() : losses.mean();
+  },
+  // d loss_i / d x_i = softmax(x_i) - onehot(y_i), scaled by the loss's gradient (over N for a mean)
+  backward: (g, { inputs: [logits], attrs: { reduction }, saved }) => {
+    const n = logits.shape[0];
+    const scale = reduction === 'none' ? g.reshape([n, 1]) : reduction === 'mean' ? g.div(n) : g;
+    return [(saved.grad as Tensor).mul(scale), null];
+  },
+};
+
 // ---- matmul: C = op(A) op(B), op = transpose or not ------------------------------------------------------
 interface MatmulAttrs { transA: boolean; transB: boolean; shape: readonly number[] }
 

@@ -151,6 +151,19 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
       });
     });
 
+    test(`softmaxCrossEntropy, rows spread over threads ${dtype}`, () => {
+      const x = values([5000, 10], 90, dtype, false);
+      const labels = lt.tensor(Int32Array.from({ length: 5000 }, (_, i) => (i * 7) % 10), { backend: 'js' });
+      const run = (backend: 'js' | 'native') => {
+        const xx = x[backend].detach().requireGrad();
+        const l = lt.softmaxCrossEntropy(xx, labels.to(backend), { reduction: 'none' });
+        l.sum().backward();
+        return [l, xx.grad!];
+      };
+      const want = run('js');
+      run('native').forEach((t, k) => assertClose(t.to('js'), want[k], TOL[dtype], `softmaxCrossEntropy output ${k}`));
+    });
+
     test(`backward through native kernels matches js ${dtype}`, () => {
       const x = values([16, 30], 60, dtype, false);
       const w = values([30, 20], 61, dtype, false);

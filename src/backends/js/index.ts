@@ -8,6 +8,7 @@ import { argReduce, reduce, softmax } from './reduce.js';
 import { matmul } from './matmul.js';
 import { gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { adamUpdate } from './optim.js';
+import { softmaxCrossEntropy } from './loss.js';
 import { avgPool2d, avgPool2dGrad, conv2d, conv2dGradInput, conv2dGradWeight, maxPool2d, maxPool2dGrad } from './conv.js';
 
 export const jsBackend: Backend = {
@@ -36,5 +37,6 @@ export const jsBackend: Backend = {
   maxPool2dGrad,
   avgPool2d,
   avgPool2dGrad,
+  softmaxCrossEntropy,
   adamUpdate,
 };

@@ -219,6 +219,14 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       return out;
     },
 
+    softmaxCrossEntropy(logits, labels) {
+      const [n, c] = logits.shape;
+      const losses = allocOutput(logits.dtype, n) as F;
+      const grad = allocOutput(logits.dtype, n * c) as F;
+      addon.softmaxCrossEntropy(logits.buf as F, labels.buf as Int32Array, losses, grad, n, c);
+      return { losses, grad };
+    },
+
     adamUpdate(p, g, m, v, h) {
       if (!isFloat(p.dtype) || p.dtype !== g.dtype) return jsBackend.adamUpdate(p, g, m, v, h);
       const hyper = Float64Array.of(h.lr, h.beta1, h.beta2, h.epsilon, h.weightDecay, h.biasCorrection1, h.biasCorrection2, h.decoupled ? 1 : 0);
