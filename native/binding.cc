@@ -335,6 +335,15 @@ void tuneMalloc() {
 #endif
 }
 
+// biasActivation(x, bias, out, act)
+void BiasActivation(const Napi::CallbackInfo& info) {
+  Array x = arrayArg(info, 0), b = arrayArg(info, 1), out = arrayArg(info, 2);
+  const int act = static_cast<int>(intArg(info, 3));
+  const int64_t C = static_cast<int64_t>(b.length), rows = C > 0 ? static_cast<int64_t>(x.length) / C : 0;
+  if (isF32(x)) biasActivation<float>((const float*)x.data, (const float*)b.data, (float*)out.data, rows, C, act, defaultPool());
+  else biasActivation<double>((const double*)x.data, (const double*)b.data, (double*)out.data, rows, C, act, defaultPool());
+}
+
 // softmaxCrossEntropy(logits, labels, losses, grad, N, C)
 void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   Array x = arrayArg(info, 0), y = arrayArg(info, 1), losses = arrayArg(info, 2), grad = arrayArg(info, 3);
@@ -347,6 +356,7 @@ void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tuneMalloc();
   exports.Set("softmaxCrossEntropy", Napi::Function::New(env, SoftmaxCrossEntropy));
+  exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));
   exports.Set("stridedCopy", Napi::Function::New(env, StridedCopy));
   exports.Set("indexSelect", Napi::Function::New(env, IndexSelect));
   exports.Set("indexAdd", Napi::Function::New(env, IndexAdd));

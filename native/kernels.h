@@ -29,6 +29,10 @@ template <typename T>
 void where(const uint8_t* cond, const T* a, const T* b, T* out, int rank, const int64_t* shape, const int64_t* sc,
            const int64_t* sa, const int64_t* sb);
 
+// out[r, j] = act(x[r, j] + bias[j]); act: 0 linear, 1 relu, 2 sigmoid, 3 tanh.
+template <typename T>
+void biasActivation(const T* x, const T* bias, T* out, int64_t rows, int64_t C, int act, ThreadPool& pool);
+
 // x viewed as [outer, n, inner]: out[o, i] = reduce over k of x[o, k, i]. op: 0 sum, 1 max, 2 min.
 template <typename T>
 void reduce(int op, const T* x, T* out, int64_t outer, int64_t n, int64_t inner, ThreadPool& pool);

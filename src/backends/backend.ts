@@ -53,6 +53,10 @@ export interface AdamHyper {
   biasCorrection2: number;
 }
 
+/** Activations that fuse with a bias add; each derivative is a function of the output alone. */
+export const FUSED_ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh'] as const;
+export type FusedActivation = (typeof FUSED_ACTIVATIONS)[number];
+
 export interface Backend {
   readonly name: string;
 
@@ -101,6 +105,9 @@ export interface Backend {
   /** Average pooling; padding counts toward the divisor (PyTorch's count_include_pad=True). */
   avgPool2d(x: TensorInfo, g: Pool2dGeometry, outShape: Shape): Buf;
   avgPool2dGrad(dy: TensorInfo, g: Pool2dGeometry, xShape: Shape): Buf;
+
+  /** act(x + bias) with x [..., C] and bias [C]: a layer's bias and activation in one pass. */
+  biasActivation(x: TensorInfo, bias: TensorInfo, activation: FusedActivation): Buf;
 
   /**
    * Softmax cross-entropy against integer labels, per row of logits [N, C]: the losses

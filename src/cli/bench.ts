@@ -47,7 +47,7 @@ function trainStep(steps: number) {
   const opt = new lt.Adam([w1, b1, w2, b2]);
   const step = () => {
     opt.zeroGrad();
-    const logits = x.matmul(w1).add(b1).relu().matmul(w2).add(b2);
+    const logits = lt.biasActivation(lt.biasActivation(x.matmul(w1), b1, 'relu').matmul(w2), b2); // Dense layers' fused bias+activation
     lt.softmaxCrossEntropy(logits, y).backward(); // fused, as PyTorch's CrossEntropyLoss and Keras' loss are
     opt.step();
   };

@@ -1,6 +1,6 @@
 // Neural-network primitives: softmax, convolution and pooling (NCHW, PyTorch's conventions).
 import { apply } from '../autograd/engine.js';
-import type { Conv2dGeometry, Pool2dGeometry } from '../backends/backend.js';
+import { FUSED_ACTIVATIONS, type Conv2dGeometry, type FusedActivation, type Pool2dGeometry } from '../backends/backend.js';
 import { fail, fmtShape } from '../errors.js';
 import { isFloat } from '../tensor/dtype.js';
 import { normAxis } from '../tensor/shape.js';
@@ -18,6 +18,21 @@ function softmaxLike(op: 'softmax' | 'logSoftmax', x: Tensor, axis: number): Ten
 
 export const softmax = (x: Tensor, axis = -1) => softmaxLike('softmax', x, axis);
 export const logSoftmax = (x: Tensor, axis = -1) => softmaxLike('logSoftmax', x, axis);
+
+/**
+ * act(x + bias) in one pass, for x [..., C] and bias [C]: a dense layer's bias and activation.
+ * activation: 'linear' (none), 'relu', 'sigmoid' or 'tanh'.
+ */
+export function biasActivation(x: Tensor, bias: Tensor, activation: FusedActivation = 'linear'): Tensor {
+  const op = 'biasActivation';
+  if (!FUSED_ACTIVATIONS.includes(activation)) fail(op, `activation must be one of ${FUSED_ACTIVATIONS.join(', ')}, got ${JSON.stringify(activation)}`);
+  if (!(x instanceof Tensor) || !(bias instanceof Tensor)) fail(op, 'expected Tensors for x and bias');
+  if (!isFloat(x.dtype) || x.dtype !== bias.dtype) fail(op, `x and bias must be float tensors of one dtype, got ${x.dtype} and ${bias.dtype}`);
+  if (x.rank === 0 || bias.rank !== 1 || bias.size !== x.shape[x.rank - 1]) {
+    fail(op, `bias must have shape [${x.rank === 0 ? '?' : x.shape[x.rank - 1]}] for x ${fmtShape(x.shape)}, got ${fmtShape(bias.shape)}`);
+  }
+  return apply(T.biasActivation, [x, bias], { activation });
+}
 
 export interface CrossEntropyOptions {
   /** How the per-example losses combine: their mean (the default, as in Keras and PyTorch), sum, or none. */

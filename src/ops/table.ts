@@ -6,7 +6,7 @@
 // shape. Rules run under noGrad, written with the same tensor ops users call.
 // Argument checks and output shapes live in the public functions (src/ops/*.ts), not here.
 import type { GradContext, OpDef, Saved } from '../autograd/engine.js';
-import type { BinaryOp, Conv2dGeometry, Pool2dGeometry, ReduceOp, UnaryOp } from '../backends/backend.js';
+import type { BinaryOp, Conv2dGeometry, FusedActivation, Pool2dGeometry, ReduceOp, UnaryOp } from '../backends/backend.js';
 import type { DType } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { keptShape, stridesOf } from '../tensor/shape.js';
@@ -174,6 +174,20 @@ export const logSoftmax: OpDef<{ axis: number }> = {
   forward: ([x], { axis }) => out(x, x.shape, x.dtype, x.backend.softmax(x, axis, true)),
   // dx = g - softmax(x) sum(g)
   backward: (g, { out: y, attrs: { axis } }) => [g.sub(y.exp().mul(g.sum(axis, true)))],
+};
+
+/** act(x + bias), fused. Each activation's derivative is written in terms of its output y. */
+export const biasActivation: OpDef<{ activation: FusedActivation }> = {
+  name: 'biasActivation',
+  forward: ([x, b], { activation }) => out(x, x.shape, x.dtype, x.backend.biasActivation(x, b, activation)),
+  backward: (g, { out: y, attrs: { activation } }) => {
+    const dz =
+      activation === 'relu' ? where(y.gt(0), g, 0)
+      : activation === 'sigmoid' ? g.mul(y.sub(y.square())) // s (1 - s)
+      : activation === 'tanh' ? g.sub(g.mul(y.square())) // 1 - tanh^2
+      : g;
+    return [dz, dz]; // the bias's share is summed over the rows by the engine
+  },
 };
 
 /**

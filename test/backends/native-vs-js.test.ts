@@ -151,6 +151,14 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
       });
     });
 
+    test(`biasActivation, rows spread over threads ${dtype}`, () => {
+      const x = values([600, 130], 95, dtype);
+      const b = values([130], 96, dtype, false);
+      for (const act of ['linear', 'relu', 'sigmoid', 'tanh'] as const) {
+        compare(`biasActivation ${act}`, ([t, bb]) => lt.biasActivation(t, bb, act), [x, b], dtype, { atol: 1e-6, rtol: 4e-6 });
+      }
+    });
+
     test(`softmaxCrossEntropy, rows spread over threads ${dtype}`, () => {
       const x = values([5000, 10], 90, dtype, false);
       const labels = lt.tensor(Int32Array.from({ length: 5000 }, (_, i) => (i * 7) % 10), { backend: 'js' });

@@ -1,5 +1,5 @@
 // Elementwise kernels: unary maps, broadcasting binary ops, where, and dtype casts.
-import type { BinaryOp, Buf, TensorInfo, UnaryOp } from '../backend.js';
+import type { BinaryOp, Buf, FusedActivation, TensorInfo, UnaryOp } from '../backend.js';
 import { type DType, type TypedArray, allocArray } from '../../tensor/dtype.js';
 import { type Shape, broadcastStrides, sameShape, sizeOf } from '../../tensor/shape.js';
 import { stridedLoop2, stridedLoop3 } from './strided.js';
@@ -97,5 +97,15 @@ export function cast(x: TensorInfo, dtype: DType): Buf {
   if (dtype === 'bool') for (let i = 0; i < src.length; i++) out[i] = src[i] !== 0 ? 1 : 0; // NaN -> true
   else if (dtype === 'int32' || dtype === 'uint8') for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]);
   else out.set(src);
+  return out;
+}
+
+export function biasActivation(x: TensorInfo, bias: TensorInfo, activation: FusedActivation): Buf {
+  const X = x.buf as TypedArray;
+  const B = bias.buf as TypedArray;
+  const C = B.length;
+  const out = allocArray(x.dtype, X.length);
+  const act = activation === 'linear' ? (v: number) => v : UNARY[activation];
+  for (let i = 0; i < X.length; i++) out[i] = act(X[i] + B[i % C], 0);
   return out;
 }

@@ -1,7 +1,7 @@
 // The native backend: the js backend's storage (typed arrays) with the hot kernels in C++.
 // Kernels the addon lacks, or dtypes it does not cover (integers, bool), use the js
 // kernels, which is safe because both backends keep data in the same typed arrays.
-import type { Backend, Conv2dGeometry, Pool2dGeometry, TensorInfo } from '../backend.js';
+import { FUSED_ACTIVATIONS, type Backend, type Conv2dGeometry, type Pool2dGeometry, type TensorInfo } from '../backend.js';
 import { jsBackend } from '../js/index.js';
 import { around } from '../js/reduce.js';
 import { stridedLoop2 } from '../js/strided.js';
@@ -230,6 +230,12 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       if (!isFloat(dtype)) return jsBackend.scatterAdd(shape, dtype, axis, index, src);
       const out = allocArray(dtype, sizeOf(shape)) as F;
       addon.scatterAdd(src.buf as F, index.buf as Int32Array, out, Float64Array.of(index.shape.length, ...index.shape, ...stridesOf(shape), axis));
+      return out;
+    },
+
+    biasActivation(x, bias, activation) {
+      const out = allocOutput(x.dtype, sizeOf(x.shape)) as F;
+      addon.biasActivation(x.buf as F, bias.buf as F, out, FUSED_ACTIVATIONS.indexOf(activation));
       return out;
     },
 
