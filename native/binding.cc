@@ -210,22 +210,30 @@ S shapeArg(const Napi::CallbackInfo& info, size_t i) {
   return s;
 }
 
-// conv2d(which: 0 forward (x, w -> y), 1 grad input (dy, w -> dx), 2 grad weight (dy, x -> dw), a, b, out, geometry)
-void Conv2d(const Napi::CallbackInfo& info) {
+// The conv2d job: which 0 forward (x, w -> y), 1 grad input (dy, w -> dx), 2 grad weight (dy, x -> dw).
+std::function<void()> convJob(const Napi::CallbackInfo& info) {
   const int which = static_cast<int>(intArg(info, 0));
   Array a = arrayArg(info, 1), b = arrayArg(info, 2), out = arrayArg(info, 3);
   const auto s = shapeArg<Conv2dShape>(info, 4);
-  auto run = [&](auto* p) {
-    using T = std::remove_pointer_t<decltype(p)>;
-    const T *pa = (const T*)a.data, *pb = (const T*)b.data;
-    T* po = (T*)out.data;
-    if (which == 0) conv2d<T>(pa, pb, po, s, defaultPool());
-    else if (which == 1) conv2dGradInput<T>(pa, pb, po, s, defaultPool());
-    else conv2dGradWeight<T>(pa, pb, po, s, defaultPool());
+  return [=]() {
+    auto run = [&](auto* p) {
+      using T = std::remove_pointer_t<decltype(p)>;
+      const T *pa = (const T*)a.data, *pb = (const T*)b.data;
+      T* po = (T*)out.data;
+      if (which == 0) conv2d<T>(pa, pb, po, s, defaultPool());
+      else if (which == 1) conv2dGradInput<T>(pa, pb, po, s, defaultPool());
+      else conv2dGradWeight<T>(pa, pb, po, s, defaultPool());
+    };
+    if (a.type == napi_float32_array) run((float*)nullptr);
+    else run((double*)nullptr);
   };
-  if (isF32(a)) run((float*)nullptr);
-  else run((double*)nullptr);
 }
+
+// conv2d(which, a, b, out, geometry)
+void Conv2d(const Napi::CallbackInfo& info) { convJob(info)(); }
+
+// conv2dAsync(same arguments) -> Promise<void>
+Napi::Value Conv2dAsync(const Napi::CallbackInfo& info) { return runAsync(info, convJob(info)); }
 
 // pool2d(which: 0 max forward (x -> y, argmax), 1 max backward (dy, argmax -> dx), 2 avg forward, 3 avg backward, a, out, argmax, geometry)
 void Pool2d(const Napi::CallbackInfo& info) {
@@ -364,6 +372,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("scatterAdd", Napi::Function::New(env, ScatterAdd));
   exports.Set("adamUpdate", Napi::Function::New(env, AdamUpdate));
   exports.Set("conv2d", Napi::Function::New(env, Conv2d));
+  exports.Set("conv2dAsync", Napi::Function::New(env, Conv2dAsync));
   exports.Set("pool2d", Napi::Function::New(env, Pool2d));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

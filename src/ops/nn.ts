@@ -1,5 +1,5 @@
 // Neural-network primitives: softmax, convolution and pooling (NCHW, PyTorch's conventions).
-import { apply } from '../autograd/engine.js';
+import { apply, noGrad } from '../autograd/engine.js';
 import { FUSED_ACTIVATIONS, type Conv2dGeometry, type FusedActivation, type Pool2dGeometry } from '../backends/backend.js';
 import { fail, fmtShape } from '../errors.js';
 import { isFloat } from '../tensor/dtype.js';
@@ -91,8 +91,8 @@ export interface Conv2dOptions {
   groups?: number;
 }
 
-/** 2-D convolution (cross-correlation, as in every framework): x [N,C,H,W], w [O,C/groups,kH,kW], bias [O]. */
-export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+/** Checks conv2d's arguments and works out its geometry and output shape. */
+function convPlan(x: Tensor, w: Tensor, bias: Tensor | null | undefined, options: Conv2dOptions): Conv2dGeometry & { shape: number[] } {
   check4d('conv2d', x, 'input');
   check4d('conv2d', w, 'weight');
   const groups = options.groups ?? 1;
@@ -103,6 +103,12 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, options: Conv
     fail('conv2d', `input ${fmtShape(x.shape)} has ${x.shape[1]} channels, weight ${fmtShape(w.shape)} expects ${w.shape[1] * groups}`);
   }
   if (x.dtype !== w.dtype) fail('conv2d', `input is ${x.dtype}, weight is ${w.dtype}`);
+  if (bias) {
+    if (!(bias instanceof Tensor) || bias.rank !== 1 || bias.size !== w.shape[0]) {
+      fail('conv2d', `bias must have shape [${w.shape[0]}], got ${bias instanceof Tensor ? fmtShape(bias.shape) : typeof bias}`);
+    }
+    if (bias.dtype !== x.dtype) fail('conv2d', `bias is ${bias.dtype}, input is ${x.dtype}`);
+  }
   const g: Conv2dGeometry = {
     stride: pair('conv2d', 'stride', options.stride ?? 1, 1),
     padding: pair('conv2d', 'padding', options.padding ?? 0, 0),
@@ -115,13 +121,26 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, options: Conv
     outSize('conv2d', x.shape[2], w.shape[2], g.stride[0], g.padding[0], g.dilation[0], x.shape),
     outSize('conv2d', x.shape[3], w.shape[3], g.stride[1], g.padding[1], g.dilation[1], x.shape),
   ];
-  const y = apply(T.conv2d, [x, w], { ...g, shape });
-  if (!bias) return y;
-  if (!(bias instanceof Tensor) || bias.rank !== 1 || bias.size !== w.shape[0]) {
-    fail('conv2d', `bias must have shape [${w.shape[0]}], got ${bias instanceof Tensor ? fmtShape(bias.shape) : typeof bias}`);
-  }
-  if (bias.dtype !== x.dtype) fail('conv2d', `bias is ${bias.dtype}, input is ${x.dtype}`);
-  return y.add(reshape(bias, [1, bias.size, 1, 1]));
+  return { ...g, shape };
+}
+
+/** 2-D convolution (cross-correlation, as in every framework): x [N,C,H,W], w [O,C/groups,kH,kW], bias [O]. */
+export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  const plan = convPlan(x, w, bias, options);
+  const y = apply(T.conv2d, [x, w], plan);
+  return bias ? y.add(reshape(bias, [1, bias.size, 1, 1])) : y;
+}
+
+/**
+ * conv2d computed off the main thread where the backend can (native), for servers: the event
+ * loop keeps answering meanwhile. For inference: it records no gradient.
+ */
+export async function conv2dAsync(x: Tensor, w: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Promise<Tensor> {
+  const plan = convPlan(x, w, bias, options);
+  if (w.backend !== x.backend) fail('conv2d', `tensors are on different backends (${x.backend.name} and ${w.backend.name})`);
+  if (!x.backend.conv2dAsync) return noGrad(() => conv2d(x, w, bias, options));
+  const y = new Tensor(plan.shape, x.dtype, await x.backend.conv2dAsync(x, w, plan, plan.shape), x.backend);
+  return bias ? noGrad(() => y.add(reshape(bias, [1, bias.size, 1, 1]))) : y;
 }
 
 export interface Pool2dOptions {

@@ -65,3 +65,21 @@ onEachBackend('matmulAsync', (backend) => {
     assert.ok(worst < 50, `setImmediate was delayed ${worst.toFixed(1)} ms`);
   });
 });
+
+onEachBackend('conv2dAsync', () => {
+  test('gives the same result as conv2d, with and without bias', async () => {
+    const g = new lt.Generator(3);
+    const x = lt.randn([4, 3, 9, 8], { generator: g });
+    const w = lt.randn([5, 3, 3, 3], { generator: g });
+    const b = lt.randn([5], { generator: g });
+    const options = { stride: 2, padding: 1 } as const;
+    assertClose(await lt.conv2dAsync(x, w, b, options), lt.conv2d(x, w, b, options), { atol: 1e-5, rtol: 1e-5 });
+    const plain = await lt.conv2dAsync(x, w);
+    assertClose(plain, lt.conv2d(x, w), { atol: 1e-5, rtol: 1e-5 });
+    assert.equal(plain.requiresGrad, false);
+  });
+
+  test('argument errors are thrown as for conv2d', async () => {
+    await assert.rejects(lt.conv2dAsync(lt.zeros([1, 3, 8, 8]), lt.zeros([4, 2, 3, 3])), /conv2d: input \[1,3,8,8\] has 3 channels, weight \[4,2,3,3\] expects 2/);
+  });
+});

@@ -157,6 +157,12 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       return out;
     },
 
+    async conv2dAsync(x, w, g, outShape) {
+      const out = allocOutput(x.dtype, sizeOf(outShape)) as F;
+      if (out.length > 0) await addon.conv2dAsync(0, x.buf as F, w.buf as F, out, convGeometry(x.shape, w.shape, outShape, g));
+      return out;
+    },
+
     conv2dGradInput(dy, w, g, xShape) {
       const out = allocOutput(dy.dtype, sizeOf(xShape)) as F;
       if (out.length > 0) addon.conv2d(1, dy.buf as F, w.buf as F, out, convGeometry(xShape, w.shape, dy.shape, g));
