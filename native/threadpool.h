@@ -12,6 +12,15 @@
 
 namespace lathe {
 
+// A hint to the CPU that this thread is spin-waiting (it frees resources for a sibling thread).
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);

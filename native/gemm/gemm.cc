@@ -150,14 +150,6 @@ constexpr double kParallelMinFlops = 3.0e6;
 // How long the calling thread busy-waits for workers before sleeping in the pool (see gemmRun).
 constexpr int kMaxSpinMicros = 200;
 
-inline void cpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
 // Chooses a tm x tn grid of about `target` tasks over the tile units of C, keeping each task's
 // block square-ish (in elements) so the operands each task reads or packs stay small.
 void chooseGrid(int64_t unitsM, int64_t unitsN, int64_t mr, int64_t nr, int64_t target, int64_t& tm,
