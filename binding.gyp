@@ -14,7 +14,7 @@
         "<!@(node -p \"require('fs').readdirSync('native/gemm').filter(f => f.endsWith('.cc') && !f.endsWith('_bench.cc')).map(f => 'native/gemm/' + f).join(' ')\")"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-fno-math-errno"],

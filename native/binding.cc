@@ -41,17 +41,29 @@ Array arrayArg(const Napi::CallbackInfo& info, size_t i) {
 int64_t intArg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
 bool boolArg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Boolean>().Value(); }
 
-// Shapes and strides travel as one Float64Array: [rank, shape..., strides of each operand...].
-std::vector<int64_t> geometryArg(const Napi::CallbackInfo& info, size_t i) {
+// Shapes and strides travel as one Float64Array: [rank, shape, `arrays` more rank-long lists,
+// then `extra` numbers]. Its length is checked, so a malformed call cannot read past it.
+std::vector<int64_t> geometryArg(const Napi::CallbackInfo& info, size_t i, int arrays, int extra) {
   Array g = arrayArg(info, i);
   const double* d = static_cast<const double*>(g.data);
+  const int64_t rank = g.length > 0 ? static_cast<int64_t>(d[0]) : -1;
+  if (rank < 0 || rank > kMaxRank || g.length != static_cast<size_t>(1 + rank * (1 + arrays) + extra)) {
+    throw Napi::RangeError::New(info.Env(), "lathe native: malformed geometry");
+  }
   std::vector<int64_t> out(g.length);
   for (size_t k = 0; k < g.length; k++) out[k] = static_cast<int64_t>(d[k]);
-  if (out.empty() || out[0] > kMaxRank) throw Napi::RangeError::New(info.Env(), "lathe native: rank above 16");
   return out;
 }
 
 bool isF32(const Array& a) { return a.type == napi_float32_array; }
+
+// Every index must lie in [0, n): the op layer checks too, but a bad one here would write out of bounds.
+void checkIndices(const Napi::CallbackInfo& info, const Array& index, int64_t n) {
+  const int32_t* ix = static_cast<const int32_t*>(index.data);
+  for (size_t i = 0; i < index.length; i++) {
+    if (ix[i] < 0 || ix[i] >= n) throw Napi::RangeError::New(info.Env(), "lathe native: index " + std::to_string(ix[i]) + " out of range");
+  }
+}
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -63,7 +75,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("unaryOps", unaryOps);
   o.Set("binaryOps", binaryOps);
   o.Set("gemmKernel", sgemmKernelName());
-  o.Set("threads", defaultPool().size());
+  o.Set("threads", acquirePool()->size());
   return o;
 }
 
@@ -71,42 +83,45 @@ void SetThreads(const Napi::CallbackInfo& info) { setDefaultPoolThreads(static_c
 
 // unary(code, x, out, param)
 void Unary(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
   Array x = arrayArg(info, 1), y = arrayArg(info, 2);
   const int op = static_cast<int>(intArg(info, 0));
   const double p = info[3].As<Napi::Number>().DoubleValue();
-  if (isF32(x)) unary<float>(op, (const float*)x.data, (float*)y.data, x.length, float(p), defaultPool());
-  else unary<double>(op, (const double*)x.data, (double*)y.data, x.length, p, defaultPool());
+  if (isF32(x)) unary<float>(op, (const float*)x.data, (float*)y.data, x.length, float(p), *pool);
+  else unary<double>(op, (const double*)x.data, (double*)y.data, x.length, p, *pool);
 }
 
 // binary(code, a, b, out, geometry = [rank, shape, strides of a, strides of b])
 void Binary(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
   const int op = static_cast<int>(intArg(info, 0));
   Array a = arrayArg(info, 1), b = arrayArg(info, 2), out = arrayArg(info, 3);
-  auto g = geometryArg(info, 4);
+  auto g = geometryArg(info, 4, 2, 0);
   const int rank = static_cast<int>(g[0]);
-  const int64_t *shape = &g[1], *sa = shape + rank, *sb = sa + rank;
+  const int64_t *shape = g.data() + 1, *sa = shape + rank, *sb = sa + rank;
   uint8_t* ob = out.type == napi_uint8_array ? (uint8_t*)out.data : nullptr;
-  if (isF32(a)) binary<float>(op, (const float*)a.data, (const float*)b.data, (float*)out.data, ob, rank, shape, sa, sb, defaultPool());
-  else binary<double>(op, (const double*)a.data, (const double*)b.data, (double*)out.data, ob, rank, shape, sa, sb, defaultPool());
+  if (isF32(a)) binary<float>(op, (const float*)a.data, (const float*)b.data, (float*)out.data, ob, rank, shape, sa, sb, *pool);
+  else binary<double>(op, (const double*)a.data, (const double*)b.data, (double*)out.data, ob, rank, shape, sa, sb, *pool);
 }
 
 // where(cond, a, b, out, geometry = [rank, shape, strides of cond, of a, of b])
 void Where(const Napi::CallbackInfo& info) {
   Array c = arrayArg(info, 0), a = arrayArg(info, 1), b = arrayArg(info, 2), out = arrayArg(info, 3);
-  auto g = geometryArg(info, 4);
+  auto g = geometryArg(info, 4, 3, 0);
   const int rank = static_cast<int>(g[0]);
-  const int64_t *shape = &g[1], *sc = shape + rank, *sa = sc + rank, *sb = sa + rank;
+  const int64_t *shape = g.data() + 1, *sc = shape + rank, *sa = sc + rank, *sb = sa + rank;
   if (isF32(a)) where<float>((const uint8_t*)c.data, (const float*)a.data, (const float*)b.data, (float*)out.data, rank, shape, sc, sa, sb);
   else where<double>((const uint8_t*)c.data, (const double*)a.data, (const double*)b.data, (double*)out.data, rank, shape, sc, sa, sb);
 }
 
 // reduce(code, x, out, outer, n, inner)
 void Reduce(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
   const int op = static_cast<int>(intArg(info, 0));
   Array x = arrayArg(info, 1), out = arrayArg(info, 2);
   const int64_t outer = intArg(info, 3), n = intArg(info, 4), inner = intArg(info, 5);
-  if (isF32(x)) reduce<float>(op, (const float*)x.data, (float*)out.data, outer, n, inner, defaultPool());
-  else reduce<double>(op, (const double*)x.data, (double*)out.data, outer, n, inner, defaultPool());
+  if (isF32(x)) reduce<float>(op, (const float*)x.data, (float*)out.data, outer, n, inner, *pool);
+  else reduce<double>(op, (const double*)x.data, (double*)out.data, outer, n, inner, *pool);
 }
 
 // argReduce(isMax, x, out, outer, n, inner)
@@ -120,11 +135,12 @@ void ArgReduce(const Napi::CallbackInfo& info) {
 
 // softmax(x, out, outer, n, inner, log)
 void Softmax(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
   Array x = arrayArg(info, 0), out = arrayArg(info, 1);
   const int64_t outer = intArg(info, 2), n = intArg(info, 3), inner = intArg(info, 4);
   const bool log = boolArg(info, 5);
-  if (isF32(x)) softmax<float>((const float*)x.data, (float*)out.data, outer, n, inner, log, defaultPool());
-  else softmax<double>((const double*)x.data, (double*)out.data, outer, n, inner, log, defaultPool());
+  if (isF32(x)) softmax<float>((const float*)x.data, (float*)out.data, outer, n, inner, log, *pool);
+  else softmax<double>((const double*)x.data, (double*)out.data, outer, n, inner, log, *pool);
 }
 
 // Runs `job` on a libuv worker thread and settles the returned promise when it is done, so the
@@ -176,6 +192,7 @@ Napi::Value runAsync(const Napi::CallbackInfo& info, std::function<void()> job) 
 
 // The matmul job, unpacked on the calling thread so that argument errors throw synchronously.
 std::function<void()> matmulJob(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
   Array a = arrayArg(info, 0), b = arrayArg(info, 1), out = arrayArg(info, 2), oa = arrayArg(info, 3), ob = arrayArg(info, 4);
   const int64_t M = intArg(info, 5), N = intArg(info, 6), K = intArg(info, 7);
   const bool tA = boolArg(info, 8), tB = boolArg(info, 9);
@@ -184,8 +201,8 @@ std::function<void()> matmulJob(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < ob.length; i++) offB[i] = static_cast<int64_t>(((const double*)ob.data)[i]);
   return [=]() {
     const int64_t batch = static_cast<int64_t>(offA.size());
-    if (a.type == napi_float32_array) batchedMatmul<float>((const float*)a.data, (const float*)b.data, (float*)out.data, batch, offA.data(), offB.data(), M, N, K, tA, tB, defaultPool());
-    else batchedMatmul<double>((const double*)a.data, (const double*)b.data, (double*)out.data, batch, offA.data(), offB.data(), M, N, K, tA, tB, defaultPool());
+    if (a.type == napi_float32_array) batchedMatmul<float>((const float*)a.data, (const float*)b.data, (float*)out.data, batch, offA.data(), offB.data(), M, N, K, tA, tB, *pool);
+    else batchedMatmul<double>((const double*)a.data, (const double*)b.data, (double*)out.data, batch, offA.data(), offB.data(), M, N, K, tA, tB, *pool);
   };
 }
 
@@ -212,6 +229,7 @@ S shapeArg(const Napi::CallbackInfo& info, size_t i) {
 
 // The conv2d job: which 0 forward (x, w -> y), 1 grad input (dy, w -> dx), 2 grad weight (dy, x -> dw).
 std::function<void()> convJob(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
   const int which = static_cast<int>(intArg(info, 0));
   Array a = arrayArg(info, 1), b = arrayArg(info, 2), out = arrayArg(info, 3);
   const auto s = shapeArg<Conv2dShape>(info, 4);
@@ -220,9 +238,9 @@ std::function<void()> convJob(const Napi::CallbackInfo& info) {
       using T = std::remove_pointer_t<decltype(p)>;
       const T *pa = (const T*)a.data, *pb = (const T*)b.data;
       T* po = (T*)out.data;
-      if (which == 0) conv2d<T>(pa, pb, po, s, defaultPool());
-      else if (which == 1) conv2dGradInput<T>(pa, pb, po, s, defaultPool());
-      else conv2dGradWeight<T>(pa, pb, po, s, defaultPool());
+      if (which == 0) conv2d<T>(pa, pb, po, s, *pool);
+      else if (which == 1) conv2dGradInput<T>(pa, pb, po, s, *pool);
+      else conv2dGradWeight<T>(pa, pb, po, s, *pool);
     };
     if (a.type == napi_float32_array) run((float*)nullptr);
     else run((double*)nullptr);
@@ -237,6 +255,7 @@ Napi::Value Conv2dAsync(const Napi::CallbackInfo& info) { return runAsync(info, 
 
 // pool2d(which: 0 max forward (x -> y, argmax), 1 max backward (dy, argmax -> dx), 2 avg forward, 3 avg backward, a, out, argmax, geometry)
 void Pool2d(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
   const int which = static_cast<int>(intArg(info, 0));
   Array a = arrayArg(info, 1), out = arrayArg(info, 2), arg = arrayArg(info, 3);
   const auto s = shapeArg<Pool2dShape>(info, 4);
@@ -245,9 +264,9 @@ void Pool2d(const Napi::CallbackInfo& info) {
     const T* pa = (const T*)a.data;
     T* po = (T*)out.data;
     int32_t* pi = (int32_t*)arg.data;
-    if (which == 0) maxPool2d<T>(pa, po, pi, s, defaultPool());
+    if (which == 0) maxPool2d<T>(pa, po, pi, s, *pool);
     else if (which == 1) maxPool2dGrad<T>(pa, pi, po, s);
-    else avgPool2d<T>(pa, po, s, which == 3, defaultPool());
+    else avgPool2d<T>(pa, po, s, which == 3, *pool);
   };
   if (isF32(a)) run((float*)nullptr);
   else run((double*)nullptr);
@@ -255,12 +274,13 @@ void Pool2d(const Napi::CallbackInfo& info) {
 
 // adamUpdate(p, g, m, v, [lr, beta1, beta2, epsilon, weightDecay, biasCorrection1, biasCorrection2, decoupled])
 void AdamUpdate(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
   Array p = arrayArg(info, 0), g = arrayArg(info, 1), m = arrayArg(info, 2), v = arrayArg(info, 3), hy = arrayArg(info, 4);
   const double* d = static_cast<const double*>(hy.data);
   if (hy.length != 8) throw Napi::RangeError::New(info.Env(), "lathe native: adamUpdate needs 8 constants");
   const AdamHyper h{d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] != 0};
-  if (isF32(p)) adamUpdate<float>((float*)p.data, (const float*)g.data, (float*)m.data, (float*)v.data, p.length, h, defaultPool());
-  else adamUpdate<double>((double*)p.data, (const double*)g.data, (double*)m.data, (double*)v.data, p.length, h, defaultPool());
+  if (isF32(p)) adamUpdate<float>((float*)p.data, (const float*)g.data, (float*)m.data, (float*)v.data, p.length, h, *pool);
+  else adamUpdate<double>((double*)p.data, (const double*)g.data, (double*)m.data, (double*)v.data, p.length, h, *pool);
 }
 
 size_t elementSize(napi_typedarray_type t) {
@@ -276,9 +296,9 @@ size_t elementSize(napi_typedarray_type t) {
 // stridedCopy(src, dst, geometry = [rank, shape, src strides, dst strides, srcOffset, dstOffset])
 void StridedCopy(const Napi::CallbackInfo& info) {
   Array src = arrayArg(info, 0), dst = arrayArg(info, 1);
-  auto g = geometryArg(info, 2);
+  auto g = geometryArg(info, 2, 2, 2);
   const int rank = static_cast<int>(g[0]);
-  const int64_t *shape = &g[1], *ss = shape + rank, *ds = ss + rank;
+  const int64_t *shape = g.data() + 1, *ss = shape + rank, *ds = ss + rank;
   const int64_t so = ds[rank], dof = ds[rank + 1];
   switch (elementSize(src.type)) {
     case 8: return stridedCopy<uint64_t>((const uint64_t*)src.data, (uint64_t*)dst.data, rank, shape, ss, so, ds, dof);
@@ -291,6 +311,7 @@ void StridedCopy(const Napi::CallbackInfo& info) {
 void IndexSelect(const Napi::CallbackInfo& info) {
   Array x = arrayArg(info, 0), idx = arrayArg(info, 1), out = arrayArg(info, 2);
   const int64_t outer = intArg(info, 3), n = intArg(info, 4), inner = intArg(info, 5), m = idx.length;
+  checkIndices(info, idx, n);
   const int32_t* ix = (const int32_t*)idx.data;
   switch (elementSize(x.type)) {
     case 8: return indexSelect<uint64_t>((const uint64_t*)x.data, ix, (uint64_t*)out.data, outer, n, inner, m);
@@ -302,18 +323,20 @@ void IndexSelect(const Napi::CallbackInfo& info) {
 void IndexAdd(const Napi::CallbackInfo& info) {
   Array src = arrayArg(info, 0), idx = arrayArg(info, 1), out = arrayArg(info, 2);
   const int64_t outer = intArg(info, 3), n = intArg(info, 4), inner = intArg(info, 5), m = idx.length;
+  checkIndices(info, idx, n);
   if (isF32(src)) indexAdd<float>((const float*)src.data, (const int32_t*)idx.data, (float*)out.data, outer, n, inner, m);
   else indexAdd<double>((const double*)src.data, (const int32_t*)idx.data, (double*)out.data, outer, n, inner, m);
 }
 
-// gather(x, index, out, geometry = [rank, index shape, x strides, axis]) and
-// scatterAdd(src, index, out, geometry = [rank, index shape, out strides, axis])
+// gather(x, index, out, geometry = [rank, index shape, x strides, axis, axis size]) and
+// scatterAdd(src, index, out, geometry = [rank, index shape, out strides, axis, axis size])
 void Gather(const Napi::CallbackInfo& info) {
   Array x = arrayArg(info, 0), idx = arrayArg(info, 1), out = arrayArg(info, 2);
-  auto g = geometryArg(info, 3);
+  auto g = geometryArg(info, 3, 1, 2);
   const int rank = static_cast<int>(g[0]);
-  const int64_t *shape = &g[1], *st = shape + rank;
+  const int64_t *shape = g.data() + 1, *st = shape + rank;
   const int axis = static_cast<int>(st[rank]);
+  checkIndices(info, idx, st[rank + 1]);
   const int32_t* ix = (const int32_t*)idx.data;
   switch (elementSize(x.type)) {
     case 8: return gather<uint64_t>((const uint64_t*)x.data, ix, (uint64_t*)out.data, rank, shape, st, axis);
@@ -324,10 +347,11 @@ void Gather(const Napi::CallbackInfo& info) {
 
 void ScatterAdd(const Napi::CallbackInfo& info) {
   Array src = arrayArg(info, 0), idx = arrayArg(info, 1), out = arrayArg(info, 2);
-  auto g = geometryArg(info, 3);
+  auto g = geometryArg(info, 3, 1, 2);
   const int rank = static_cast<int>(g[0]);
-  const int64_t *shape = &g[1], *st = shape + rank;
+  const int64_t *shape = g.data() + 1, *st = shape + rank;
   const int axis = static_cast<int>(st[rank]);
+  checkIndices(info, idx, st[rank + 1]);
   if (isF32(src)) scatterAdd<float>((const float*)src.data, (const int32_t*)idx.data, (float*)out.data, rank, shape, st, axis);
   else scatterAdd<double>((const double*)src.data, (const int32_t*)idx.data, (double*)out.data, rank, shape, st, axis);
 }
@@ -345,20 +369,22 @@ void tuneMalloc() {
 
 // biasActivation(x, bias, out, act)
 void BiasActivation(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
   Array x = arrayArg(info, 0), b = arrayArg(info, 1), out = arrayArg(info, 2);
   const int act = static_cast<int>(intArg(info, 3));
   const int64_t C = static_cast<int64_t>(b.length), rows = C > 0 ? static_cast<int64_t>(x.length) / C : 0;
-  if (isF32(x)) biasActivation<float>((const float*)x.data, (const float*)b.data, (float*)out.data, rows, C, act, defaultPool());
-  else biasActivation<double>((const double*)x.data, (const double*)b.data, (double*)out.data, rows, C, act, defaultPool());
+  if (isF32(x)) biasActivation<float>((const float*)x.data, (const float*)b.data, (float*)out.data, rows, C, act, *pool);
+  else biasActivation<double>((const double*)x.data, (const double*)b.data, (double*)out.data, rows, C, act, *pool);
 }
 
 // softmaxCrossEntropy(logits, labels, losses, grad, N, C)
 void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
   Array x = arrayArg(info, 0), y = arrayArg(info, 1), losses = arrayArg(info, 2), grad = arrayArg(info, 3);
   const int64_t N = intArg(info, 4), C = intArg(info, 5);
   const int32_t* labels = (const int32_t*)y.data;
-  if (isF32(x)) softmaxCrossEntropy<float>((const float*)x.data, labels, (float*)losses.data, (float*)grad.data, N, C, defaultPool());
-  else softmaxCrossEntropy<double>((const double*)x.data, labels, (double*)losses.data, (double*)grad.data, N, C, defaultPool());
+  if (isF32(x)) softmaxCrossEntropy<float>((const float*)x.data, labels, (float*)losses.data, (float*)grad.data, N, C, *pool);
+  else softmaxCrossEntropy<double>((const double*)x.data, labels, (double*)losses.data, (double*)grad.data, N, C, *pool);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -36,6 +36,7 @@ void stridedCopy(const E* src, E* dst, int rank, const int64_t* shape, const int
 
 template <typename E>
 void indexSelect(const E* x, const int32_t* index, E* out, int64_t outer, int64_t n, int64_t inner, int64_t m) {
+  if (inner == 0) return;
   for (int64_t o = 0; o < outer; o++)
     for (int64_t j = 0; j < m; j++) std::memcpy(out + (o * m + j) * inner, x + (o * n + index[j]) * inner, sizeof(E) * inner);
 }

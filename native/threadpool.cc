@@ -35,7 +35,12 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::drain() {
   int64_t t;
   while ((t = next_.fetch_add(1, std::memory_order_relaxed)) < tasks_) {
-    (*job_)(t);
+    try {
+      (*job_)(t);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!error_) error_ = std::current_exception();
+    }
     finished_.fetch_add(1, std::memory_order_acq_rel);
   }
 }
@@ -101,13 +106,14 @@ void ThreadPool::run(int64_t tasks, const std::function<void(int64_t)>& fn) {
     std::lock_guard<std::mutex> lock(mu_);
     job_ = &fn;
     tasks_ = tasks;
+    error_ = nullptr;
     next_.store(0, std::memory_order_relaxed);
     finished_.store(0, std::memory_order_relaxed);
     generation_++;
   }
   wake_.notify_all();
   inPoolTask = true;
-  drain();
+  drain();  // never throws: task exceptions are kept in error_
   inPoolTask = false;
   // Wait until every task ran and no worker still holds this job: spin briefly first, since a
   // worker that is mid-task usually finishes within microseconds and a sleep costs more.
@@ -116,12 +122,16 @@ void ThreadPool::run(int64_t tasks, const std::function<void(int64_t)>& fn) {
          std::chrono::steady_clock::now() < until) {
     cpuRelax();
   }
+  std::exception_ptr error;
   {
     std::unique_lock<std::mutex> lock(mu_);
     done_.wait(lock, [&] { return finished_.load(std::memory_order_acquire) == tasks_ && active_ == 0; });
     job_ = nullptr;
+    error = error_;
+    error_ = nullptr;
   }
   busy_.store(false);
+  if (error) std::rethrow_exception(error);
 }
 
 void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
@@ -142,7 +152,8 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(
 }
 
 namespace {
-std::unique_ptr<ThreadPool> pool;
+std::mutex poolMutex;
+std::shared_ptr<ThreadPool> pool;
 
 int threadsFromEnv() {
   if (const char* s = std::getenv("LATHE_NUM_THREADS")) {
@@ -154,11 +165,21 @@ int threadsFromEnv() {
 }
 }  // namespace
 
-ThreadPool& defaultPool() {
-  if (!pool) pool = std::make_unique<ThreadPool>(threadsFromEnv());
-  return *pool;
+std::shared_ptr<ThreadPool> acquirePool() {
+  std::lock_guard<std::mutex> lock(poolMutex);
+  if (!pool) pool = std::make_shared<ThreadPool>(threadsFromEnv());
+  return pool;
 }
 
-void setDefaultPoolThreads(int threads) { pool = std::make_unique<ThreadPool>(threads); }
+void setDefaultPoolThreads(int threads) {
+  auto fresh = std::make_shared<ThreadPool>(threads);
+  std::shared_ptr<ThreadPool> old;
+  {
+    std::lock_guard<std::mutex> lock(poolMutex);
+    old = std::move(pool);
+    pool = std::move(fresh);
+  }
+  // `old` is destroyed here, outside the lock, unless a running kernel still holds it.
+}
 
 }  // namespace lathe

@@ -5,7 +5,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -32,6 +34,7 @@ class ThreadPool {
 
   // Runs fn(task) for task in [0, tasks), spread over the pool; returns when all are done.
   // Calls from inside a task, or from a second thread while a loop runs, execute inline.
+  // If a task throws, the others still finish and the first exception is rethrown here.
   void run(int64_t tasks, const std::function<void(int64_t)>& fn);
 
   // Splits [0, n) into at most size() contiguous chunks of at least `grain` items and runs
@@ -55,6 +58,7 @@ class ThreadPool {
   std::atomic<int> active_{0};  // workers inside drain() for the current job (changed under mu_)
   std::atomic<bool> stop_{false};
   std::atomic<bool> busy_{false};
+  std::exception_ptr error_;  // the first exception a task threw in the current loop (under mu_)
 };
 
 // Niceness of pool workers and async kernels: below the JS thread, so that a server's event
@@ -72,8 +76,10 @@ class ThreadPriority {
   bool changed_ = false;
 };
 
-// The process-wide pool, sized by LATHE_NUM_THREADS or the hardware's cores.
-ThreadPool& defaultPool();
+// The process-wide pool, sized by LATHE_NUM_THREADS or the hardware's cores. A kernel holds
+// the pointer for its whole run, so setDefaultPoolThreads() can swap in a new pool while an
+// async kernel still uses the old one; the old pool goes when its last user lets go.
+std::shared_ptr<ThreadPool> acquirePool();
 void setDefaultPoolThreads(int threads);
 
 }  // namespace lathe

@@ -138,8 +138,8 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   return where(mask, scalarLike(value, x, isFloat(x.dtype) ? x.dtype : scalarDType(value, x.dtype)), x);
 }
 
-/** Limits values to [min, max]. */
+/** Limits values to [min, max]. The gradient passes where min <= x <= max, bounds included, as in PyTorch. */
 export function clip(x: Tensor, min: number, max: number): Tensor {
   if (!(min <= max)) fail('clip', `expected min <= max, got ${min} and ${max}`);
-  return minimum(maximum(x, min), max);
+  return where(x.lt(min), min, where(x.gt(max), max, x));
 }

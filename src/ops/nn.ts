@@ -76,6 +76,7 @@ function check4d(op: string, x: Tensor, what: string): void {
   if (!(x instanceof Tensor)) fail(op, `${what} must be a Tensor`);
   if (x.rank !== 4) fail(op, `${what} must be 4-D (${what === 'input' ? 'N, C, H, W' : 'out, in/groups, kH, kW'}), got ${fmtShape(x.shape)}`);
   if (!isFloat(x.dtype)) fail(op, `${what} must be float, got ${x.dtype}`);
+  if (what === 'weight' && x.shape.some((d) => d < 1)) fail(op, `weight dimensions must be at least 1, got ${fmtShape(x.shape)}`);
 }
 
 function outSize(op: string, inSize: number, k: number, s: number, p: number, d: number, inShape: readonly number[]): number {

@@ -93,7 +93,7 @@ export const sub = binary('sub', (g) => [g, g.neg()]);
 export const mul = binary('mul', (g, a, b) => [g.mul(b), g.mul(a)]);
 export const div = binary('div', (g, _a, b, z) => [g.div(b), g.mul(z).div(b).neg()]); // d(a/b)/db = -a/b^2
 export const pow = binary('pow', (g, a, b, z) => [
-  g.mul(b).mul(a.pow(b.sub(1))),
+  where(b.eq(0), 0, g.mul(b).mul(a.pow(b.sub(1)))), // d a^b/da = b a^(b-1), and 0 for b = 0 (even at a = 0)
   where(a.gt(0), g.mul(z).mul(a.log()), 0), // d a^b/db = a^b ln a, taken as 0 where a <= 0
 ]);
 export const maximum = binary('maximum', (g, a, b) => [g.mul(pick(a, b, (p, q) => p.gt(q))), g.mul(pick(b, a, (p, q) => p.gt(q)))]);

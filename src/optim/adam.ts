@@ -1,6 +1,7 @@
 // Adam and AdamW, each step one fused in-place kernel per parameter (backend.adamUpdate).
 // Defaults are Keras': lr 1e-3, beta1 0.9, beta2 0.999, epsilon 1e-7.
-import { fail } from '../errors.js';
+import { fail, fmtShape } from '../errors.js';
+import { sameShape } from '../tensor/shape.js';
 import { zerosLike } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -32,6 +33,7 @@ export class Adam {
     }
     params.forEach((p, i) => {
       if (!p.requiresGrad) fail(name, `params[${i}]${p.name ? ` (${p.name})` : ''} does not require grad`);
+      if (params.indexOf(p) !== i) fail(name, `params[${i}] repeats params[${params.indexOf(p)}]; each parameter would be stepped twice`);
     });
     this.params = params;
     this.lr = lr;
@@ -58,6 +60,7 @@ export class Adam {
     for (const p of this.params) {
       const g = p.grad;
       if (!g) continue;
+      if (!sameShape(g.shape, p.shape)) fail('Adam.step', `${p.name ?? 'a parameter'} of shape ${fmtShape(p.shape)} has a gradient of shape ${fmtShape(g.shape)}`);
       let state = this.moments.get(p);
       if (!state) {
         state = { m: zerosLike(p), v: zerosLike(p) };

@@ -26,8 +26,11 @@ function checkDType(op: string, dtype: unknown): DType {
   return dtype;
 }
 
-/** Wraps a typed array (taken over, not copied) as a tensor. */
-export function fromArray(data: TypedArray, shape: readonly number[], options: CreateOptions = {}, op = 'tensor'): Tensor {
+/**
+ * A tensor holding `data`'s values. The array is copied, so later changes to it cannot reach
+ * the tensor, unless `owned` says the caller made it for this tensor alone.
+ */
+export function fromArray(data: TypedArray, shape: readonly number[], options: CreateOptions = {}, op = 'tensor', owned = false): Tensor {
   checkShape(op, shape);
   const dtype = checkDType(op, options.dtype ?? dtypeOfArray(data));
   if (sizeOf(shape) !== data.length) fail(op, `${data.length} values do not fill shape [${shape.join(',')}] (${sizeOf(shape)} elements)`);
@@ -37,7 +40,8 @@ export function fromArray(data: TypedArray, shape: readonly number[], options: C
     }
   }
   const backend = resolveBackend(options.backend);
-  const t = new Tensor([...shape], dtype, backend.upload(castArray(data, dtype), dtype), backend);
+  const storage = castArray(data, dtype);
+  const t = new Tensor([...shape], dtype, backend.upload(storage === data && !owned ? storage.slice() : storage, dtype), backend);
   if (options.requiresGrad) t.requiresGrad = true;
   return t;
 }
@@ -63,7 +67,7 @@ export function tensor(data: NestedArray | TypedArray, options: CreateOptions & 
   if (options.shape) checkShape('tensor', options.shape);
   const dtype = options.dtype ?? (flat.length > 0 && flat.every((v) => typeof v === 'boolean') ? 'bool' : 'float32');
   checkDType('tensor', dtype);
-  return fromArray(Float64Array.from(flat, Number), options.shape ?? shape, { ...options, dtype });
+  return fromArray(Float64Array.from(flat, Number), options.shape ?? shape, { ...options, dtype }, 'tensor', true);
 }
 
 export function full(shape: readonly number[], value: number | boolean, options: CreateOptions = {}): Tensor {
@@ -72,7 +76,7 @@ export function full(shape: readonly number[], value: number | boolean, options:
   const v = Number(value);
   if (!isFloat(dtype) && !Number.isFinite(v)) fail('full', `${v} cannot be stored as ${dtype}`);
   const backend = resolveBackend(options.backend);
-  const t = new Tensor([...shape], dtype, backend.fill(dtype, sizeOf(shape), v), backend);
+  const t = new Tensor([...shape], dtype, backend.fill(dtype, sizeOf(shape), dtype === 'bool' ? +(v !== 0) : v), backend);
   if (options.requiresGrad) t.requiresGrad = true;
   return t;
 }
@@ -95,7 +99,7 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
   const dtype = options.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
   const data = allocArray(checkDType('arange', dtype), n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
-  return fromArray(data, [n], { ...options, dtype }, 'arange');
+  return fromArray(data, [n], { ...options, dtype }, 'arange', true);
 }
 
 /** `steps` evenly spaced values from start to end, both included. */
@@ -103,7 +107,7 @@ export function linspace(start: number, end: number, steps: number, options: Cre
   if (!Number.isInteger(steps) || steps < 0) fail('linspace', `steps must be a non-negative integer, got ${steps}`);
   const data = new Float64Array(steps);
   for (let i = 0; i < steps; i++) data[i] = steps === 1 ? start : start + ((end - start) * i) / (steps - 1);
-  return fromArray(data, [steps], { dtype: 'float32', ...options }, 'linspace');
+  return fromArray(data, [steps], { dtype: 'float32', ...options }, 'linspace', true);
 }
 
 /** The n x m identity matrix. */
@@ -111,7 +115,7 @@ export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   checkShape('eye', [n, m]);
   const data = new Float64Array(n * m);
   for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
-  return fromArray(data, [n, m], { dtype: 'float32', ...options }, 'eye');
+  return fromArray(data, [n, m], { dtype: 'float32', ...options }, 'eye', true);
 }
 
 function randomFloat(op: string, shape: readonly number[], options: RandomOptions, draw: (g: Generator, out: Float32Array | Float64Array) => void): Tensor {
@@ -120,7 +124,7 @@ function randomFloat(op: string, shape: readonly number[], options: RandomOption
   if (!isFloat(dtype)) fail(op, `expected a float dtype, got ${dtype}`);
   const data = allocArray(dtype, sizeOf(shape)) as Float32Array | Float64Array;
   draw(options.generator ?? defaultGenerator, data);
-  return fromArray(data, shape, { ...options, dtype }, op);
+  return fromArray(data, shape, { ...options, dtype }, op, true);
 }
 
 function checkFiniteArgs(op: string, args: Record<string, number>): void {
@@ -130,6 +134,7 @@ function checkFiniteArgs(op: string, args: Record<string, number>): void {
 /** Uniform in [low, high). */
 export function uniform(shape: readonly number[], low = 0, high = 1, options: RandomOptions = {}): Tensor {
   checkFiniteArgs('uniform', { low, high });
+  if (!(low < high)) fail('uniform', `expected low < high, got ${low} and ${high}`);
   return randomFloat('uniform', shape, options, (g, out) => g.fillUniform(out, low, high));
 }
 
@@ -140,15 +145,18 @@ export const rand = (shape: readonly number[], options: RandomOptions = {}) => u
 export function randn(shape: readonly number[], options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
   const { mean = 0, std = 1 } = options;
   checkFiniteArgs('randn', { mean, std });
+  if (std < 0) fail('randn', `std must be non-negative, got ${std}`);
   return randomFloat('randn', shape, options, (g, out) => g.fillNormal(out, mean, std));
 }
 
 /** Integers uniform in [low, high), int32. */
 export function randint(low: number, high: number, shape: readonly number[], options: RandomOptions = {}): Tensor {
-  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) fail('randint', `expected integers low < high, got ${low} and ${high}`);
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low || low < -(2 ** 31) || high > 2 ** 31) {
+    fail('randint', `expected integers low < high within the int32 range, got ${low} and ${high}`);
+  }
   checkShape('randint', shape);
   const g = options.generator ?? defaultGenerator;
   const data = new Int32Array(sizeOf(shape));
   for (let i = 0; i < data.length; i++) data[i] = low + g.nextInt(high - low);
-  return fromArray(data, shape, { ...options, dtype: options.dtype ?? 'int32' }, 'randint');
+  return fromArray(data, shape, { ...options, dtype: options.dtype ?? 'int32' }, 'randint', true);
 }

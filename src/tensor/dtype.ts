@@ -45,17 +45,19 @@ export function promoteTypes(a: DType, b: DType): DType {
   return RANK[a] >= RANK[b] ? a : b;
 }
 
-/** The dtype a JS scalar takes next to a tensor of `dtype`, as in PyTorch: the tensor's own unless that would lose the value. */
+/** The dtype a JS scalar takes next to a tensor of `dtype`: the tensor's own unless that would
+ * lose the value (a fraction, or an integer outside the dtype's range), then the next wider one. */
 export function scalarDType(value: number | boolean, dtype: DType): DType {
   if (typeof value === 'boolean' || isFloat(dtype)) return dtype;
   if (!Number.isInteger(value)) return 'float32';
-  return dtype === 'bool' ? 'int32' : dtype;
+  if (dtype === 'uint8' && value >= 0 && value <= 255) return 'uint8';
+  return value >= -(2 ** 31) && value < 2 ** 31 ? 'int32' : 'float64';
 }
 
 /** `data` as the storage array of `dtype`: the same array when it already is one, else a converted copy. */
 export function castArray(data: TypedArray | readonly number[], dtype: DType): TypedArray {
   const Ctor = ARRAY_TYPES[dtype];
-  if (data instanceof Ctor) return data;
+  if (data instanceof Ctor && dtype !== 'bool') return data;
   const out = new Ctor(data.length);
   if (dtype === 'bool') for (let i = 0; i < data.length; i++) out[i] = data[i] !== 0 ? 1 : 0; // NaN is true, as in numpy
   else out.set(data as ArrayLike<number>);

@@ -65,7 +65,11 @@ export class Generator {
   fillUniform(out: Float32Array | Float64Array, low: number, high: number): void {
     const f32 = out instanceof Float32Array;
     const span = high - low;
-    for (let i = 0; i < out.length; i++) out[i] = low + span * (f32 ? this.nextFloat32() : this.nextFloat64());
+    for (let i = 0; i < out.length; i++) {
+      // Rounding low + span*u can land on high itself; draw again then, so the range stays [low, high).
+      do out[i] = low + span * (f32 ? this.nextFloat32() : this.nextFloat64());
+      while (out[i] >= high);
+    }
   }
 
   /** Fills `out` with normal values (Box-Muller, both outputs used). */

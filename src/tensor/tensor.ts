@@ -125,9 +125,12 @@ export class Tensor implements TensorInfo {
 
   /** Replaces this tensor's values with `value`'s (same shape), keeping its identity: the optimizer's update. */
   assign(value: Tensor | TypedArray): this {
+    // A computed tensor's value may be saved in a graph that backward still needs.
+    if (this.node) fail('assign', 'cannot assign to a computed tensor (it is part of a graph); assign to a leaf or detach() first');
     if (ArrayBuffer.isView(value)) {
       if (value.length !== this.size) fail('assign', `expected ${this.size} values for shape ${fmtShape(this.shape)}, got ${value.length}`);
-      this.buf = this.backend.upload(castArray(value, this.dtype), this.dtype);
+      const storage = castArray(value, this.dtype);
+      this.buf = this.backend.upload(storage === value ? storage.slice() : storage, this.dtype); // never the caller's array
       return this;
     }
     if (!sameShape(value.shape, this.shape)) fail('assign', `shape ${fmtShape(value.shape)} differs from the target's ${fmtShape(this.shape)}`);

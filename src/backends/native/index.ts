@@ -17,10 +17,12 @@ type F = Float32Array | Float64Array;
  * Creating an ArrayBuffer costs 0.7-1.4 us here, as much as a small kernel, so outputs under
  * 64 KB are views carved from a shared 256 KB slab (0.09 us); the garbage collector frees a
  * slab once no view of it is alive. The price: a small tensor kept alive keeps its slab too
- * (at most 256 KB each; clone() gives it storage of its own).
+ * (at most 256 KB each; clone() gives it storage of its own). Outputs of 256 bytes or less,
+ * such as losses that programs keep in lists, get their own buffer so they never pin a slab.
  */
 const SLAB_BYTES = 1 << 18;
 const SLAB_MAX_ITEM = 1 << 16;
+const SLAB_MIN_ITEM = 256;
 let slab = new ArrayBuffer(0);
 let slabUsed = 0;
 
@@ -28,6 +30,7 @@ function allocOutput(dtype: DType, size: number): TypedArray {
   const Ctor = arrayType(dtype);
   const bytes = size * Ctor.BYTES_PER_ELEMENT;
   if (bytes >= SLAB_MAX_ITEM) return new Ctor(Buffer.allocUnsafeSlow(bytes).buffer, 0, size);
+  if (bytes <= SLAB_MIN_ITEM) return new Ctor(size); // scalars (losses) are often kept: never let them pin a slab
   let offset = (slabUsed + 63) & ~63; // 64-byte aligned, for the SIMD kernels
   if (offset + bytes > slab.byteLength) {
     slab = Buffer.allocUnsafeSlow(SLAB_BYTES).buffer;
@@ -228,14 +231,14 @@ export function createNativeBackend(addon: NativeAddon): Backend {
 
     gather(x, axis, index) {
       const out = allocOutput(x.dtype, sizeOf(index.shape));
-      addon.gather(x.buf as TypedArray, index.buf as Int32Array, out, Float64Array.of(index.shape.length, ...index.shape, ...stridesOf(x.shape), axis));
+      addon.gather(x.buf as TypedArray, index.buf as Int32Array, out, Float64Array.of(index.shape.length, ...index.shape, ...stridesOf(x.shape), axis, x.shape[axis]));
       return out;
     },
 
     scatterAdd(shape, dtype, axis, index, src) {
       if (!isFloat(dtype)) return jsBackend.scatterAdd(shape, dtype, axis, index, src);
       const out = allocArray(dtype, sizeOf(shape)) as F;
-      addon.scatterAdd(src.buf as F, index.buf as Int32Array, out, Float64Array.of(index.shape.length, ...index.shape, ...stridesOf(shape), axis));
+      addon.scatterAdd(src.buf as F, index.buf as Int32Array, out, Float64Array.of(index.shape.length, ...index.shape, ...stridesOf(shape), axis, shape[axis]));
       return out;
     },
 
