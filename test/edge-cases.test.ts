@@ -90,3 +90,28 @@ onEachBackend('edge cases', (backend) => {
     assertClose(await pending, want, { atol: 1e-4, rtol: 1e-5 });
   });
 });
+
+onEachBackend('in-place updates and graphs', (backend) => {
+  test('backward through a graph whose weights an optimizer step changed is refused', () => {
+    const p = lt.tensor([2], { requiresGrad: true });
+    const x = lt.tensor([3], { requiresGrad: true });
+    const loss = p.mul(x).sum();
+    loss.backward(undefined, { retainGraph: true });
+    assert.deepEqual(x.grad!.toArray(), [2]);
+    new lt.Adam([p]).step();
+    assertThrowsLathe(() => loss.backward(), /^backward: an input of mul \[1\] was changed in place \(an optimizer step\) after the graph was built/);
+    // a fresh forward pass is fine
+    p.mul(x).sum().backward();
+  });
+
+  test('an optimizer step while an async kernel reads the weights is refused', { skip: backend !== 'native' && 'native only' }, async () => {
+    const w = lt.randn([400, 400]).requireGrad();
+    const x = lt.randn([400, 400]);
+    w.grad = lt.onesLike(w);
+    const opt = new lt.Adam([w]);
+    const pending = lt.matmulAsync(x, w);
+    assertThrowsLathe(() => opt.step(), /Adam.step: a parameter is being read by an async kernel/);
+    await pending;
+    opt.step(); // and allowed once it is done
+  });
+});

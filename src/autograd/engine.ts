@@ -6,6 +6,7 @@ import { fail, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { sameShape } from '../tensor/shape.js';
 import { isFloat } from '../tensor/dtype.js';
+import { changedSince, currentGeneration } from '../tensor/inplace.js';
 
 /** Whatever a forward wants to hand its backward beyond inputs and output (e.g. maxPool's argmax). */
 export type Saved = Record<string, unknown>;
@@ -32,6 +33,8 @@ export interface GradNode {
   inputs: readonly Tensor[] | null; // null once backward has freed the graph
   attrs: unknown;
   saved: Saved | null;
+  /** The in-place generation when the node was made (see src/tensor/inplace.ts). */
+  generation: number;
 }
 
 let gradEnabled = true;
@@ -80,7 +83,7 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Ten
   if (gradEnabled && op.backward) {
     for (const x of inputs) {
       if (x.requiresGrad) {
-        out.node = { op, inputs, attrs, saved };
+        out.node = { op, inputs, attrs, saved, generation: currentGeneration() };
         out.setRequiresGradUnchecked();
         break;
       }
@@ -152,6 +155,11 @@ function walk(order: Tensor[], grads: Map<Tensor, Tensor>, retainGraph: boolean,
     if (!g) continue;
     if (t.retainsGrad) onLeaf(t, g);
     const inputs = node.inputs!;
+    for (const x of inputs) {
+      if (changedSince(x.buf, node.generation)) {
+        fail('backward', `an input of ${node.op.name} ${fmtShape(x.shape)} was changed in place (an optimizer step) after the graph was built; run the forward pass again`);
+      }
+    }
     const needs = inputs.map((x) => x.requiresGrad);
     const inGrads = node.op.backward!(g, { inputs, out: t, attrs: node.attrs, saved: node.saved!, needs });
     for (let j = 0; j < inputs.length; j++) {

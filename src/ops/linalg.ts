@@ -4,6 +4,7 @@ import { apply, noGrad } from '../autograd/engine.js';
 import { fail, fmtShape } from '../errors.js';
 import { isFloat, promoteTypes } from '../tensor/dtype.js';
 import { tryBroadcastShapes } from '../tensor/shape.js';
+import { whileReadAsync } from '../tensor/inplace.js';
 import { Tensor } from '../tensor/tensor.js';
 import { cast } from './elementwise.js';
 import { reshape } from './layout.js';
@@ -62,6 +63,7 @@ export async function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
   if (!backend.matmulAsync) return noGrad(() => matmul(a, b));
   const batch = tryBroadcastShapes(x.shape.slice(0, -2), y.shape.slice(0, -2)) ?? fail('matmul', `batch dimensions do not broadcast: ${fmtShape(x.shape)} x ${fmtShape(y.shape)}`);
   const shape = [...batch, x.shape[x.rank - 2], y.shape[y.rank - 1]];
-  const out = new Tensor(shape, x.dtype, await backend.matmulAsync(x, y, false, false, shape), backend);
+  const buf = await whileReadAsync([x.buf, y.buf], () => backend.matmulAsync!(x, y, false, false, shape));
+  const out = new Tensor(shape, x.dtype, buf, backend);
   return resultShape ? noGrad(() => reshape(out, resultShape)) : out;
 }

@@ -4,6 +4,7 @@ import { FUSED_ACTIVATIONS, type Conv2dGeometry, type FusedActivation, type Pool
 import { fail, fmtShape } from '../errors.js';
 import { isFloat } from '../tensor/dtype.js';
 import { normAxis } from '../tensor/shape.js';
+import { whileReadAsync } from '../tensor/inplace.js';
 import { Tensor } from '../tensor/tensor.js';
 import { cast } from './elementwise.js';
 import { reshape } from './layout.js';
@@ -140,7 +141,8 @@ export async function conv2dAsync(x: Tensor, w: Tensor, bias?: Tensor | null, op
   const plan = convPlan(x, w, bias, options);
   if (w.backend !== x.backend) fail('conv2d', `tensors are on different backends (${x.backend.name} and ${w.backend.name})`);
   if (!x.backend.conv2dAsync) return noGrad(() => conv2d(x, w, bias, options));
-  const y = new Tensor(plan.shape, x.dtype, await x.backend.conv2dAsync(x, w, plan, plan.shape), x.backend);
+  const buf = await whileReadAsync([x.buf, w.buf], () => x.backend.conv2dAsync!(x, w, plan, plan.shape));
+  const y = new Tensor(plan.shape, x.dtype, buf, x.backend);
   return bias ? noGrad(() => y.add(reshape(bias, [1, bias.size, 1, 1]))) : y;
 }
 

@@ -2,6 +2,7 @@
 // Defaults are Keras': lr 1e-3, beta1 0.9, beta2 0.999, epsilon 1e-7.
 import { fail, fmtShape } from '../errors.js';
 import { sameShape } from '../tensor/shape.js';
+import { isReadAsync, markChangedInPlace } from '../tensor/inplace.js';
 import { zerosLike } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -61,12 +62,14 @@ export class Adam {
       const g = p.grad;
       if (!g) continue;
       if (!sameShape(g.shape, p.shape)) fail('Adam.step', `${p.name ?? 'a parameter'} of shape ${fmtShape(p.shape)} has a gradient of shape ${fmtShape(g.shape)}`);
+      if (isReadAsync(p.buf)) fail('Adam.step', `${p.name ?? 'a parameter'} is being read by an async kernel (matmulAsync/conv2dAsync); await it first`);
       let state = this.moments.get(p);
       if (!state) {
         state = { m: zerosLike(p), v: zerosLike(p) };
         this.moments.set(p, state);
       }
       p.backend.adamUpdate(p, g.dtype === p.dtype ? g : g.cast(p.dtype), state.m, state.v, hyper);
+      markChangedInPlace(p.buf);
     }
   }
 
