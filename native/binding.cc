@@ -7,8 +7,11 @@
 #include <malloc.h>
 #endif
 
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -143,51 +146,82 @@ void Softmax(const Napi::CallbackInfo& info) {
   else softmax<double>((const double*)x.data, (double*)out.data, outer, n, inner, log, *pool);
 }
 
-// Runs `job` on a libuv worker thread and settles the returned promise when it is done, so the
-// event loop stays free while a large kernel runs. The typed arrays it touches are referenced
-// until then, so the garbage collector cannot free them mid-flight.
-std::mutex& asyncMutex() {
-  static std::mutex m;
-  return m;
-}
-
-class KernelWorker : public Napi::AsyncWorker {
+// Async kernels run in order on one background thread of Lathe's own (the executor), not on
+// libuv's threads: those also serve fs, dns and crypto, which must not queue behind a GEMM.
+// The executor runs below the event loop's priority, so the loop's thread wins the cores; the
+// kernel itself still spreads over the pool. A thread-safe function per call brings the result
+// back to the JS thread and keeps the process alive until then.
+class AsyncExecutor {
  public:
-  KernelWorker(Napi::Env env, const Napi::CallbackInfo& info, std::function<void()> job)
-      : Napi::AsyncWorker(env, "lathe.kernel"), deferred_(Napi::Promise::Deferred::New(env)), job_(std::move(job)) {
-    for (size_t i = 0; i < info.Length(); i++) {
-      if (info[i].IsTypedArray()) refs_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
-    }
+  static AsyncExecutor& instance() {
+    static AsyncExecutor* executor = new AsyncExecutor();  // never destroyed: its thread may outlive exit handlers
+    return *executor;
   }
-  Napi::Promise promise() { return deferred_.Promise(); }
 
- protected:
-  void Execute() override {
-    // One async kernel at a time: it already uses every pool thread, and more would only
-    // oversubscribe the cores and starve the event loop's thread.
-    std::lock_guard<std::mutex> lock(asyncMutex());
-    // Below the event loop's priority while it runs, so the loop's thread wins the cores.
-    ThreadPriority lower(kBackgroundNice);
-    try {
-      job_();
-    } catch (const std::exception& e) {
-      SetError(e.what());
+  void push(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(job));
     }
+    cv_.notify_one();
   }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  std::function<void()> job_;
-  std::vector<Napi::ObjectReference> refs_;
+  AsyncExecutor() {
+    std::thread([this] { loop(); }).detach();
+  }
+
+  void loop() {
+    ThreadPriority background(kBackgroundNice);
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return !queue_.empty(); });
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      job();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+};
+
+// What a finished async kernel hands back to the JS thread.
+struct AsyncResult {
+  Napi::Promise::Deferred deferred;
+  std::vector<Napi::ObjectReference> keepAlive;  // the typed arrays the kernel reads and writes
+  Napi::ThreadSafeFunction toJs;
+  std::string error;
 };
 
 Napi::Value runAsync(const Napi::CallbackInfo& info, std::function<void()> job) {
-  auto* worker = new KernelWorker(info.Env(), info, std::move(job));
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
+  Napi::Env env = info.Env();
+  auto* result = new AsyncResult{Napi::Promise::Deferred::New(env), {}, {}, {}};
+  for (size_t i = 0; i < info.Length(); i++) {
+    if (info[i].IsTypedArray()) result->keepAlive.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
+  }
+  result->toJs = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "lathe.kernel", 0, 1);
+  Napi::Promise promise = result->deferred.Promise();
+  AsyncExecutor::instance().push([result, job = std::move(job)] {
+    try {
+      job();
+    } catch (const std::exception& e) {
+      result->error = e.what();
+    } catch (...) {
+      result->error = "lathe native: unknown error in an async kernel";
+    }
+    result->toJs.BlockingCall(result, [](Napi::Env env, Napi::Function, AsyncResult* r) {
+      if (r->error.empty()) r->deferred.Resolve(env.Undefined());
+      else r->deferred.Reject(Napi::Error::New(env, r->error).Value());
+      r->toJs.Release();
+      delete r;  // drops the typed-array references, on the JS thread
+    });
+  });
+  return promise;
 }
 
 // The matmul job, unpacked on the calling thread so that argument errors throw synchronously.
