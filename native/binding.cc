@@ -172,7 +172,7 @@ class AsyncExecutor {
   }
 
   void loop() {
-    ThreadPriority background(kBackgroundNice);
+    lowerThreadPriority(kBackgroundNice);
     for (;;) {
       std::function<void()> job;
       {

@@ -45,30 +45,22 @@ void ThreadPool::drain() {
   }
 }
 
-ThreadPriority::ThreadPriority(int nice) : previous_(0) {
+void lowerThreadPriority(int nice) {
 #if defined(__linux__)
   // On Linux, PRIO_PROCESS with a thread id sets that one thread's niceness.
   const id_t tid = static_cast<id_t>(syscall(SYS_gettid));
   errno = 0;
-  previous_ = getpriority(PRIO_PROCESS, tid);
-  if (errno == 0 && previous_ < nice) changed_ = setpriority(PRIO_PROCESS, tid, nice) == 0;
+  const int current = getpriority(PRIO_PROCESS, tid);
+  if (errno == 0 && current < nice) setpriority(PRIO_PROCESS, tid, nice);
 #else
   (void)nice;
-#endif
-}
-
-ThreadPriority::~ThreadPriority() {
-#if defined(__linux__)
-  // Raising priority back needs CAP_SYS_NICE unless it stays within RLIMIT_NICE; if refused,
-  // the thread (a libuv worker) just stays lower, which only affects later background work.
-  if (changed_) setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), previous_);
 #endif
 }
 
 void ThreadPool::workerLoop() {
   uint64_t seen = 0;
   inPoolTask = true;
-  ThreadPriority background(kBackgroundNice);
+  lowerThreadPriority(kBackgroundNice);
   for (;;) {
     // Spin a little before sleeping: a training step issues kernels back to back, and waking a
     // sleeping worker costs 20-30 us on this kind of VM, as much as a batch-32 GEMM itself

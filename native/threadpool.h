@@ -65,16 +65,9 @@ class ThreadPool {
 // loop preempts background compute instead of queueing behind it.
 constexpr int kBackgroundNice = 5;
 
-// Lowers the calling thread's priority to `nice` for the object's lifetime (Linux; a no-op elsewhere).
-class ThreadPriority {
- public:
-  explicit ThreadPriority(int nice);
-  ~ThreadPriority();
-
- private:
-  int previous_;
-  bool changed_ = false;
-};
+// Lowers the calling thread's priority to `nice` for the rest of its life (Linux; a no-op
+// elsewhere). For threads Lathe owns: the pool's workers and the async executor.
+void lowerThreadPriority(int nice);
 
 // The process-wide pool, sized by LATHE_NUM_THREADS or the hardware's cores. A kernel holds
 // the pointer for its whole run, so setDefaultPoolThreads() can swap in a new pool while an

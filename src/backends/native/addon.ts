@@ -29,7 +29,7 @@ export interface NativeAddon {
   softmaxCrossEntropy(logits: F, labels: Int32Array, losses: F, grad: F, n: number, c: number): void;
   adamUpdate(p: F, g: F, m: F, v: F, hyper: Float64Array): void;
   matmul(a: F, b: F, out: F, offA: Float64Array, offB: Float64Array, M: number, N: number, K: number, transA: boolean, transB: boolean): void;
-  /** matmul on a libuv worker thread; the event loop keeps running meanwhile. */
+  /** matmul on the addon's executor thread; the event loop keeps running meanwhile. */
   matmulAsync(a: F, b: F, out: F, offA: Float64Array, offB: Float64Array, M: number, N: number, K: number, transA: boolean, transB: boolean): Promise<void>;
 }
 
