@@ -114,14 +114,7 @@ onEachBackend('binary forward with broadcasting', () => {
 });
 
 onEachBackend('binary gradients with broadcasting', () => {
-  const PAIRS: [number[], number[]][] = [
-    [[2, 3], [2, 3]],
-    [[2, 3, 4], [3, 1]],
-    [[2, 3, 4], [4]],
-    [[2, 3, 4], []],
-    [[], [2, 3]],
-    [[3, 1], [1, 4]],
-  ];
+  const PAIRS = SHAPE_PAIRS.slice(0, 6); // the non-empty ones that gradcheck can afford
   const inputs: Record<string, (sa: number[], sb: number[], k: number) => [lt.Tensor, lt.Tensor]> = {
     add: (sa, sb, k) => [rand64(sa, k), rand64(sb, k + 1)],
     sub: (sa, sb, k) => [rand64(sa, k), rand64(sb, k + 1)],
