@@ -1,0 +1,87 @@
+// Dense (Keras) / Linear (PyTorch): y = act(x W + b) on the last axis. The kernel is [in, out],
+// Keras' layout, so the forward is one GEMM and the bias+activation one fused kernel.
+import { FUSED_ACTIVATIONS, type FusedActivation } from '../../backends/backend.js';
+import { fail, fmtShape } from '../../errors.js';
+import { biasActivation, matmul } from '../../ops/functions.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { ACTIVATIONS, activationName } from '../activations.js';
+import type { ConfigReader, Json } from '../config.js';
+import { initialize, initializerName } from '../init.js';
+import { Layer, type LayerOptions } from '../layer.js';
+
+export interface DenseOptions extends LayerOptions {
+  activation?: string;
+  useBias?: boolean;
+  kernelInitializer?: string;
+  biasInitializer?: string;
+}
+
+export class Dense extends Layer {
+  readonly type = 'dense';
+  readonly units: number;
+  readonly activation: string;
+  readonly useBias: boolean;
+  readonly kernelInitializer: string;
+  readonly biasInitializer: string;
+  kernel!: Tensor;
+  bias: Tensor | null = null;
+
+  constructor(units: number, options: DenseOptions = {}) {
+    super(options);
+    if (!Number.isInteger(units) || units < 1) fail(this.name, `units must be a positive integer, got ${JSON.stringify(units)}`);
+    this.units = units;
+    this.activation = activationName(options.activation ?? 'linear', this.name);
+    this.useBias = options.useBias ?? true;
+    this.kernelInitializer = initializerName(options.kernelInitializer ?? 'glorotUniform');
+    this.biasInitializer = initializerName(options.biasInitializer ?? 'zeros');
+    if (this.inputShape) this.build(this.inputShape);
+  }
+
+  static fromConfig(r: ConfigReader): Dense {
+    r.rejectUnknown(['type', 'name', 'units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'inputShape']);
+    return new Dense(r.positiveInt('units'), {
+      activation: r.has('activation') ? r.string('activation') : undefined,
+      useBias: r.bool('useBias', true),
+      kernelInitializer: r.string('kernelInitializer', 'glorotUniform'),
+      biasInitializer: r.string('biasInitializer', 'zeros'),
+      inputShape: r.optionalShape('inputShape'),
+      name: r.has('name') ? r.string('name') : undefined,
+    });
+  }
+
+  computeOutputShape(inputShape: readonly number[]): number[] {
+    if (inputShape.length < 1) this.shapeError(inputShape, 'with at least one axis (features)');
+    if (this.built && inputShape[inputShape.length - 1] !== this.kernel.shape[0]) {
+      this.shapeError(inputShape, `with ${this.kernel.shape[0]} features on the last axis`);
+    }
+    return [...inputShape.slice(0, -1), this.units];
+  }
+
+  override build(inputShape: readonly number[]): void {
+    const fanIn = inputShape[inputShape.length - 1];
+    const fans = { fanIn, fanOut: this.units };
+    this.addParameter('kernel', initialize(this.kernelInitializer, [fanIn, this.units], fans, { generator: this.generator, dtype: this.dtype })).name = `${this.name}.kernel`;
+    if (this.useBias) this.addParameter('bias', initialize(this.biasInitializer, [this.units], fans, { generator: this.generator, dtype: this.dtype })).name = `${this.name}.bias`;
+    super.build(inputShape);
+  }
+
+  forward(x: Tensor): Tensor {
+    const features = this.kernel.shape[0];
+    if (x.shape[x.rank - 1] !== features) fail(this.name, `expected ${features} features on the last axis, got input ${fmtShape(x.shape)}`);
+    const fused = (FUSED_ACTIVATIONS as readonly string[]).includes(this.activation) && this.activation !== 'sigmoid';
+    let y = matmul(x, this.kernel);
+    if (this.bias) y = biasActivation(y, this.bias, fused ? (this.activation as FusedActivation) : 'linear');
+    return fused && this.bias ? y : ACTIVATIONS[this.activation](y);
+  }
+
+  override getConfig(): Record<string, Json> {
+    return { ...super.getConfig(), units: this.units, activation: this.activation, useBias: this.useBias, kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
+  }
+}
+
+/** PyTorch's spelling: new Linear(inFeatures, outFeatures). */
+export class Linear extends Dense {
+  constructor(inFeatures: number, outFeatures: number, options: Omit<DenseOptions, 'inputShape'> = {}) {
+    super(outFeatures, { ...options, inputShape: [inFeatures] });
+  }
+}

@@ -1,0 +1,39 @@
+// Rescaling (Keras): x * scale + offset, casting integer input (uint8 pixels) to float32 first.
+// Putting the preprocessing in the model means a saved model takes raw pixels when served.
+import { fail } from '../../errors.js';
+import { add, cast, mul } from '../../ops/functions.js';
+import { isFloat } from '../../tensor/dtype.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { ConfigReader, Json } from '../config.js';
+import { Layer, type LayerOptions } from '../layer.js';
+
+export class Rescaling extends Layer {
+  readonly type = 'rescaling';
+  readonly scale: number;
+  readonly offset: number;
+
+  constructor(scale: number, offset = 0, options: LayerOptions = {}) {
+    super(options);
+    if (!Number.isFinite(scale) || !Number.isFinite(offset)) fail(this.name, `scale and offset must be finite numbers, got ${scale} and ${offset}`);
+    this.scale = scale;
+    this.offset = offset;
+  }
+
+  static fromConfig(r: ConfigReader): Rescaling {
+    r.rejectUnknown(['type', 'name', 'scale', 'offset', 'inputShape']);
+    return new Rescaling(r.number('scale'), r.number('offset', 0), { inputShape: r.optionalShape('inputShape'), name: r.has('name') ? r.string('name') : undefined });
+  }
+
+  computeOutputShape(inputShape: readonly number[]): number[] {
+    return [...inputShape];
+  }
+
+  forward(x: Tensor): Tensor {
+    const y = mul(isFloat(x.dtype) ? x : cast(x, 'float32'), this.scale);
+    return this.offset === 0 ? y : add(y, this.offset);
+  }
+
+  override getConfig(): Record<string, Json> {
+    return { ...super.getConfig(), scale: this.scale, offset: this.offset };
+  }
+}
