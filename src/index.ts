@@ -10,6 +10,17 @@ export { setNumThreads, getNumThreads, nativeInfo } from './backends/threads.js'
 export type { Backend } from './backends/backend.js';
 export * as nn from './nn/index.js';
 export * as layers from './nn/layers/index.js';
-export { Adam, AdamW, type AdamOptions } from './optim/adam.js';
+export * as losses from './nn/losses.js';
+export * as metrics from './metrics/index.js';
+export * as optim from './optim/index.js';
+export { Adam, AdamW, SGD, RMSprop, type AdamOptions, type SGDOptions, type RMSpropOptions } from './optim/index.js';
+export * as callbacks from './train/callbacks/index.js';
+export { Model, type CompileOptions } from './train/model.js';
+export { Sequential } from './train/sequential.js';
+export type { FitOptions, History } from './train/fit.js';
+export { saveCheckpoint, readCheckpoint, restoreCheckpoint } from './train/checkpoint.js';
+export { saveModel as save, loadModel as load } from './io/saved-model.js';
+export * as data from './data/index.js';
+export { encodeSafetensors, decodeSafetensors } from './tensor/safetensors.js';
 export { LatheError } from './errors.js';
 export { VERSION as version } from './version.js';

@@ -2,6 +2,9 @@
 import { LatheError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { benchCommand } from './bench.js';
+import { evaluateCommand } from './evaluate.js';
+import { predictCommand } from './predict.js';
+import { trainCommand } from './train.js';
 
 interface Command {
   summary: string;
@@ -10,6 +13,9 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   version: { summary: 'print the version', run: () => (console.log(VERSION), 0) },
+  train: { summary: 'train a model from a config: lathe train config.json --data DIR [--json]', run: trainCommand },
+  evaluate: { summary: 'loss and metrics of a saved model on the test split', run: evaluateCommand },
+  predict: { summary: 'predictions for {"instances": [...]} from a saved model', run: predictCommand },
   bench: { summary: 'micro-benchmarks (gemm, train-step) as JSON lines', run: benchCommand },
 };
 

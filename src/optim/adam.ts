@@ -1,88 +1,76 @@
-// Adam and AdamW, each step one fused in-place kernel per parameter (backend.adamUpdate).
-// Defaults are Keras': lr 1e-3, beta1 0.9, beta2 0.999, epsilon 1e-7.
-import { fail, fmtShape } from '../errors.js';
-import { sameShape } from '../tensor/shape.js';
-import { isReadAsync, markChangedInPlace } from '../tensor/inplace.js';
-import { zerosLike } from '../tensor/create.js';
+// Adam and AdamW, each step one fused in-place kernel per parameter (backend.adamUpdate), as in
+// Kingma & Ba (2015) Algorithm 1 with epsilon added to sqrt(v-hat) (PyTorch's and Keras' form).
+// Defaults are Keras': lr 1e-3, beta1 0.9, beta2 0.999, epsilon 1e-7. Adam's weightDecay is
+// PyTorch's L2 term (weightDecay * p added to the gradient) unless `decoupled` (PyTorch's
+// decoupled_weight_decay), which makes it AdamW.
 import type { Tensor } from '../tensor/tensor.js';
+import { type Field, type Hyper, Optimizer, type OptimizerOptions } from './optimizer.js';
 
-export interface AdamOptions {
-  lr?: number;
+export interface AdamOptions extends OptimizerOptions {
   beta1?: number;
   beta2?: number;
   epsilon?: number;
   weightDecay?: number;
+  /** Decoupled weight decay, making this AdamW (PyTorch's decoupled_weight_decay). */
+  decoupled?: boolean;
 }
 
-export class Adam {
-  readonly params: Tensor[];
-  lr: number;
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly epsilon: number;
-  readonly weightDecay: number;
-  protected readonly decoupled: boolean = false;
-  /** Steps taken so far; the bias corrections depend on it. */
-  iterations = 0;
-  private readonly moments = new Map<Tensor, { m: Tensor; v: Tensor }>();
+export class Adam extends Optimizer {
+  static override readonly type: string = 'adam';
+  static override readonly defaultLr: number = 1e-3;
+  static override readonly fields: Readonly<Record<string, Field>> = {
+    beta1: { default: 0.9, min: 0, max: 1 },
+    beta2: { default: 0.999, min: 0, max: 1 },
+    epsilon: { default: 1e-7, min: 0 },
+    weightDecay: { default: 0, min: 0 },
+    decoupled: { default: false },
+  };
 
-  constructor(params: Tensor[], options: AdamOptions = {}) {
-    const { lr = 1e-3, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7, weightDecay = 0 } = options;
-    const name = new.target.name;
-    for (const [k, v, lo, hi] of [['lr', lr, 0, Infinity], ['beta1', beta1, 0, 1], ['beta2', beta2, 0, 1], ['epsilon', epsilon, 0, Infinity], ['weightDecay', weightDecay, 0, Infinity]] as const) {
-      if (typeof v !== 'number' || !(v >= lo && v < hi)) fail(name, `${k} must be a number in [${lo}, ${hi}), got ${v}`);
-    }
-    params.forEach((p, i) => {
-      if (!p.requiresGrad) fail(name, `params[${i}]${p.name ? ` (${p.name})` : ''} does not require grad`);
-      if (params.indexOf(p) !== i) fail(name, `params[${i}] repeats params[${params.indexOf(p)}]; each parameter would be stepped twice`);
-    });
-    this.params = params;
-    this.lr = lr;
-    this.beta1 = beta1;
-    this.beta2 = beta2;
-    this.epsilon = epsilon;
-    this.weightDecay = weightDecay;
+  constructor(options?: AdamOptions);
+  constructor(params: Iterable<Tensor>, options?: AdamOptions);
+  constructor(paramsOrOptions?: Iterable<Tensor> | AdamOptions, options?: AdamOptions) {
+    super(paramsOrOptions, options);
   }
 
-  /** Updates every parameter that has a gradient, in place. */
-  step(): void {
-    this.iterations++;
-    const t = this.iterations;
-    const hyper = {
-      lr: this.lr,
-      beta1: this.beta1,
-      beta2: this.beta2,
+  get beta1(): number { return this.h.beta1 as number; }
+  get beta2(): number { return this.h.beta2 as number; }
+  get epsilon(): number { return this.h.epsilon as number; }
+  get weightDecay(): number { return this.h.weightDecay as number; }
+  /** AdamW: decay the weights directly instead of adding weightDecay * p to the gradient. */
+  get decoupled(): boolean { return this.h.decoupled === true; }
+
+  protected slotNamesFor(_h: Hyper): string[] {
+    return ['m', 'v'];
+  }
+
+  protected update(p: Tensor, g: Tensor, [m, v]: Tensor[], lr: number, t: number): void {
+    const { beta1, beta2 } = this;
+    p.backend.adamUpdate(p, g, m, v, {
+      lr,
+      beta1,
+      beta2,
       epsilon: this.epsilon,
       weightDecay: this.weightDecay,
       decoupled: this.decoupled,
-      biasCorrection1: 1 - this.beta1 ** t,
-      biasCorrection2: 1 - this.beta2 ** t,
-    };
-    for (const p of this.params) {
-      const g = p.grad;
-      if (!g) continue;
-      if (!sameShape(g.shape, p.shape)) fail('Adam.step', `${p.name ?? 'a parameter'} of shape ${fmtShape(p.shape)} has a gradient of shape ${fmtShape(g.shape)}`);
-      if (isReadAsync(p.buf)) fail('Adam.step', `${p.name ?? 'a parameter'} is being read by an async kernel (matmulAsync/conv2dAsync); await it first`);
-      let state = this.moments.get(p);
-      if (!state) {
-        state = { m: zerosLike(p), v: zerosLike(p) };
-        this.moments.set(p, state);
-      }
-      p.backend.adamUpdate(p, g.dtype === p.dtype ? g : g.cast(p.dtype), state.m, state.v, hyper);
-      markChangedInPlace(p.buf);
-    }
-  }
-
-  zeroGrad(): void {
-    for (const p of this.params) p.grad = null;
+      biasCorrection1: 1 - beta1 ** t,
+      biasCorrection2: 1 - beta2 ** t,
+    });
   }
 }
 
-/** Adam with decoupled weight decay (Loshchilov & Hutter); PyTorch's default decay 0.01. */
+/**
+ * Adam with decoupled weight decay (Loshchilov & Hutter, 2019), p -= lr * weightDecay * p before
+ * the Adam step, as PyTorch's AdamW; PyTorch's default decay 0.01 (Keras' is 0.004).
+ */
 export class AdamW extends Adam {
-  protected override readonly decoupled: boolean = true;
+  static override readonly type: string = 'adamw';
+  static override readonly fields: Readonly<Record<string, Field>> = (({ decoupled: _, ...rest }) => ({ ...rest, weightDecay: { default: 0.01, min: 0 } }))(Adam.fields);
 
-  constructor(params: Tensor[], options: AdamOptions = {}) {
-    super(params, { weightDecay: 0.01, ...options });
+  constructor(options?: AdamOptions);
+  constructor(params: Iterable<Tensor>, options?: AdamOptions);
+  constructor(paramsOrOptions?: Iterable<Tensor> | AdamOptions, options?: AdamOptions) {
+    super(paramsOrOptions as Iterable<Tensor>, options);
   }
+
+  override get decoupled(): boolean { return true; }
 }

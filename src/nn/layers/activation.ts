@@ -3,6 +3,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { ACTIVATIONS, activationName } from '../activations.js';
 import type { ConfigReader, Json } from '../config.js';
 import { Layer, type LayerOptions } from '../layer.js';
+import { readLayerOptions } from './layer-config.js';
 
 export class Activation extends Layer {
   readonly type = 'activation';
@@ -14,8 +15,8 @@ export class Activation extends Layer {
   }
 
   static fromConfig(r: ConfigReader): Activation {
-    r.rejectUnknown(['type', 'name', 'activation', 'inputShape']);
-    return new Activation(r.string('activation'), { inputShape: r.optionalShape('inputShape'), name: r.has('name') ? r.string('name') : undefined });
+    const base = readLayerOptions(r, ['activation']);
+    return new Activation(r.string('activation'), base);
   }
 
   computeOutputShape(inputShape: readonly number[]): number[] {

@@ -8,6 +8,7 @@ import { ACTIVATIONS, activationName } from '../activations.js';
 import type { ConfigReader, Json } from '../config.js';
 import { initialize, initializerName } from '../init.js';
 import { Layer, type LayerOptions } from '../layer.js';
+import { readLayerOptions } from './layer-config.js';
 
 export interface DenseOptions extends LayerOptions {
   activation?: string;
@@ -38,14 +39,13 @@ export class Dense extends Layer {
   }
 
   static fromConfig(r: ConfigReader): Dense {
-    r.rejectUnknown(['type', 'name', 'units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'inputShape']);
+    const base = readLayerOptions(r, ['units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer']);
     return new Dense(r.positiveInt('units'), {
       activation: r.has('activation') ? r.string('activation') : undefined,
       useBias: r.bool('useBias', true),
       kernelInitializer: r.string('kernelInitializer', 'glorotUniform'),
       biasInitializer: r.string('biasInitializer', 'zeros'),
-      inputShape: r.optionalShape('inputShape'),
-      name: r.has('name') ? r.string('name') : undefined,
+      ...base,
     });
   }
 

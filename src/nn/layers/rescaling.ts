@@ -6,6 +6,7 @@ import { isFloat } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { ConfigReader, Json } from '../config.js';
 import { Layer, type LayerOptions } from '../layer.js';
+import { readLayerOptions } from './layer-config.js';
 
 export class Rescaling extends Layer {
   readonly type = 'rescaling';
@@ -20,8 +21,8 @@ export class Rescaling extends Layer {
   }
 
   static fromConfig(r: ConfigReader): Rescaling {
-    r.rejectUnknown(['type', 'name', 'scale', 'offset', 'inputShape']);
-    return new Rescaling(r.number('scale'), r.number('offset', 0), { inputShape: r.optionalShape('inputShape'), name: r.has('name') ? r.string('name') : undefined });
+    const base = readLayerOptions(r, ['scale', 'offset']);
+    return new Rescaling(r.number('scale'), r.number('offset', 0), base);
   }
 
   computeOutputShape(inputShape: readonly number[]): number[] {

@@ -1,0 +1,96 @@
+// Lathe's saved-model folder: model.json (architecture, signature, training setup, versions)
+// and weights.safetensors. Loading reads JSON and raw tensors only; no code is executed.
+// A save writes a fresh folder beside the target and swaps it in, so a crash never leaves a
+// half-written model. (Issue 6 adds optimizer state, ONNX export and import.)
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
+import { fail } from '../errors.js';
+import { decodeSafetensors, encodeSafetensors } from '../tensor/safetensors.js';
+import { Sequential } from '../train/sequential.js';
+import type { Model } from '../train/model.js';
+import { VERSION } from '../version.js';
+
+export const MODEL_FORMAT = 'lathe-saved-model';
+export const MODEL_FORMAT_VERSION = 1;
+/** model.json is small; a larger one is not ours. */
+const MAX_MODEL_JSON_BYTES = 16 * 1024 * 1024;
+
+export interface SavedModelJson {
+  format: typeof MODEL_FORMAT;
+  formatVersion: number;
+  latheVersion: string;
+  architecture: ReturnType<Sequential['getConfig']>;
+  signature: {
+    inputs: { name: string; dtype: string; shape: (number | null)[] }[];
+    outputs: { name: string; dtype: string; shape: (number | null)[] }[];
+  };
+  classNames?: string[];
+  training?: { loss?: unknown; metrics?: string[] };
+}
+
+export interface SaveOptions {
+  classNames?: string[];
+}
+
+export function saveModel(model: Model, dir: string, options: SaveOptions = {}): void {
+  if (!(model instanceof Sequential)) fail('save', 'only Sequential models can be saved for now (subclassed models have no config to rebuild from)');
+  if (!model.built || !model.inputShape) fail('save', 'the model is not built yet: give the first layer an inputShape, or call it on data first');
+  const json: SavedModelJson = {
+    format: MODEL_FORMAT,
+    formatVersion: MODEL_FORMAT_VERSION,
+    latheVersion: VERSION,
+    architecture: model.getConfig(),
+    signature: {
+      inputs: [{ name: 'input', dtype: 'float32', shape: [null, ...model.inputShape] }],
+      outputs: [{ name: 'output', dtype: model.layers[model.layers.length - 1].dtype, shape: [null, ...model.outputShape!] }],
+    },
+    ...(options.classNames ? { classNames: options.classNames } : {}),
+    ...(model.loss ? { training: { loss: model.loss.getConfig(), metrics: model.metrics.map((m) => m.name) } } : {}),
+  };
+  const target = path.resolve(dir);
+  const tmp = `${target}.tmp-${process.pid}-${Date.now().toString(36)}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  writeFileAtomic(path.join(tmp, 'weights.safetensors'), encodeSafetensors(model.stateDict(), { format: 'lathe' }));
+  writeFileAtomic(path.join(tmp, 'model.json'), `${JSON.stringify(json, null, 2)}\n`);
+  const old = `${target}.old-${process.pid}-${Date.now().toString(36)}`;
+  if (fs.existsSync(target)) fs.renameSync(target, old);
+  fs.renameSync(tmp, target);
+  fs.rmSync(old, { recursive: true, force: true });
+}
+
+export interface LoadedModel {
+  model: Sequential;
+  json: SavedModelJson;
+}
+
+export function loadModel(dir: string): LoadedModel {
+  const file = path.join(dir, 'model.json');
+  if (!fs.existsSync(file)) fail('load', `${file} not found: ${dir} is not a Lathe saved model (expected model.json and weights.safetensors)`);
+  if (fs.statSync(file).size > MAX_MODEL_JSON_BYTES) fail(file, `larger than ${MAX_MODEL_JSON_BYTES} bytes`);
+  let json: SavedModelJson;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    fail(file, `not valid JSON (${(e as Error).message})`);
+  }
+  if (json?.format !== MODEL_FORMAT) fail(file, `"format" must be "${MODEL_FORMAT}", got ${JSON.stringify(json?.format)}`);
+  if (!(json.formatVersion <= MODEL_FORMAT_VERSION)) fail(file, `format version ${json.formatVersion} is newer than this Lathe reads (${MODEL_FORMAT_VERSION}); upgrade Lathe`);
+  if (json.architecture?.type !== 'sequential') fail(file, `"architecture.type" must be "sequential", got ${JSON.stringify(json.architecture?.type)}`);
+  const model = Sequential.fromConfig(json.architecture.layers, `${file}: architecture.layers`);
+  const input = json.signature?.inputs?.[0]?.shape;
+  if (!model.built) {
+    if (!Array.isArray(input) || input.length < 2) fail(file, 'signature.inputs[0].shape must give the input shape, e.g. [null, 784]');
+    model.build(input.slice(1) as number[]);
+  }
+  const weightsFile = path.join(dir, 'weights.safetensors');
+  if (!fs.existsSync(weightsFile)) fail('load', `${weightsFile} not found`);
+  const { tensors } = decodeSafetensors(fs.readFileSync(weightsFile), weightsFile);
+  try {
+    model.loadStateDict(tensors);
+  } catch (e) {
+    fail(weightsFile, (e as Error).message);
+  }
+  model.eval();
+  return { model, json };
+}

@@ -1,0 +1,60 @@
+// ModelCheckpoint writes the last epoch's checkpoint and the best one by a monitored figure;
+// BackupAndRestore (Keras' name) resumes an interrupted fit() from the last checkpoint, with
+// the same shuffle order and random draws as a run that was never interrupted.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readCheckpoint, restoreCheckpoint, saveCheckpoint } from '../checkpoint.js';
+import { Callback, type Logs } from './callback.js';
+import { Monitor, type MonitorOptions } from './early-stopping.js';
+
+export class ModelCheckpoint extends Callback {
+  readonly dir: string;
+  readonly monitor: Monitor;
+  readonly saveBest: boolean;
+  /** Facts stored in each checkpoint's state (the CLI stores the run config). */
+  extra?: Record<string, unknown>;
+
+  constructor(dir: string, options: MonitorOptions & { saveBest?: boolean; extra?: Record<string, unknown> } = {}) {
+    super();
+    this.dir = dir;
+    this.monitor = new Monitor('ModelCheckpoint', options);
+    this.saveBest = options.saveBest ?? true;
+    this.extra = options.extra;
+  }
+
+  get lastFile(): string {
+    return path.join(this.dir, 'last.safetensors');
+  }
+
+  get bestFile(): string {
+    return path.join(this.dir, 'best.safetensors');
+  }
+
+  override onEpochEnd(_epoch: number, logs: Logs): void {
+    if (Object.values(logs).some((v) => !Number.isFinite(v))) return; // never replace a good checkpoint with a broken one
+    const st = this.model.fitState!;
+    const state = { epoch: st.epoch, shuffleState: st.rng.getState(), history: st.history, extra: this.extra };
+    saveCheckpoint(this.lastFile, this.model, state);
+    if (this.saveBest && logs[this.monitor.key] !== undefined && this.monitor.improves(logs[this.monitor.key])) saveCheckpoint(this.bestFile, this.model, state);
+  }
+}
+
+export class BackupAndRestore extends Callback {
+  /** The epoch training resumed at, or null when it started fresh. */
+  resumedAt: number | null = null;
+
+  constructor(readonly file: string) {
+    super();
+  }
+
+  override onTrainBegin(): void {
+    if (!fs.existsSync(this.file)) return;
+    const ckpt = readCheckpoint(this.file);
+    restoreCheckpoint(this.model, ckpt);
+    const st = this.model.fitState!;
+    st.epoch = ckpt.state.epoch;
+    st.history = ckpt.state.history;
+    if (ckpt.state.shuffleState) st.rng.setState(ckpt.state.shuffleState);
+    this.resumedAt = ckpt.state.epoch;
+  }
+}

@@ -1,0 +1,121 @@
+// Model: Keras' training API on a Module. compile() binds an optimizer, a loss and metrics;
+// fit(), evaluate() and predict() run them. Subclass it and write forward(), or use Sequential.
+import { noGrad } from '../autograd/engine.js';
+import { fail, fmtShape } from '../errors.js';
+import { getLoss, type Loss } from '../nn/losses.js';
+import { Module } from '../nn/module.js';
+import { concat, indexSelect, narrow, tensor as makeTensor } from '../ops/functions.js';
+import { getMetric, type Metric } from '../metrics/index.js';
+import { getOptimizer, type Optimizer } from '../optim/index.js';
+import type { Generator } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { type FitOptions, type History, fitLoop } from './fit.js';
+import type { Logs } from './callbacks/callback.js';
+
+export interface CompileOptions {
+  optimizer: Optimizer | string | Record<string, unknown>;
+  loss: Loss | string | Record<string, unknown>;
+  metrics?: (Metric | string)[];
+}
+
+export abstract class Model extends Module {
+  optimizer?: Optimizer;
+  loss?: Loss;
+  metrics: Metric[] = [];
+  /** Set by a callback (EarlyStopping, the NaN guard) to end fit() after the current step. */
+  stopTraining = false;
+  /** While fit() runs: its shuffle generator and the current epoch, for checkpoints. */
+  fitState?: { rng: Generator; epoch: number; history: History };
+
+  abstract forward(x: Tensor): Tensor;
+
+  call(x: Tensor): Tensor {
+    return this.forward(x);
+  }
+
+  compile(options: CompileOptions): this {
+    if (!options || options.optimizer === undefined || options.loss === undefined) fail('compile', 'needs { optimizer, loss } (metrics optional)');
+    this.loss = getLoss(options.loss as never);
+    this.metrics = (options.metrics ?? []).map((m) => getMetric(m as never, { loss: this.loss! }));
+    this.optimizer = getOptimizer(options.optimizer as never);
+    this.optimizer.attach(this.parameters());
+    return this;
+  }
+
+  /** Trains on x and y (tensors whose first axis is the example); resolves to the per-epoch history. */
+  async fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
+    if (!this.optimizer || !this.loss) fail('fit', 'call compile({ optimizer, loss }) first');
+    return fitLoop(this, x, y, options);
+  }
+
+  /** The loss and metrics on x and y, in eval mode: { loss, accuracy, ... }. */
+  async evaluate(x: Tensor, y: Tensor, options: { batchSize?: number } = {}): Promise<Logs> {
+    if (!this.loss) fail('evaluate', 'call compile({ optimizer, loss }) first');
+    checkPair('evaluate', x, y);
+    const batchSize = checkBatchSize('evaluate', options.batchSize ?? 256);
+    const wasTraining = this.training;
+    this.eval();
+    try {
+      return noGrad(() => {
+        let lossSum = 0;
+        for (const m of this.metrics) m.reset();
+        for (let start = 0; start < x.shape[0]; start += batchSize) {
+          const end = Math.min(x.shape[0], start + batchSize);
+          const xb = rowRange(x, start, end);
+          const yb = rowRange(y, start, end);
+          const out = this.call(xb);
+          lossSum += this.loss!.compute(yb, out).item() * (end - start);
+          for (const m of this.metrics) m.update(yb, out);
+        }
+        const logs: Logs = { loss: lossSum / x.shape[0] };
+        for (const m of this.metrics) {
+          const r = m.result();
+          if (typeof r === 'number') logs[m.name] = r;
+        }
+        return logs;
+      });
+    } finally {
+      this.train(wasTraining);
+    }
+  }
+
+  /** The model's outputs for x, computed in eval mode in batches. */
+  predict(x: Tensor, options: { batchSize?: number } = {}): Tensor {
+    const batchSize = checkBatchSize('predict', options.batchSize ?? 256);
+    if (x.rank < 1 || x.shape[0] < 1) fail('predict', `expected a batch of examples, got shape ${fmtShape(x.shape)}`);
+    const wasTraining = this.training;
+    this.eval();
+    try {
+      return noGrad(() => {
+        if (x.shape[0] <= batchSize) return this.call(x);
+        const outs: Tensor[] = [];
+        for (let start = 0; start < x.shape[0]; start += batchSize) outs.push(this.call(rowRange(x, start, Math.min(x.shape[0], start + batchSize))));
+        return concat(outs, 0);
+      });
+    } finally {
+      this.train(wasTraining);
+    }
+  }
+}
+
+export function checkBatchSize(where: string, b: unknown): number {
+  if (!Number.isInteger(b) || (b as number) < 1) fail(where, `batchSize must be a positive integer, got ${JSON.stringify(b)}`);
+  return b as number;
+}
+
+export function checkPair(where: string, x: Tensor, y: Tensor): void {
+  if (x.rank < 1 || y.rank < 1 || x.shape[0] !== y.shape[0]) {
+    fail(where, `x and y must hold the same number of examples on their first axis, got x ${fmtShape(x.shape)} and y ${fmtShape(y.shape)}`);
+  }
+  if (x.shape[0] === 0) fail(where, 'no examples (x has 0 rows)');
+}
+
+/** Examples start..end-1 (the whole tensor when that is all of it). */
+export function rowRange(x: Tensor, start: number, end: number): Tensor {
+  return start === 0 && end === x.shape[0] ? x : narrow(x, 0, start, end - start);
+}
+
+/** The examples at `idx` (a shuffled batch), as a new tensor. */
+export function rows(x: Tensor, idx: Int32Array): Tensor {
+  return indexSelect(x, 0, makeTensor(idx, { dtype: 'int32' }));
+}
