@@ -40,12 +40,29 @@ function allocOutput(dtype: DType, size: number): TypedArray {
   return new Ctor(slab, offset, size);
 }
 
-/** [rank, ...shape, ...strides of each operand] for the addon's broadcasting kernels. */
+/**
+ * [rank, ...shape, ...strides of each operand] for the addon's broadcasting kernels, with
+ * adjacent axes merged wherever every operand steps through them as one (and size-1 axes
+ * dropped): the kernels' inner loop then runs over whole rows, not a conv map's 26 columns.
+ */
 function geometry(shape: readonly number[], ...operands: readonly (readonly number[])[]): Float64Array {
-  const g = new Float64Array(1 + shape.length * (1 + operands.length));
-  g[0] = shape.length;
-  g.set(shape, 1);
-  operands.forEach((s, i) => g.set(s, 1 + shape.length * (i + 1)));
+  const dims: number[] = [];
+  const strides: number[][] = operands.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = dims.length - 1;
+    if (last >= 0 && operands.every((s, i) => strides[i][last] === s[d] * shape[d])) {
+      dims[last] *= shape[d];
+      operands.forEach((s, i) => (strides[i][last] = s[d]));
+    } else {
+      dims.push(shape[d]);
+      operands.forEach((s, i) => strides[i].push(s[d]));
+    }
+  }
+  const g = new Float64Array(1 + dims.length * (1 + operands.length));
+  g[0] = dims.length;
+  g.set(dims, 1);
+  strides.forEach((s, i) => g.set(s, 1 + dims.length * (i + 1)));
   return g;
 }
 
@@ -131,12 +148,26 @@ export function createNativeBackend(addon: NativeAddon): Backend {
     },
 
     reduce(op, x, axes) {
-      const blk = block(x.shape, axes);
-      if (!blk || !isFloat(x.dtype)) return jsBackend.reduce(op, x, axes);
-      const [outer, n, inner] = blk;
-      const out = allocOutput(x.dtype, outer * inner) as F;
-      addon.reduce(REDUCE_CODE[op], x.buf as F, out, outer, n, inner);
-      return out;
+      if (!isFloat(x.dtype)) return jsBackend.reduce(op, x, axes);
+      // Axes that are not one block (a conv bias gradient sums over N, H and W) reduce one
+      // contiguous run at a time, innermost first; sum, max and min compose that way.
+      const runs: number[][] = [];
+      for (const a of [...axes].sort((p, q) => p - q)) {
+        const run = runs[runs.length - 1];
+        if (run && run[run.length - 1] === a - 1) run.push(a);
+        else runs.push([a]);
+      }
+      if (runs.length === 0) runs.push([]);
+      let buf = x.buf as F;
+      const shape = [...x.shape];
+      for (let r = runs.length - 1; r >= 0; r--) {
+        const [outer, n, inner] = block(shape, runs[r])!;
+        const out = allocOutput(x.dtype, outer * inner) as F;
+        addon.reduce(REDUCE_CODE[op], buf, out, outer, n, inner);
+        for (const a of runs[r]) shape[a] = 1;
+        buf = out;
+      }
+      return buf;
     },
 
     argReduce(op, x, axis) {
