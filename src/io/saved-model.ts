@@ -75,7 +75,8 @@ export function loadModel(dir: string): LoadedModel {
     fail(file, `not valid JSON (${(e as Error).message})`);
   }
   if (json?.format !== MODEL_FORMAT) fail(file, `"format" must be "${MODEL_FORMAT}", got ${JSON.stringify(json?.format)}`);
-  if (!(json.formatVersion <= MODEL_FORMAT_VERSION)) fail(file, `format version ${json.formatVersion} is newer than this Lathe reads (${MODEL_FORMAT_VERSION}); upgrade Lathe`);
+  if (!Number.isInteger(json.formatVersion) || json.formatVersion < 1) fail(file, `"formatVersion" must be a positive integer, got ${JSON.stringify(json.formatVersion) ?? 'nothing'}`);
+  if (json.formatVersion > MODEL_FORMAT_VERSION) fail(file, `format version ${json.formatVersion} is newer than this Lathe reads (${MODEL_FORMAT_VERSION}); upgrade Lathe`);
   if (json.architecture?.type !== 'sequential') fail(file, `"architecture.type" must be "sequential", got ${JSON.stringify(json.architecture?.type)}`);
   const model = Sequential.fromConfig(json.architecture.layers, `${file}: architecture.layers`);
   const input = json.signature?.inputs?.[0]?.shape;

@@ -24,6 +24,6 @@ export const ACTIVATION_NAMES = Object.keys(ACTIVATIONS);
 /** Canonical name for an activation; Keras' snake_case spellings are accepted too. */
 export function activationName(name: unknown, where = 'activation'): string {
   const camel = typeof name === 'string' ? name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) : '';
-  if (!(camel in ACTIVATIONS)) fail(where, `unknown activation ${JSON.stringify(name)} (expected one of ${ACTIVATION_NAMES.join(', ')})`);
+  if (!Object.hasOwn(ACTIVATIONS, camel)) fail(where, `unknown activation ${JSON.stringify(name)} (expected one of ${ACTIVATION_NAMES.join(', ')})`);
   return camel;
 }

@@ -49,10 +49,10 @@ export const INITIALIZERS: Record<string, Fill> = {
 
 export const INITIALIZER_NAMES = Object.keys(INITIALIZERS);
 
-/** Accepts Keras' snake_case spellings too: glorot_uniform, he_normal. */
-export function initializerName(name: string): string {
-  const camel = name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-  if (!(camel in INITIALIZERS)) fail('initializer', `unknown initializer ${JSON.stringify(name)} (expected one of ${INITIALIZER_NAMES.join(', ')})`);
+/** Accepts Keras' snake_case spellings too: glorot_uniform, he_normal. `where` prefixes the error. */
+export function initializerName(name: string, where = 'initializer'): string {
+  const camel = typeof name === 'string' ? name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) : '';
+  if (!Object.hasOwn(INITIALIZERS, camel)) fail(where, `unknown initializer ${JSON.stringify(name)} (expected one of ${INITIALIZER_NAMES.join(', ')})`);
   return camel;
 }
 

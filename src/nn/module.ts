@@ -3,7 +3,7 @@
 // `this.fc1 = new Dense(...)` is all a subclass writes.
 import { fail, fmtShape } from '../errors.js';
 import { sameShape } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/engine.js';
 
 export class Module {
@@ -81,14 +81,16 @@ export class Module {
         fail('loadStateDict', [missing.length ? `missing ${missing.join(', ')}` : '', unexpected.length ? `unexpected ${unexpected.join(', ')}` : ''].filter(Boolean).join('; '));
       }
     }
+    // Every entry is checked before any is copied, so a failed load leaves the module as it was.
+    const pairs = Object.entries(own).filter(([k]) => state[k] !== undefined);
+    for (const [k, target] of pairs) {
+      const v = state[k];
+      if (!(v instanceof Tensor)) fail('loadStateDict', `${k}: expected a Tensor, got ${v === null ? 'null' : typeof v}`);
+      if (!sameShape(v.shape, target.shape)) fail('loadStateDict', `${k}: expected shape ${fmtShape(target.shape)}, got ${fmtShape(v.shape)}`);
+      if (v.dtype !== target.dtype) fail('loadStateDict', `${k}: expected ${target.dtype}, got ${v.dtype}`);
+    }
     noGrad(() => {
-      for (const [k, target] of Object.entries(own)) {
-        const v = state[k];
-        if (!v) continue;
-        if (!sameShape(v.shape, target.shape)) fail('loadStateDict', `${k}: expected shape ${fmtShape(target.shape)}, got ${fmtShape(v.shape)}`);
-        if (v.dtype !== target.dtype) fail('loadStateDict', `${k}: expected ${target.dtype}, got ${v.dtype}`);
-        target.assign(v.backend === target.backend ? v : v.to(target.backend));
-      }
+      for (const [k, target] of pairs) target.assign(state[k].backend === target.backend ? state[k] : state[k].to(target.backend));
     });
   }
 

@@ -25,12 +25,13 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Rec
     if (name === '__metadata__') fail('safetensors', 'a tensor cannot be named __metadata__');
     const data = t.dataSync();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    header[name] = { dtype: CODES[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    Object.defineProperty(header, name, { value: { dtype: CODES[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.length] }, enumerable: true });
     bodies.push(bytes);
     offset += bytes.length;
   }
   let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8); // keeps the data 8-byte aligned
+  // Pads the UTF-8 bytes (not the UTF-16 length: names may be non-ASCII) so the data stays 8-byte aligned.
+  json += ' '.repeat((8 - (Buffer.byteLength(json, 'utf8') % 8)) % 8);
   const head = Buffer.from(json, 'utf8');
   const size = new Uint8Array(8);
   new DataView(size.buffer).setBigUint64(0, BigInt(head.length), true);
@@ -45,8 +46,10 @@ export interface Decoded {
 /** Decodes and validates a safetensors file's bytes; `where` (the file name) prefixes errors. */
 export function decodeSafetensors(bytes: Uint8Array, where = 'safetensors'): Decoded {
   if (bytes.length < 8) fail(where, `file is ${bytes.length} bytes, too short for a safetensors header`);
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (n > MAX_HEADER_BYTES) fail(where, `header length ${n} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
+  const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  // compared as a BigInt so that the message shows the length as written, not rounded to a double
+  if (n64 > BigInt(MAX_HEADER_BYTES)) fail(where, `header length ${n64} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
+  const n = Number(n64);
   if (8 + n > bytes.length) fail(where, `header length ${n} runs past the end of the ${bytes.length}-byte file`);
   let header: Record<string, unknown>;
   try {
@@ -69,10 +72,12 @@ export function decodeSafetensors(bytes: Uint8Array, where = 'safetensors'): Dec
     if (count * BYTES[e.dtype] !== e.end - e.begin) {
       fail(where, `tensor "${e.name}": ${e.dtype} ${fmtShape(e.shape)} needs ${count * BYTES[e.dtype]} bytes, its range holds ${e.end - e.begin}`);
     }
-    // Copy into an aligned array of the right type (the file's bytes may be unaligned).
-    const raw = bytes.slice(dataStart + e.begin, dataStart + e.end);
-    const Arr = arrayType(e.dtype);
-    tensors[e.name] = fromArray(new Arr(raw.buffer, 0, count), e.shape, { dtype: e.dtype }, where, true);
+    // Copy into an aligned array of the right type (the file's bytes may be unaligned). Not
+    // bytes.slice: on a Buffer (what fs.readFileSync returns) that is a view, not a copy.
+    const out = new (arrayType(e.dtype))(count);
+    new Uint8Array(out.buffer).set(bytes.subarray(dataStart + e.begin, dataStart + e.end));
+    // defineProperty, so that a tensor named "__proto__" is stored, not made the object's prototype
+    Object.defineProperty(tensors, e.name, { value: fromArray(out, e.shape, { dtype: e.dtype }, where, true), enumerable: true, writable: true, configurable: true });
     expected = e.end;
   }
   if (expected !== dataLength) fail(where, `${dataLength - expected} bytes after the last tensor are not described by the header`);

@@ -33,8 +33,8 @@ export class Dense extends Layer {
     this.units = units;
     this.activation = activationName(options.activation ?? 'linear', this.name);
     this.useBias = options.useBias ?? true;
-    this.kernelInitializer = initializerName(options.kernelInitializer ?? 'glorotUniform');
-    this.biasInitializer = initializerName(options.biasInitializer ?? 'zeros');
+    this.kernelInitializer = initializerName(options.kernelInitializer ?? 'glorotUniform', `${this.name}: kernelInitializer`);
+    this.biasInitializer = initializerName(options.biasInitializer ?? 'zeros', `${this.name}: biasInitializer`);
     if (this.inputShape) this.build(this.inputShape);
   }
 

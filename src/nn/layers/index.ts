@@ -1,5 +1,5 @@
 // Every layer type a config or saved model may name, with the function that reads its options.
-import { fail } from '../../errors.js';
+import { LatheError, fail } from '../../errors.js';
 import { ConfigReader } from '../config.js';
 import type { Layer } from '../layer.js';
 import { Activation, ReLU, Softmax } from './activation.js';
@@ -48,7 +48,14 @@ export const LAYER_TYPES: Record<string, (r: ConfigReader) => Layer> = {
 export function layerFromConfig(config: unknown, where: string): Layer {
   const r = new ConfigReader(where, config as Record<string, unknown>);
   const type = r.string('type');
-  const make = LAYER_TYPES[type];
+  const make = Object.hasOwn(LAYER_TYPES, type) ? LAYER_TYPES[type] : undefined;
   if (!make) fail(where, `unknown layer type ${JSON.stringify(type)} (expected one of ${Object.keys(LAYER_TYPES).join(', ')})`);
-  return make(new ConfigReader(`${where} (${type})`, r.obj));
+  try {
+    return make(new ConfigReader(`${where} (${type})`, r.obj));
+  } catch (e) {
+    // A constructor's own checks name the layer by its generated name (dense_3), which is not in
+    // the config; name the config entry instead.
+    if (!(e instanceof LatheError) || e.message.startsWith(`${where} (`)) throw e;
+    fail(`${where} (${type})`, e.message.replace(/^[^:]*: /, ''));
+  }
 }

@@ -1,0 +1,175 @@
+// Sequential: an inputShape builds every layer and checks the chain before data flows, errors
+// name layers[i] and the layer before; a model without one builds on its first call; summary,
+// getConfig/fromConfig, add().
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as lt from '../../src/index.js';
+import { Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU } from '../../src/nn/layers/index.js';
+import { assertClose, assertThrowsLathe, onEachBackend, rand64 } from '../helpers.js';
+
+const values = (t: lt.Tensor) => Array.from(t.dataSync());
+const EXACT = { atol: 0, rtol: 0 };
+
+const convNet = () =>
+  new lt.Sequential([
+    new Conv2D(2, 3, { inputShape: [1, 5, 5], name: 'c' }),
+    new MaxPool2D(2, { name: 'p', padding: 'same' }),
+    new Flatten({ name: 'f' }),
+    new Dense(4, { name: 'd', activation: 'relu' }),
+    new Dense(3, { name: 'out' }),
+  ]);
+
+onEachBackend('Sequential build', () => {
+  test('an inputShape on the first layer builds every layer at once', () => {
+    const model = convNet();
+    assert.equal(model.built, true);
+    assert.deepEqual(model.layers.map((l) => l.built), [true, true, true, true, true]);
+    assert.deepEqual(model.layers.map((l) => l.inputShape), [[1, 5, 5], [2, 3, 3], [2, 2, 2], [8], [4]]);
+    assert.deepEqual(model.inputShape, [1, 5, 5]);
+    assert.deepEqual(model.outputShape, [3]);
+    assert.deepEqual(model.namedParameters().map(([n, t]) => [n, [...t.shape]]), [
+      ['layers.0.kernel', [2, 1, 3, 3]], ['layers.0.bias', [2]],
+      ['layers.3.kernel', [8, 4]], ['layers.3.bias', [4]],
+      ['layers.4.kernel', [4, 3]], ['layers.4.bias', [3]],
+    ]);
+    assert.equal(model.countParameters(), 20 + 36 + 15);
+    assert.deepEqual(model.call(lt.zeros([6, 1, 5, 5])).shape, [6, 3]);
+  });
+
+  test('the forward is the layers applied in order', () => {
+    const model = convNet();
+    const x = rand64([3, 1, 5, 5], 1).cast('float32');
+    const byHand = model.layers.reduce((y, l) => l.call(y), x);
+    assertClose(model.call(x), byHand, EXACT);
+  });
+
+  test('layers that do not chain: the error names layers[i] and where its input comes from', () => {
+    assertThrowsLathe(
+      () => new lt.Sequential([new Dense(4, { inputShape: [3] }), new Conv2D(2, 3)]),
+      /^Sequential\[1\] \(conv2d\): expected input \[channels, height, width\], got per-example shape \[4\] \(the input comes from layers\[0\] \(dense\)\)$/,
+    );
+    assertThrowsLathe(
+      () => new lt.Sequential([new Flatten({ inputShape: [2, 3] }), new Dense(2), new Conv2D(1, 1)]),
+      /^Sequential\[2\] \(conv2d\): expected input \[channels, height, width\], got per-example shape \[2\] \(the input comes from layers\[1\] \(dense\)\)$/,
+    );
+    assertThrowsLathe(
+      () => new lt.Sequential([new Conv2D(2, 3, { inputShape: [1, 5, 5] }), new Conv2D(2, 5)]),
+      /^Sequential\[1\] \(conv2d\): kernel \[5,5\].*does not fit per-example input \[2,3,3\].*\(the input comes from layers\[0\] \(conv2d\)\)$/,
+    );
+    // from a config, errors use the config's path
+    assertThrowsLathe(
+      () => lt.Sequential.fromConfig([{ type: 'dense', units: 2, inputShape: [3] }, { type: 'maxpool2d', poolSize: 2 }], 'config.model.layers'),
+      /^config\.model\.layers\[1\] \(maxpool2d\): expected input .*got per-example shape \[2\] \(the input comes from layers\[0\] \(dense\)\)$/,
+    );
+    assertThrowsLathe(() => lt.Sequential.fromConfig([{ type: 'conv2d', filters: 1, kernelSize: 1 }], 'cfg').build([7]), /^cfg\[0\] \(conv2d\): .*\[7\] \(the input comes from the model input\)$/);
+  });
+
+  test('without an inputShape the model builds from its first call', () => {
+    const l1 = new Dense(4, { name: 'l1', activation: 'tanh' });
+    const l2 = new Dense(2, { name: 'l2' });
+    const model = new lt.Sequential([l1, l2]);
+    assert.equal(model.built, false);
+    assert.equal(model.inputShape, undefined);
+    assert.equal(model.outputShape, undefined);
+    assert.deepEqual(model.parameters(), []);
+    const x = lt.tensor([[1, 2, 3], [-1, 0.5, 2]]);
+    const y = model.call(x);
+    assert.equal(model.built, true);
+    assert.deepEqual(model.inputShape, [3]);
+    assert.deepEqual(model.outputShape, [2]);
+    assert.deepEqual([l1.kernel.shape, l2.kernel.shape], [[3, 4], [4, 2]]);
+    assertClose(y, l2.call(l1.call(x)), EXACT);
+    assert.equal(model.countParameters(), 16 + 10);
+  });
+
+  test('an input of another shape than the model was built for is refused at call time', () => {
+    const model = new lt.Sequential([new Dense(4, { name: 'l1' }), new Dense(2)]);
+    model.call(lt.ones([2, 3]));
+    assertThrowsLathe(() => model.call(lt.ones([2, 5])), /^l1: expected input \[batch,3\], got \[2,5\]$/);
+    assertThrowsLathe(() => model.call(lt.ones([2, 3, 1])), /^l1: expected input \[batch,3\], got \[2,3,1\]$/);
+    assertThrowsLathe(() => model.call(lt.ones([3])), /^l1: expected input \[batch,3\], got \[3\]$/);
+    assertThrowsLathe(() => convNet().call(lt.ones([1, 1, 6, 5])), /^c: expected input \[batch,1,5,5\], got \[1,1,6,5\]$/);
+    assertThrowsLathe(() => new lt.Sequential().call(lt.ones([1, 2])), /^Sequential: the model has no layers$/);
+  });
+});
+
+onEachBackend('Sequential summary, config, add', () => {
+  test('summary(): names, types, output shapes with a null batch, parameter counts', () => {
+    assert.equal(
+      convNet().summary(),
+      [
+        'Layer (type)   Output shape  Params',
+        'c (conv2d)     [null,2,3,3]  20    ',
+        'p (maxpool2d)  [null,2,2,2]  0     ',
+        'f (flatten)    [null,8]      0     ',
+        'd (dense)      [null,4]      36    ',
+        'out (dense)    [null,3]      15    ',
+        'Total params: 71',
+      ].join('\n'),
+    );
+    const lazy = new lt.Sequential([new Dense(3, { name: 'a' }), new ReLU({ name: 'r' })]);
+    assert.equal(lazy.summary(), ['Layer (type)    Output shape  Params', 'a (dense)       ?             0     ', 'r (activation)  ?             0     ', 'Total params: 0'].join('\n'));
+    lazy.call(lt.ones([1, 5]));
+    assert.match(lazy.summary(), /^a \(dense\) +\[null,3\] +18 *$/m);
+    assert.match(lazy.summary(), /Total params: 18$/);
+  });
+
+  test('getConfig lists the layer configs; fromConfig rebuilds a model that computes the same', () => {
+    const model = convNet();
+    const config = model.getConfig();
+    assert.equal(config.type, 'sequential');
+    assert.deepEqual(config.layers, model.layers.map((l) => l.getConfig()));
+    assert.deepEqual(config.layers[3], { type: 'dense', name: 'd', inputShape: [8], units: 4, activation: 'relu', useBias: true, kernelInitializer: 'glorotUniform', biasInitializer: 'zeros' });
+    const copy = lt.Sequential.fromConfig(JSON.parse(JSON.stringify(config.layers)));
+    assert.equal(copy.built, true);
+    assert.deepEqual(copy.getConfig(), config);
+    copy.loadStateDict(model.stateDict());
+    const x = rand64([2, 1, 5, 5], 2).cast('float32');
+    assert.deepEqual(values(copy.call(x)), values(model.call(x)));
+    assertThrowsLathe(() => lt.Sequential.fromConfig([], 'cfg'), /^cfg: must be a non-empty array of layer configs, got \[\]$/);
+    assertThrowsLathe(() => lt.Sequential.fromConfig({ type: 'dense' }, 'cfg'), /^cfg: must be a non-empty array of layer configs, got \{"type":"dense"\}$/);
+  });
+
+  test('add(): returns the model, builds the new layer when the model has an input shape', () => {
+    const model = new lt.Sequential([new Dense(4, { inputShape: [3] })]);
+    const d = new Dense(2);
+    assert.equal(model.add(d), model);
+    assert.equal(d.built, true);
+    assert.deepEqual(d.kernel.shape, [4, 2]);
+    assert.deepEqual(model.outputShape, [2]);
+    model.add(new Dropout(0.5));
+    assert.deepEqual(model.layers.map((l) => l.type), ['dense', 'dense', 'dropout']);
+  });
+
+  test('add(): a non-layer or a layer already in the model is refused', () => {
+    const model = new lt.Sequential();
+    assertThrowsLathe(() => model.add({} as never), /^Sequential\.add: expected a Layer, got object$/);
+    assertThrowsLathe(() => model.add(null as never), /^Sequential\.add: expected a Layer, got null$/);
+    assertThrowsLathe(() => model.add('dense' as never), /^Sequential\.add: expected a Layer, got string$/);
+    const d = new Dense(2, { name: 'twice' });
+    model.add(d);
+    assertThrowsLathe(() => model.add(d), /^Sequential\.add: layer twice is already in this model$/);
+    assertThrowsLathe(() => new lt.Sequential([d, d]), /^Sequential\.add: layer twice is already in this model$/);
+    assert.equal(model.layers.length, 1);
+  });
+
+  test('add(): a layer that does not chain is refused and the model stays as it was', { todo: 'Sequential.add pushes the layer before build() checks it, so the model keeps it and is left unbuilt' }, () => {
+    const model = new lt.Sequential([new Dense(4, { inputShape: [3] })]);
+    assertThrowsLathe(() => model.add(new Conv2D(1, 1)), /^Sequential\[1\] \(conv2d\): /);
+    assert.equal(model.layers.length, 1);
+    assert.equal(model.built, true);
+  });
+
+  test('train()/eval() reach the layers; predict runs in eval mode and restores the mode', () => {
+    const model = new lt.Sequential([new Dense(8, { inputShape: [4] }), new Dropout(0.9, { seed: 1 })]);
+    model.eval();
+    assert.ok(model.layers.every((l) => !l.training));
+    model.train();
+    assert.ok(model.layers.every((l) => l.training));
+    const x = lt.ones([16, 4]);
+    const ref = model.layers[0].call(x);
+    assert.deepEqual(values(model.predict(x)), values(ref));
+    assert.equal(model.training, true);
+    assert.ok(values(model.call(x)).filter((v) => v === 0).length > values(ref).filter((v) => v === 0).length, 'training mode drops');
+  });
+});
