@@ -1,5 +1,5 @@
 # The brief's MNIST run in PyTorch, for bench/mnist-mlp.mjs: the same model, batch, optimizer
-# (Adam with Keras' epsilon 1e-7) and data, one JSON line per epoch and a final summary line.
+# (Adam with Keras' epsilon 1e-7; for the CNN a cosine-decayed rate) and data, one JSON line per epoch and a final summary line.
 #   /usr/bin/python3 bench/peers/torch_mnist.py DATA_DIR [mlp|cnn] [EPOCHS] [THREADS]
 import gzip, json, os, resource, sys, time
 import numpy as np
@@ -31,6 +31,8 @@ else:
     model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10))
 opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+# examples/mnist-cnn.json decays the rate along a cosine over all steps (Keras' CosineDecay).
+sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * 1875) if arch == 'cnn' else None
 loss_fn = nn.CrossEntropyLoss()
 times = []
 for epoch in range(epochs):
@@ -47,6 +49,7 @@ for epoch in range(epochs):
         loss = loss_fn(out, yb)
         loss.backward()
         opt.step()
+        if sched: sched.step()
         loss_sum += loss.item() * len(yb)
         correct += (out.argmax(1) == yb).sum().item()
         total += len(yb)

@@ -58,10 +58,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
     restore,
     guard,
     new ModelCheckpoint(ckptDir, { monitor: data.test ? 'val_loss' : 'loss' }),
-    new JsonLinesLogger(metricsFile),
+    // One logger for the file and stdout, so that both hold the same record (seconds included).
     new JsonLinesLogger((r) => {
+      const line = JSON.stringify(r);
+      fs.appendFileSync(metricsFile, `${line}\n`);
       epochSeconds.push(r.seconds as number);
-      if (json) console.log(JSON.stringify(r));
+      if (json) console.log(line);
     }),
   ];
   const validation = config.data.validation;

@@ -6,9 +6,13 @@ import * as fs from 'node:fs';
 import { writeFileAtomic } from '../atomic-write.js';
 import { fail } from '../errors.js';
 import { decodeSafetensors, encodeSafetensors } from '../tensor/safetensors.js';
-import { defaultGenerator } from '../tensor/random.js';
+import type { Module } from '../nn/module.js';
+import { Generator, defaultGenerator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { CallbackState } from './callbacks/callback.js';
 import type { Model } from './model.js';
+
+export type SavedCallbackState = { type: string; state: CallbackState } | null;
 
 export const CHECKPOINT_FORMAT = 'lathe-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -19,18 +23,36 @@ export interface CheckpointState {
   optimizer: { config: Record<string, unknown>; iterations: number };
   shuffleState: number[] | null;
   generatorState: number[];
+  /** The states of layers' own generators (Dropout with a seed), by module path. */
+  layerGenerators?: Record<string, number[]>;
   history: { epoch: number[]; history: Record<string, number[]> };
+  /** Each callback's stateDict() (null for none), in the fit's order, for a resume to put back. */
+  callbacks?: SavedCallbackState[];
   /** Free-form facts the caller adds (the CLI puts the run's config here). */
   extra?: Record<string, unknown>;
 }
 
-export function saveCheckpoint(file: string, model: Model, state: Omit<CheckpointState, 'optimizer' | 'generatorState'>): void {
+/** Layers that draw from a generator of their own (Dropout with a seed), by module path. */
+function ownGenerators(model: Model): Map<string, Generator> {
+  const out = new Map<string, Generator>();
+  const walk = (m: Module, prefix: string) => {
+    // Layer.generator is protected; a checkpoint is its only outside reader.
+    const g = (m as unknown as { generator?: unknown }).generator;
+    if (g instanceof Generator && g !== defaultGenerator) out.set(prefix, g);
+    for (const [name, child] of m.children()) walk(child, prefix ? `${prefix}.${name}` : name);
+  };
+  walk(model, '');
+  return out;
+}
+
+export function saveCheckpoint(file: string, model: Model, state: Omit<CheckpointState, 'optimizer' | 'generatorState' | 'layerGenerators'>): void {
   if (!model.optimizer) fail('saveCheckpoint', 'the model has no optimizer; compile it first');
   const opt = model.optimizer.stateDict();
   const tensors: Record<string, Tensor> = {};
   for (const [k, t] of Object.entries(model.stateDict())) tensors[`model.${k}`] = t;
   for (const [k, t] of Object.entries(opt.slots)) tensors[`optimizer.${k}`] = t;
-  const full: CheckpointState = { ...state, optimizer: { config: opt.config, iterations: opt.iterations }, generatorState: defaultGenerator.getState() };
+  const layerGenerators = Object.fromEntries([...ownGenerators(model)].map(([k, g]) => [k, g.getState()]));
+  const full: CheckpointState = { ...state, optimizer: { config: opt.config, iterations: opt.iterations }, generatorState: defaultGenerator.getState(), layerGenerators };
   writeFileAtomic(file, encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, version: String(CHECKPOINT_VERSION), state: JSON.stringify(full) }));
 }
 
@@ -67,4 +89,6 @@ export function restoreCheckpoint(model: Model, ckpt: Checkpoint): void {
   model.loadStateDict(ckpt.model);
   model.optimizer.loadStateDict({ config: ckpt.state.optimizer.config, iterations: ckpt.state.optimizer.iterations, slots: ckpt.slots } as never);
   defaultGenerator.setState(ckpt.state.generatorState);
+  const own = ownGenerators(model);
+  for (const [k, s] of Object.entries(ckpt.state.layerGenerators ?? {})) own.get(k)?.setState(s);
 }

@@ -1,6 +1,7 @@
 // The training loop behind Model.fit: shuffle, batch, forward, loss, backward, optimizer step,
 // metrics, validation, and the callbacks' hooks. Shuffling draws from its own seeded generator,
 // whose state checkpoints save, so a resumed run repeats an uninterrupted one exactly.
+import { noGrad } from '../autograd/engine.js';
 import { fail } from '../errors.js';
 import { Generator, defaultGenerator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -58,6 +59,18 @@ export async function fitLoop(model: Model, xAll: Tensor, yAll: Tensor, options:
 
   const optimizer = model.optimizer!;
   const loss = model.loss!;
+  if (optimizer.params.length === 0) {
+    // Built lazily (no input shape): one example in eval mode creates the weights, so that the
+    // optimizer, and a checkpoint being restored, see them before the first step.
+    const wasTraining = model.training;
+    model.eval();
+    try {
+      noGrad(() => model.call(rowRange(x, 0, 1)));
+    } finally {
+      model.train(wasTraining);
+    }
+    optimizer.attach(model.parameters(), 'fit');
+  }
   const rng = new Generator(options.seed ?? defaultGenerator.nextUint32());
   if (options.shuffleState) rng.setState(options.shuffleState);
   const n = x.shape[0];
@@ -66,9 +79,20 @@ export async function fitLoop(model: Model, xAll: Tensor, yAll: Tensor, options:
   if (verbose) callbacks.push(new ProgressLogger(verbose));
   for (const c of callbacks) c.setModel(model);
   model.stopTraining = false;
-  const state = (model.fitState = { rng, epoch: initialEpoch, history: { epoch: [], history: {} } as History });
+  const state: NonNullable<Model['fitState']> = (model.fitState = { rng, epoch: initialEpoch, history: { epoch: [], history: {} }, callbacks });
   // Callbacks may move the start (BackupAndRestore resumes from a checkpoint).
   for (const c of callbacks) c.onTrainBegin({ epochs, stepsPerEpoch, initialEpoch });
+  // A resume hands each callback back its state after onTrainBegin has reset it: the k-th
+  // callback of a type gets the k-th saved state of that type.
+  if (state.callbackStates) {
+    const saved = state.callbackStates.filter((s) => s !== null);
+    for (const c of callbacks) {
+      const i = saved.findIndex((s) => s.type === c.constructor.name);
+      if (i >= 0) c.loadStateDict(saved.splice(i, 1)[0].state);
+    }
+  }
+  // Checkpoints save (and loggers report) the state the other callbacks leave at an epoch's end.
+  const epochEndOrder = [...callbacks.filter((c) => !c.runsLastAtEpochEnd), ...callbacks.filter((c) => c.runsLastAtEpochEnd)];
   const history = state.history;
   let logs: Logs = {};
   const order = new Int32Array(n);
@@ -83,6 +107,7 @@ export async function fitLoop(model: Model, xAll: Tensor, yAll: Tensor, options:
     for (const m of model.metrics) m.reset();
     let lossSum = 0;
     let seen = 0;
+    let refused = false;
     for (let b = 0; b < stepsPerEpoch && !model.stopTraining; b++) {
       const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
       const xb = rows(x, idx);
@@ -93,7 +118,10 @@ export async function fitLoop(model: Model, xAll: Tensor, yAll: Tensor, options:
       lossT.backward();
       const info: StepInfo = { epoch, batch: b, step: optimizer.iterations, loss: lossT.item() };
       for (const c of callbacks) c.onAfterBackward(info, lossT);
-      if (model.stopTraining) break; // a guard refused this step's gradients: keep the last good weights
+      if (model.stopTraining) {
+        refused = true; // a guard refused this step's gradients: keep the last good weights
+        break;
+      }
       optimizer.step();
       lossSum += info.loss * idx.length;
       seen += idx.length;
@@ -102,7 +130,8 @@ export async function fitLoop(model: Model, xAll: Tensor, yAll: Tensor, options:
       for (const m of scalarMetrics) batchLogs[m.name] = m.result() as number;
       for (const c of callbacks) c.onBatchEnd(info, batchLogs);
     }
-    if (seen === 0) break;
+    // An epoch cut short by a refused step did not complete: it is neither logged nor checkpointed.
+    if (refused || seen === 0) break;
     logs = { loss: lossSum / seen };
     for (const m of scalarMetrics) logs[m.name] = m.result() as number;
     if (validation && !model.stopTraining) {
@@ -112,7 +141,7 @@ export async function fitLoop(model: Model, xAll: Tensor, yAll: Tensor, options:
     history.epoch.push(epoch);
     for (const [k, val] of Object.entries(logs)) (history.history[k] ??= []).push(val);
     model.fitState.epoch = epoch + 1;
-    for (const c of callbacks) await c.onEpochEnd(epoch, logs);
+    for (const c of epochEndOrder) await c.onEpochEnd(epoch, logs);
     await new Promise((r) => setImmediate(r)); // let I/O (progress, signals, servers) run between epochs
   }
   for (const c of callbacks) c.onTrainEnd(logs);

@@ -10,7 +10,8 @@ import { getOptimizer, type Optimizer } from '../optim/index.js';
 import type { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type FitOptions, type History, fitLoop } from './fit.js';
-import type { Logs } from './callbacks/callback.js';
+import type { Callback, Logs } from './callbacks/callback.js';
+import type { SavedCallbackState } from './checkpoint.js';
 
 export interface CompileOptions {
   optimizer: Optimizer | string | Record<string, unknown>;
@@ -24,8 +25,11 @@ export abstract class Model extends Module {
   metrics: Metric[] = [];
   /** Set by a callback (EarlyStopping, the NaN guard) to end fit() after the current step. */
   stopTraining = false;
-  /** While fit() runs: its shuffle generator and the current epoch, for checkpoints. */
-  fitState?: { rng: Generator; epoch: number; history: History };
+  /**
+   * While fit() runs: its shuffle generator, the current epoch, the history and the callbacks,
+   * for checkpoints; a resume sets callbackStates for fit() to hand back to the callbacks.
+   */
+  fitState?: { rng: Generator; epoch: number; history: History; callbacks: Callback[]; callbackStates?: SavedCallbackState[] };
 
   abstract forward(x: Tensor): Tensor;
 
@@ -38,7 +42,9 @@ export abstract class Model extends Module {
     this.loss = getLoss(options.loss as never);
     this.metrics = (options.metrics ?? []).map((m) => getMetric(m as never, { loss: this.loss! }));
     this.optimizer = getOptimizer(options.optimizer as never);
-    this.optimizer.attach(this.parameters());
+    // Layers without an input shape have no weights until their first call: fit() attaches then.
+    const params = this.parameters();
+    if (params.length > 0) this.optimizer.attach(params);
     return this;
   }
 

@@ -5,6 +5,9 @@ import type { Model } from '../model.js';
 
 export type Logs = Record<string, number>;
 
+/** A callback's own counters and best values, as JSON (null stands for an infinite best). */
+export type CallbackState = Record<string, number | null>;
+
 export interface StepInfo {
   epoch: number;
   batch: number;
@@ -15,6 +18,11 @@ export interface StepInfo {
 
 export abstract class Callback {
   model!: Model;
+  /**
+   * Checkpoints and loggers: fit() runs their onEpochEnd after the other callbacks' (in list
+   * order among themselves), so that they save and report the state those leave (a cut rate).
+   */
+  readonly runsLastAtEpochEnd: boolean = false;
 
   setModel(model: Model): void {
     this.model = model;
@@ -27,4 +35,16 @@ export abstract class Callback {
   onBatchEnd(_info: StepInfo, _logs: Logs): void {}
   onEpochEnd(_epoch: number, _logs: Logs): void | Promise<void> {}
   onTrainEnd(_logs: Logs): void {}
+
+  /** State a resumed run needs to act as an uninterrupted one (a plateau count, the best value); checkpoints save it. */
+  stateDict(): CallbackState | null {
+    return null;
+  }
+
+  /** Puts back a stateDict(); fit() calls it after onTrainBegin when resuming. */
+  loadStateDict(_state: CallbackState): void {}
 }
+
+/** An Infinity best as null, for JSON. */
+export const toJson = (v: number): number | null => (Number.isFinite(v) ? v : null);
+export const fromJson = (v: unknown, fallback: number): number => (typeof v === 'number' ? v : fallback);

@@ -4,10 +4,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCheckpoint, restoreCheckpoint, saveCheckpoint } from '../checkpoint.js';
-import { Callback, type Logs } from './callback.js';
+import { Callback, type CallbackState, type Logs, fromJson, toJson } from './callback.js';
 import { Monitor, type MonitorOptions } from './early-stopping.js';
 
 export class ModelCheckpoint extends Callback {
+  override readonly runsLastAtEpochEnd = true;
   readonly dir: string;
   readonly monitor: Monitor;
   readonly saveBest: boolean;
@@ -33,9 +34,23 @@ export class ModelCheckpoint extends Callback {
   override onEpochEnd(_epoch: number, logs: Logs): void {
     if (Object.values(logs).some((v) => !Number.isFinite(v))) return; // never replace a good checkpoint with a broken one
     const st = this.model.fitState!;
-    const state = { epoch: st.epoch, shuffleState: st.rng.getState(), history: st.history, extra: this.extra };
+    const value = logs[this.monitor.key];
+    const best = this.saveBest && value !== undefined && this.monitor.improves(value);
+    const callbacks = st.callbacks.map((c) => {
+      const s = c.stateDict();
+      return s && { type: c.constructor.name, state: s };
+    });
+    const state = { epoch: st.epoch, shuffleState: st.rng.getState(), history: st.history, callbacks, extra: this.extra };
     saveCheckpoint(this.lastFile, this.model, state);
-    if (this.saveBest && logs[this.monitor.key] !== undefined && this.monitor.improves(logs[this.monitor.key])) saveCheckpoint(this.bestFile, this.model, state);
+    if (best) saveCheckpoint(this.bestFile, this.model, state);
+  }
+
+  override stateDict(): CallbackState {
+    return { best: toJson(this.monitor.best) };
+  }
+
+  override loadStateDict(s: CallbackState): void {
+    this.monitor.best = fromJson(s.best, Infinity);
   }
 }
 
@@ -54,6 +69,7 @@ export class BackupAndRestore extends Callback {
     const st = this.model.fitState!;
     st.epoch = ckpt.state.epoch;
     st.history = ckpt.state.history;
+    st.callbackStates = ckpt.state.callbacks;
     if (ckpt.state.shuffleState) st.rng.setState(ckpt.state.shuffleState);
     this.resumedAt = ckpt.state.epoch;
   }

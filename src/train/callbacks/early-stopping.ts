@@ -1,8 +1,9 @@
 // EarlyStopping (Keras): stop when a monitored figure has not improved by minDelta for
 // `patience` epochs, optionally putting back the best epoch's weights.
+import { noGrad } from '../../autograd/engine.js';
 import { fail } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { Callback, type Logs } from './callback.js';
+import { Callback, type CallbackState, type Logs, fromJson, toJson } from './callback.js';
 
 export interface MonitorOptions {
   /** The log to watch: val_loss (default), val_accuracy, loss, ... */
@@ -51,7 +52,8 @@ export class EarlyStopping extends Callback {
   readonly patience: number;
   readonly restoreBestWeights: boolean;
   private wait = 0;
-  private bestWeights: Tensor[] | null = null;
+  /** Parameters and buffers (BatchNorm's statistics) at the best epoch. */
+  private bestWeights: Record<string, Tensor> | null = null;
   /** The epoch at which training stopped, or -1. */
   stoppedEpoch = -1;
 
@@ -67,18 +69,30 @@ export class EarlyStopping extends Callback {
     this.wait = 0;
     this.monitor.best = Infinity;
     this.stoppedEpoch = -1;
+    this.bestWeights = null;
   }
 
   override onEpochEnd(epoch: number, logs: Logs): void {
     if (this.monitor.improves(this.monitor.read('EarlyStopping', logs))) {
       this.wait = 0;
-      if (this.restoreBestWeights) this.bestWeights = this.model.parameters().map((p) => p.detach().clone());
+      if (this.restoreBestWeights) this.bestWeights = noGrad(() => Object.fromEntries(Object.entries(this.model.stateDict()).map(([k, t]) => [k, t.detach().clone()])));
       return;
     }
-    if (++this.wait > this.patience) {
+    // Keras: patience 2 stops at the end of the second epoch in a row without improvement.
+    if (++this.wait >= this.patience) {
       this.stoppedEpoch = epoch;
       this.model.stopTraining = true;
-      if (this.bestWeights) this.model.parameters().forEach((p, i) => p.assign(this.bestWeights![i]));
+      if (this.bestWeights) this.model.loadStateDict(this.bestWeights);
     }
+  }
+
+  // The best weights are not saved: after a resume, restoreBestWeights only sees epochs since.
+  override stateDict(): CallbackState {
+    return { wait: this.wait, best: toJson(this.monitor.best) };
+  }
+
+  override loadStateDict(s: CallbackState): void {
+    this.wait = fromJson(s.wait, 0);
+    this.monitor.best = fromJson(s.best, Infinity);
   }
 }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { Callback, type Logs } from './callback.js';
 
 export class JsonLinesLogger extends Callback {
+  override readonly runsLastAtEpochEnd = true;
   private started = 0;
 
   /** `out` is a file path, or a function given each record (the CLI prints to stdout). */
@@ -25,6 +26,7 @@ export class JsonLinesLogger extends Callback {
 }
 
 export class CsvLogger extends Callback {
+  override readonly runsLastAtEpochEnd = true;
   private columns: string[] | null = null;
 
   constructor(readonly file: string, readonly options: { append?: boolean } = {}) {

@@ -1,7 +1,7 @@
 // ReduceLROnPlateau (Keras): multiply the learning rate by `factor` when the monitored figure
 // has not improved for `patience` epochs, waiting `cooldown` epochs after each cut.
 import { fail } from '../../errors.js';
-import { Callback, type Logs } from './callback.js';
+import { Callback, type CallbackState, type Logs, fromJson, toJson } from './callback.js';
 import { Monitor, type MonitorOptions } from './early-stopping.js';
 
 export class ReduceLROnPlateau extends Callback {
@@ -42,5 +42,15 @@ export class ReduceLROnPlateau extends Callback {
       this.cooling = this.cooldown;
       this.wait = 0;
     }
+  }
+
+  override stateDict(): CallbackState {
+    return { wait: this.wait, cooling: this.cooling, best: toJson(this.monitor.best) };
+  }
+
+  override loadStateDict(s: CallbackState): void {
+    this.wait = fromJson(s.wait, 0);
+    this.cooling = fromJson(s.cooling, 0);
+    this.monitor.best = fromJson(s.best, Infinity);
   }
 }
