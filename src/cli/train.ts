@@ -7,6 +7,7 @@ import { fail } from '../errors.js';
 import { saveModel } from '../io/saved-model.js';
 import { BackupAndRestore, JsonLinesLogger, ModelCheckpoint, NanGuard } from '../train/callbacks/index.js';
 import { buildRunModel, checkLabels, loadRunData, readRunConfig } from '../train/run-config.js';
+import { trainingAdvice } from '../train/advice.js';
 import { parseArgs } from './args.js';
 
 const USAGE = 'Usage: lathe train <config.json> [--data DIR] [--out RUN_DIR] [--epochs N] [--seed S] [--resume] [--json]';
@@ -91,6 +92,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     peak_rss_mb: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
   };
   if (json) console.log(JSON.stringify(done));
-  else say(`Saved the model to ${modelDir}; metrics in ${metricsFile}`);
+  else {
+    say(`Saved the model to ${modelDir}; metrics in ${metricsFile}`);
+    for (const hint of trainingAdvice(history)) say(`advice: ${hint}`);
+  }
   return 0;
 }

@@ -41,7 +41,7 @@ export class ConfigReader {
     const v = this.obj[key] ?? dflt;
     if (v === undefined) fail(this.where, `"${key}" is required (a number)`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v < range[0] || v > range[1]) {
-      fail(this.where, `"${key}" must be a number in [${range[0]}, ${range[1]}], got ${this.got(key)}`);
+      fail(this.where, `"${key}" must be ${range[0] === -Infinity && range[1] === Infinity ? 'a finite number' : `a number in [${range[0]}, ${range[1]}]`}, got ${this.got(key)}`);
     }
     return v;
   }

@@ -2,7 +2,7 @@
 // how to compile and fit it. Everything is checked before any training starts, and every error
 // names the field: config.model.layers[1] (dense): "units" must be a positive integer, got "128a".
 import * as path from 'node:path';
-import { fail } from '../errors.js';
+import { LatheError, fail } from '../errors.js';
 import { loadMnistSplit } from '../data/mnist.js';
 import { ConfigReader } from '../nn/config.js';
 import { Rescaling } from '../nn/layers/rescaling.js';
@@ -30,7 +30,7 @@ export function readRunConfig(raw: unknown, overrides: { epochs?: number; seed?:
   top.rejectUnknown(['seed', 'data', 'model', 'compile', 'fit', 'description']);
   const data = new ConfigReader('config.data', (top.obj.data ?? fail('config', '"data" is required, e.g. {"dataset": "mnist"}')) as Record<string, unknown>);
   data.rejectUnknown(['dataset', 'inputShape', 'rescale', 'validation']);
-  const validation = data.obj.validation ?? 'test';
+  const validation = data.obj.validation === undefined ? 'test' : data.obj.validation;
   if (validation !== 'test' && validation !== null && !(typeof validation === 'number' && validation > 0 && validation < 1)) {
     fail('config.data', `"validation" must be "test", a fraction in (0, 1), or null, got ${JSON.stringify(validation)}`);
   }
@@ -94,11 +94,16 @@ export function buildRunModel(config: RunConfig, inputShape: readonly number[], 
     rescaling.build(inputShape);
     model.layers.unshift(rescaling);
   }
-  const loss = getLoss(config.compile.loss as never);
-  if (/sparse/i.test(loss.name) && out[out.length - 1] !== classes) {
-    fail('config.model.layers', `the last layer gives ${out[out.length - 1]} outputs per example, but the dataset has ${classes} classes`);
+  const loss = naming('config.compile.loss', () => getLoss(config.compile.loss as never));
+  if (/sparse/i.test(loss.name) && out.length !== 1) {
+    fail('config.model.layers', `the model gives [${out}] per example; a classifier must give [${classes}] (one score per class): add a {"type": "flatten"} layer before the dense layers`);
   }
-  const optimizer = typeof config.compile.optimizer === 'string' ? getOptimizer(config.compile.optimizer as never) : optimizerFromConfig(config.compile.optimizer as never, 'config.compile.optimizer');
+  if (/sparse/i.test(loss.name) && out[0] !== classes) {
+    fail('config.model.layers', `the last layer gives ${out[0]} outputs per example, but the dataset has ${classes} classes`);
+  }
+  const optimizer = typeof config.compile.optimizer === 'string'
+    ? naming('config.compile.optimizer', () => getOptimizer(config.compile.optimizer as never))
+    : optimizerFromConfig(config.compile.optimizer as never, 'config.compile.optimizer');
   config.compile.metrics.forEach((m, i) => {
     try {
       getMetric(m as never, { loss });
@@ -107,6 +112,16 @@ export function buildRunModel(config: RunConfig, inputShape: readonly number[], 
     }
   });
   return model.compile({ optimizer, loss, metrics: config.compile.metrics as string[] });
+}
+
+/** Runs f, re-raising its LatheError under the config field it read. */
+function naming<T>(field: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (!(e instanceof LatheError)) throw e;
+    fail(field, e.message.replace(/^[^:]*: /, ''));
+  }
 }
 
 /** Labels must be class indices the model can output. */

@@ -34,8 +34,15 @@ export class Sequential extends Model {
     if (!(layer instanceof LayerClass)) fail('Sequential.add', `expected a Layer, got ${layer === null ? 'null' : typeof layer}`);
     if (this.layers.includes(layer)) fail('Sequential.add', `layer ${layer.name} is already in this model`);
     this.layers.push(layer);
+    const wasBuilt = this.built;
     this.built = false;
-    if (this.layers[0].inputShape) this.build(this.layers[0].inputShape);
+    try {
+      if (this.layers[0].inputShape) this.build(this.layers[0].inputShape);
+    } catch (e) {
+      this.layers.pop(); // a layer that does not fit is refused, and the model stays as it was
+      this.built = wasBuilt;
+      throw e;
+    }
     return this;
   }
 
