@@ -149,7 +149,7 @@ void Softmax(const Napi::CallbackInfo& info) {
 // Async kernels run in order on one background thread of Lathe's own (the executor), not on
 // libuv's threads: those also serve fs, dns and crypto, which must not queue behind a GEMM.
 // The executor runs below the event loop's priority, so the loop's thread wins the cores; the
-// kernel itself still spreads over the pool. A thread-safe function per call brings the result
+// kernel itself spreads over the async pool, which leaves one core to the loop. A thread-safe function per call brings the result
 // back to the JS thread and keeps the process alive until then.
 class AsyncExecutor {
  public:
@@ -225,8 +225,8 @@ Napi::Value runAsync(const Napi::CallbackInfo& info, std::function<void()> job) 
 }
 
 // The matmul job, unpacked on the calling thread so that argument errors throw synchronously.
-std::function<void()> matmulJob(const Napi::CallbackInfo& info) {
-  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
+std::function<void()> matmulJob(const Napi::CallbackInfo& info, bool async) {
+  const auto pool = async ? acquireAsyncPool() : acquirePool();  // held for the whole kernel (setNumThreads may swap it)
   Array a = arrayArg(info, 0), b = arrayArg(info, 1), out = arrayArg(info, 2), oa = arrayArg(info, 3), ob = arrayArg(info, 4);
   const int64_t M = intArg(info, 5), N = intArg(info, 6), K = intArg(info, 7);
   const bool tA = boolArg(info, 8), tB = boolArg(info, 9);
@@ -241,10 +241,10 @@ std::function<void()> matmulJob(const Napi::CallbackInfo& info) {
 }
 
 // matmul(a, b, out, offsetsA, offsetsB, M, N, K, transA, transB); offsets are Float64Arrays, one per batch entry
-void Matmul(const Napi::CallbackInfo& info) { matmulJob(info)(); }
+void Matmul(const Napi::CallbackInfo& info) { matmulJob(info, false)(); }
 
 // matmulAsync(same arguments) -> Promise<void>
-Napi::Value MatmulAsync(const Napi::CallbackInfo& info) { return runAsync(info, matmulJob(info)); }
+Napi::Value MatmulAsync(const Napi::CallbackInfo& info) { return runAsync(info, matmulJob(info, true)); }
 
 
 }  // namespace
@@ -262,8 +262,8 @@ S shapeArg(const Napi::CallbackInfo& info, size_t i) {
 }
 
 // The conv2d job: which 0 forward (x, w -> y), 1 grad input (dy, w -> dx), 2 grad weight (dy, x -> dw).
-std::function<void()> convJob(const Napi::CallbackInfo& info) {
-  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
+std::function<void()> convJob(const Napi::CallbackInfo& info, bool async) {
+  const auto pool = async ? acquireAsyncPool() : acquirePool();  // held for the whole kernel (setNumThreads may swap it)
   const int which = static_cast<int>(intArg(info, 0));
   Array a = arrayArg(info, 1), b = arrayArg(info, 2), out = arrayArg(info, 3);
   const auto s = shapeArg<Conv2dShape>(info, 4);
@@ -282,10 +282,10 @@ std::function<void()> convJob(const Napi::CallbackInfo& info) {
 }
 
 // conv2d(which, a, b, out, geometry)
-void Conv2d(const Napi::CallbackInfo& info) { convJob(info)(); }
+void Conv2d(const Napi::CallbackInfo& info) { convJob(info, false)(); }
 
 // conv2dAsync(same arguments) -> Promise<void>
-Napi::Value Conv2dAsync(const Napi::CallbackInfo& info) { return runAsync(info, convJob(info)); }
+Napi::Value Conv2dAsync(const Napi::CallbackInfo& info) { return runAsync(info, convJob(info, true)); }
 
 // pool2d(which: 0 max forward (x -> y, argmax), 1 max backward (dy, argmax -> dx), 2 avg forward, 3 avg backward, a, out, argmax, geometry)
 void Pool2d(const Napi::CallbackInfo& info) {

@@ -146,6 +146,7 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(
 namespace {
 std::mutex poolMutex;
 std::shared_ptr<ThreadPool> pool;
+std::shared_ptr<ThreadPool> asyncPool;
 
 int threadsFromEnv() {
   if (const char* s = std::getenv("LATHE_NUM_THREADS")) {
@@ -163,15 +164,23 @@ std::shared_ptr<ThreadPool> acquirePool() {
   return pool;
 }
 
+std::shared_ptr<ThreadPool> acquireAsyncPool() {
+  std::lock_guard<std::mutex> lock(poolMutex);
+  if (!pool) pool = std::make_shared<ThreadPool>(threadsFromEnv());
+  if (!asyncPool) asyncPool = std::make_shared<ThreadPool>(pool->size() > 1 ? pool->size() - 1 : 1);
+  return asyncPool;
+}
+
 void setDefaultPoolThreads(int threads) {
   auto fresh = std::make_shared<ThreadPool>(threads);
-  std::shared_ptr<ThreadPool> old;
+  std::shared_ptr<ThreadPool> old, oldAsync;
   {
     std::lock_guard<std::mutex> lock(poolMutex);
     old = std::move(pool);
+    oldAsync = std::move(asyncPool);  // rebuilt at its next use, one thread smaller than `fresh`
     pool = std::move(fresh);
   }
-  // `old` is destroyed here, outside the lock, unless a running kernel still holds it.
+  // `old` and `oldAsync` are destroyed here, outside the lock, unless a running kernel still holds them.
 }
 
 }  // namespace lathe

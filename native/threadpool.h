@@ -75,4 +75,10 @@ void lowerThreadPriority(int nice);
 std::shared_ptr<ThreadPool> acquirePool();
 void setDefaultPoolThreads(int threads);
 
+// The pool async kernels use: one thread fewer than the default pool (its caller, the async
+// executor, counts as one), so one core stays free for the event loop. With every core busy,
+// V8's garbage-collection pauses on the loop's thread stretched to 5-7 ms; leaving one free
+// kept the worst setImmediate delay under 2 ms (bench/async-inference.mjs, 2 cores).
+std::shared_ptr<ThreadPool> acquireAsyncPool();
+
 }  // namespace lathe
