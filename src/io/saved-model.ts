@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
 import { fail } from '../errors.js';
 import { decodeSafetensors, encodeSafetensors } from '../tensor/safetensors.js';
+import { TabularPreprocessor, type TabularPreprocessorJson } from '../data/tabular/index.js';
 import { Sequential } from '../train/sequential.js';
 import type { Model } from '../train/model.js';
 import { VERSION } from '../version.js';
@@ -26,11 +27,15 @@ export interface SavedModelJson {
     outputs: { name: string; dtype: string; shape: (number | null)[] }[];
   };
   classNames?: string[];
+  /** Fitted preprocessing applied to raw inputs before the model (a CSV's columns), as plain JSON. */
+  preprocessing?: TabularPreprocessorJson;
   training?: { loss?: unknown; metrics?: string[] };
 }
 
 export interface SaveOptions {
   classNames?: string[];
+  /** The fitted preprocessing of tabular inputs; serving applies it to raw records. */
+  preprocessing?: TabularPreprocessor;
 }
 
 export function saveModel(model: Model, dir: string, options: SaveOptions = {}): void {
@@ -46,6 +51,7 @@ export function saveModel(model: Model, dir: string, options: SaveOptions = {}):
       outputs: [{ name: 'output', dtype: model.layers[model.layers.length - 1].dtype, shape: [null, ...model.outputShape!] }],
     },
     ...(options.classNames ? { classNames: options.classNames } : {}),
+    ...(options.preprocessing ? { preprocessing: options.preprocessing.toJSON() } : {}),
     ...(model.loss ? { training: { loss: model.loss.getConfig(), metrics: model.metrics.map((m) => m.name) } } : {}),
   };
   const target = path.resolve(dir);
@@ -62,6 +68,8 @@ export function saveModel(model: Model, dir: string, options: SaveOptions = {}):
 export interface LoadedModel {
   model: Sequential;
   json: SavedModelJson;
+  /** The fitted preprocessing for raw records, when the model was trained on tabular data. */
+  preprocessor?: TabularPreprocessor;
 }
 
 export function loadModel(dir: string): LoadedModel {
@@ -93,5 +101,9 @@ export function loadModel(dir: string): LoadedModel {
     fail(weightsFile, (e as Error).message);
   }
   model.eval();
-  return { model, json };
+  if (json.classNames !== undefined && (!Array.isArray(json.classNames) || json.classNames.some((c) => typeof c !== 'string'))) {
+    fail(file, '"classNames" must be an array of strings');
+  }
+  const preprocessor = json.preprocessing === undefined ? undefined : TabularPreprocessor.fromJSON(json.preprocessing, `${file}: preprocessing`);
+  return { model, json, ...(preprocessor ? { preprocessor } : {}) };
 }

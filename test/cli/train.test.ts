@@ -136,13 +136,13 @@ describe('lathe train --json, then evaluate and predict', () => {
     assert.deepEqual(JSON.parse(lathe(['evaluate', path.join(run, 'model'), '--json'], { LATHE_DATA: parent }).stdout), logs);
   });
 
-  test('predict takes raw 0-255 pixels and prints a row of 10 probabilities per instance', () => {
+  test('predict takes raw 0-255 pixels and prints a row of 10 probabilities and the class name per instance', () => {
     const { images, labels } = syntheticDigits(10, 77);
     const instances = Array.from({ length: 10 }, (_, i) => Array.from(images.subarray(i * 784, (i + 1) * 784)));
     const r = lathe(['predict', path.join(run, 'model'), '--input', writeJson('instances.json', { instances })]);
     assert.equal(r.status, 0, r.stderr);
     const body = JSON.parse(r.stdout);
-    assert.deepEqual(Object.keys(body), ['predictions']);
+    assert.deepEqual(Object.keys(body), ['predictions', 'classes']);
     assert.equal(body.predictions.length, 10);
     body.predictions.forEach((row: number[], i: number) => {
       assert.equal(row.length, 10);
@@ -151,6 +151,7 @@ describe('lathe train --json, then evaluate and predict', () => {
     });
     const argmax = body.predictions.map((row: number[]) => row.indexOf(Math.max(...row)));
     assert.deepEqual(argmax, Array.from(labels));
+    assert.deepEqual(body.classes, Array.from(labels, String)); // the model's class names are '0'..'9'
     // the same numbers as the saved model loaded in process
     const { model } = lt.load(path.join(run, 'model'));
     const expected = model.predict(lt.tensor(Float32Array.from(images), { shape: [10, 784] })).toArray();
@@ -227,7 +228,7 @@ describe('lathe train refuses bad configs before training, naming the field', ()
     fs.writeFileSync(labels, bytes);
     const r2 = lathe(['train', writeJson('good.json', mlpConfig()), '--data', bad, '--out', out]);
     assert.equal(r2.status, 1);
-    assert.match(r2.stderr, /^lathe: train labels: label 12 at index 3 is outside \[0, 10\)\n$/);
+    assert.match(r2.stderr, /^lathe: mnist: .*train-labels-idx1-ubyte: label 3 is 12, expected 0\.\.9 \(byte 11\)\n$/);
     assert.ok(!fs.existsSync(out));
     fs.rmSync(bad, { recursive: true, force: true });
   });
