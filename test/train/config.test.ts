@@ -175,7 +175,7 @@ describe('data from IDX files', () => {
   const write = (labels: number[]) => {
     const n = labels.length;
     for (const prefix of ['train', 't10k']) {
-      fs.writeFileSync(path.join(dir, `${prefix}-images-idx3-ubyte`), idx([n, 4, 4], Array.from({ length: n * 16 }, (_, i) => (i * 31) % 256)));
+      fs.writeFileSync(path.join(dir, `${prefix}-images-idx3-ubyte`), idx([n, 28, 28], Array.from({ length: n * 784 }, (_, i) => (i * 31) % 256)));
       fs.writeFileSync(path.join(dir, `${prefix}-labels-idx1-ubyte`), idx([n], labels));
     }
   };
@@ -185,11 +185,11 @@ describe('data from IDX files', () => {
   test('data.inputShape reshapes the images; the model is built for it', () => {
     write([0, 1, 2, 9, 4]);
     const config = readRunConfig(edited((c) => {
-      c.data.inputShape = [1, 4, 4];
+      c.data.inputShape = [1, 28, 28];
       c.model.layers = [{ type: 'conv2d', filters: 2, kernelSize: 3 }, { type: 'flatten' }, { type: 'dense', units: 10 }];
     }));
     const data = loadRunData(config, dir);
-    assert.deepEqual(data.train[0].shape, [5, 1, 4, 4]);
+    assert.deepEqual(data.train[0].shape, [5, 1, 28, 28]);
     assert.equal(data.train[0].dtype, 'uint8');
     assert.deepEqual(values(data.train[1]), [0, 1, 2, 9, 4]);
     assert.equal(data.classes, 10);
@@ -201,12 +201,11 @@ describe('data from IDX files', () => {
   test('data.inputShape that does not hold one image', () => {
     write([0, 1]);
     const config = readRunConfig(edited((c) => (c.data.inputShape = [15])));
-    assertThrowsLathe(() => loadRunData(config, dir), /^config\.data: "inputShape" \[15\] does not hold one 4x4 image$/);
+    assertThrowsLathe(() => loadRunData(config, dir), /^config\.data: "inputShape" \[15\] does not hold one 28x28 image$/);
   });
 
-  test('labels outside the classes are found before training', () => {
+  test('labels outside the classes are found while loading, naming the file and byte', () => {
     write([0, 1, 12, 3]);
-    const data = loadRunData(readRunConfig(base()), dir);
-    assertThrowsLathe(() => checkLabels(data.train[1], data.classes, 'train labels'), /^train labels: label 12 at index 2 is outside \[0, 10\)$/);
+    assertThrowsLathe(() => loadRunData(readRunConfig(base()), dir), /^mnist: .*train-labels-idx1-ubyte: label 2 is 12, expected 0\.\.9 \(byte 10\)$/);
   });
 });
