@@ -111,3 +111,12 @@ export function assertThrowsLathe(fn: () => unknown, pattern: RegExp): void {
     return true;
   });
 }
+
+/** Asserts that the promise fn returns rejects with a LatheError whose message matches. */
+export async function assertRejectsLathe(fn: () => Promise<unknown>, pattern: RegExp): Promise<void> {
+  await assert.rejects(fn, (e: unknown) => {
+    assert.ok(e instanceof lt.LatheError, `expected a LatheError, got ${String(e)}`);
+    assert.match((e as Error).message, pattern);
+    return true;
+  });
+}

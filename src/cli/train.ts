@@ -10,17 +10,10 @@ import { buildRunModel, checkLabels, loadRunData, readRunConfig } from '../train
 import { trainingAdvice } from '../train/advice.js';
 import { parseArgs } from './args.js';
 
-const USAGE = 'Usage: lathe train <config.json> [--data DIR] [--out RUN_DIR] [--epochs N] [--seed S] [--resume] [--json]';
-
-/** Where a dataset's files are: --data, else $LATHE_DATA/<name>. */
-export function dataDir(flag: unknown, dataset: string): string {
-  if (typeof flag === 'string') return flag;
-  if (process.env.LATHE_DATA) return path.join(process.env.LATHE_DATA, dataset);
-  fail('train', `no data folder: pass --data DIR (the four ${dataset} IDX files) or set LATHE_DATA`);
-}
+const USAGE = 'Usage: lathe train <config.json> [--data DIR|FILE] [--download] [--out RUN_DIR] [--epochs N] [--seed S] [--resume] [--json]';
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs('train', argv, { data: 'string', out: 'string', epochs: 'int', seed: 'number', json: 'flag', resume: 'flag' });
+  const { flags, positional } = parseArgs('train', argv, { data: 'string', download: 'flag', out: 'string', epochs: 'int', seed: 'number', json: 'flag', resume: 'flag' });
   if (positional.length !== 1) fail('train', `expected one config file. ${USAGE}`);
   const configFile = positional[0];
   if (!fs.existsSync(configFile)) fail('train', `${configFile} not found`);
@@ -36,11 +29,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const say = (s: string) => !json && console.log(s);
 
   // Everything that can be wrong with the config or the data fails here, before training.
-  const data = loadRunData(config, dataDir(flags.data, config.data.dataset));
+  const data = await loadRunData(config, { data: flags.data as string | undefined, download: Boolean(flags.download), configDir: path.dirname(path.resolve(configFile)) });
   const inputShape = data.train[0].shape.slice(1);
   const model = buildRunModel(config, inputShape, data.classes);
   checkLabels(data.train[1], data.classes, 'train labels');
-  checkLabels(data.test[1], data.classes, 'test labels');
+  if (data.validation) checkLabels(data.validation[1], data.classes, 'validation labels');
 
   const runDir = path.resolve((flags.out as string | undefined) ?? path.join('runs', `${path.basename(configFile, '.json')}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   const ckptDir = path.join(runDir, 'checkpoints');
@@ -50,6 +43,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   fs.mkdirSync(runDir, { recursive: true });
   writeFileAtomic(path.join(runDir, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
   say(model.summary());
+  if (data.report) say(data.report);
 
   const epochSeconds: number[] = [];
   const metricsFile = path.join(runDir, 'metrics.jsonl');
@@ -58,7 +52,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const callbacks = [
     restore,
     guard,
-    new ModelCheckpoint(ckptDir, { monitor: data.test ? 'val_loss' : 'loss' }),
+    new ModelCheckpoint(ckptDir, { monitor: data.validation || data.validationSplit ? 'val_loss' : 'loss' }),
     // One logger for the file and stdout, so that both hold the same record (seconds included).
     new JsonLinesLogger((r) => {
       const line = JSON.stringify(r);
@@ -67,7 +61,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
       if (json) console.log(line);
     }),
   ];
-  const validation = config.data.validation;
   const history = await model.fit(data.train[0], data.train[1], {
     epochs: config.fit.epochs,
     batchSize: config.fit.batchSize,
@@ -75,10 +68,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
     seed: config.seed,
     callbacks,
     verbose: json ? 0 : 1,
-    ...(validation === 'test' ? { validationData: data.test } : typeof validation === 'number' ? { validationSplit: validation } : {}),
+    ...(data.validation ? { validationData: data.validation } : data.validationSplit ? { validationSplit: data.validationSplit } : {}),
   });
   const modelDir = path.join(runDir, 'model');
-  saveModel(model, modelDir, { classNames: Array.from({ length: data.classes }, (_, i) => String(i)) });
+  saveModel(model, modelDir, { classNames: data.classNames, dataset: config.dataset.type, ...(data.preprocessor ? { preprocessing: data.preprocessor } : {}) });
   const last = (k: string) => history.history[k]?.[history.history[k].length - 1];
   const sorted = [...epochSeconds].sort((a, b) => a - b);
   const done = {

@@ -29,13 +29,15 @@ export interface SavedModelJson {
   classNames?: string[];
   /** Fitted preprocessing applied to raw inputs before the model (a CSV's columns), as plain JSON. */
   preprocessing?: TabularPreprocessorJson;
-  training?: { loss?: unknown; metrics?: string[] };
+  training?: { loss?: unknown; metrics?: string[]; dataset?: string };
 }
 
 export interface SaveOptions {
   classNames?: string[];
   /** The fitted preprocessing of tabular inputs; serving applies it to raw records. */
   preprocessing?: TabularPreprocessor;
+  /** The dataset it was trained on (a name such as "mnist", or "csv"), so `lathe evaluate` can find its test split. */
+  dataset?: string;
 }
 
 export function saveModel(model: Model, dir: string, options: SaveOptions = {}): void {
@@ -52,7 +54,7 @@ export function saveModel(model: Model, dir: string, options: SaveOptions = {}):
     },
     ...(options.classNames ? { classNames: options.classNames } : {}),
     ...(options.preprocessing ? { preprocessing: options.preprocessing.toJSON() } : {}),
-    ...(model.loss ? { training: { loss: model.loss.getConfig(), metrics: model.metrics.map((m) => m.name) } } : {}),
+    ...(model.loss ? { training: { loss: model.loss.getConfig(), metrics: model.metrics.map((m) => m.name), ...(options.dataset ? { dataset: options.dataset } : {}) } } : {}),
   };
   const target = path.resolve(dir);
   const tmp = `${target}.tmp-${process.pid}-${Date.now().toString(36)}`;

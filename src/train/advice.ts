@@ -15,7 +15,7 @@ export function trainingAdvice(history: History): string[] {
     const best = Math.min(...val);
     const bestEpoch = val.indexOf(best);
     const last = val[val.length - 1];
-    if (bestEpoch < val.length - 2 && last > 1.1 * best && loss[loss.length - 1] < loss[bestEpoch]) {
+    if (bestEpoch < val.length - 2 && last > 1.2 * best && loss[loss.length - 1] < loss[bestEpoch]) {
       out.push(`validation loss was lowest at epoch ${bestEpoch + 1} (${best.toFixed(4)}) and rose to ${last.toFixed(4)} while the training loss kept falling: the model overfits; add Dropout or weight decay, stop early (EarlyStopping), or get more data`);
     }
   }

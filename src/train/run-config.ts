@@ -1,9 +1,11 @@
 // The declarative training config behind `lathe train config.json`: which data, which model,
 // how to compile and fit it. Everything is checked before any training starts, and every error
 // names the field: config.model.layers[1] (dense): "units" must be a positive integer, got "128a".
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LatheError, fail } from '../errors.js';
-import { loadMnistSplit } from '../data/mnist.js';
+import * as datasets from '../data/datasets/index.js';
+import { type CsvDatasetOptions, TabularPreprocessor, formatTabularReport, loadCsvDataset } from '../data/tabular/index.js';
 import { ConfigReader } from '../nn/config.js';
 import { Rescaling } from '../nn/layers/rescaling.js';
 import { getLoss } from '../nn/losses.js';
@@ -14,26 +16,60 @@ import { manualSeed } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Sequential } from './sequential.js';
 
+export interface ImageDatasetSpec {
+  type: 'mnist' | 'fashion-mnist';
+  /** The per-example shape the images are reshaped to: [784] for an MLP, [1, 28, 28] for a CNN. */
+  inputShape: number[] | null;
+  rescale: number | null;
+  /** The test split, a fraction of the training examples, or none. */
+  validation: 'test' | number | null;
+}
+
+export interface CsvDatasetSpec {
+  type: 'csv';
+  path: string;
+  /** loadCsvDataset's options (label, features, exclude, validationSplit, seed, stratify, ...), checked there. */
+  options: CsvDatasetOptions;
+}
+
 export interface RunConfig {
   seed: number;
-  data: { dataset: 'mnist' | 'fashion-mnist'; inputShape: number[] | null; rescale: number | null; validation: 'test' | number | null };
+  dataset: ImageDatasetSpec | CsvDatasetSpec;
   layers: unknown[];
   compile: { optimizer: unknown; loss: unknown; metrics: unknown[] };
   fit: { epochs: number; batchSize: number; shuffle: boolean };
 }
 
-const DATASETS = ['mnist', 'fashion-mnist'] as const;
+const IMAGE_DATASETS = ['mnist', 'fashion-mnist'] as const;
+const DATASET_TYPES = [...IMAGE_DATASETS, 'csv'] as const;
+
+function readDataset(raw: unknown): RunConfig['dataset'] {
+  const r = new ConfigReader('config.dataset', (raw ?? fail('config', '"dataset" is required, e.g. {"type": "mnist"} or {"type": "csv", "path": "...", "label": "..."}')) as Record<string, unknown>);
+  const type = r.oneOf('type', DATASET_TYPES);
+  if (type === 'csv') {
+    const { type: _, path: file, ...options } = r.obj;
+    if (typeof file !== 'string' || file === '') fail('config.dataset', `"path" must name the CSV file, got ${JSON.stringify(file)}`);
+    if (typeof options.label !== 'string') fail('config.dataset', `"label" must name the label column, got ${JSON.stringify(options.label)}`);
+    return { type, path: file, options: options as unknown as CsvDatasetOptions };
+  }
+  r.rejectUnknown(['type', 'inputShape', 'rescale', 'validation']);
+  const validation = r.obj.validation === undefined ? 'test' : r.obj.validation;
+  if (validation !== 'test' && validation !== null && !(typeof validation === 'number' && validation > 0 && validation < 1)) {
+    fail('config.dataset', `"validation" must be "test", a fraction in (0, 1), or null, got ${JSON.stringify(validation)}`);
+  }
+  return {
+    type,
+    inputShape: r.has('inputShape') ? r.shape('inputShape') : null,
+    rescale: r.has('rescale') ? r.number('rescale') : null,
+    validation: validation as ImageDatasetSpec['validation'],
+  };
+}
 
 /** Validates a parsed config.json; overrides come from command-line flags. */
 export function readRunConfig(raw: unknown, overrides: { epochs?: number; seed?: number } = {}): RunConfig {
   const top = new ConfigReader('config', raw as Record<string, unknown>);
-  top.rejectUnknown(['seed', 'data', 'model', 'compile', 'fit', 'description']);
-  const data = new ConfigReader('config.data', (top.obj.data ?? fail('config', '"data" is required, e.g. {"dataset": "mnist"}')) as Record<string, unknown>);
-  data.rejectUnknown(['dataset', 'inputShape', 'rescale', 'validation']);
-  const validation = data.obj.validation === undefined ? 'test' : data.obj.validation;
-  if (validation !== 'test' && validation !== null && !(typeof validation === 'number' && validation > 0 && validation < 1)) {
-    fail('config.data', `"validation" must be "test", a fraction in (0, 1), or null, got ${JSON.stringify(validation)}`);
-  }
+  top.rejectUnknown(['seed', 'dataset', 'model', 'compile', 'fit', 'description']);
+  const dataset = readDataset(top.obj.dataset);
   const model = new ConfigReader('config.model', (top.obj.model ?? fail('config', '"model" is required: {"layers": [...]}')) as Record<string, unknown>);
   model.rejectUnknown(['type', 'layers']);
   if (model.has('type')) model.oneOf('type', ['sequential']);
@@ -47,12 +83,7 @@ export function readRunConfig(raw: unknown, overrides: { epochs?: number; seed?:
   fit.rejectUnknown(['epochs', 'batchSize', 'shuffle']);
   return {
     seed: overrides.seed ?? top.int('seed', 0),
-    data: {
-      dataset: data.oneOf('dataset', DATASETS),
-      inputShape: data.has('inputShape') ? data.shape('inputShape') : null,
-      rescale: data.has('rescale') ? data.number('rescale') : null,
-      validation: validation as RunConfig['data']['validation'],
-    },
+    dataset,
     layers: model.obj.layers,
     compile: { optimizer: compile.obj.optimizer, loss: compile.obj.loss, metrics },
     fit: { epochs: overrides.epochs ?? fit.positiveInt('epochs', 1), batchSize: fit.positiveInt('batchSize', 32), shuffle: fit.bool('shuffle', true) },
@@ -61,22 +92,77 @@ export function readRunConfig(raw: unknown, overrides: { epochs?: number; seed?:
 
 export interface RunData {
   train: [Tensor, Tensor];
-  test: [Tensor, Tensor];
+  /** Held-out examples for validation; absent when the config asks for none or for a split of train. */
+  validation?: [Tensor, Tensor];
+  /** A fraction of train for fit() to hold out (image datasets' "validation": 0.1). */
+  validationSplit?: number;
   classes: number;
+  classNames: string[];
+  /** The fitted preprocessing of a CSV's columns, saved with the model. */
+  preprocessor?: TabularPreprocessor;
+  /** What loading found (a CSV's missing values, dropped rows), for the run log. */
+  report?: string;
 }
 
-/** Loads the config's dataset from `dir` (the four IDX files), reshaped to the model's input. */
-export function loadRunData(config: RunConfig, dir: string): RunData {
-  const shape = config.data.inputShape;
-  const load = (split: 'train' | 'test'): [Tensor, Tensor] => {
-    const { images, labels } = loadMnistSplit(path.resolve(dir), split);
+export interface DataLocation {
+  /** --data: the image dataset's folder, or a CSV file or the folder a relative CSV path is in. */
+  data?: string;
+  /** --download: fetch a named dataset into the cache when it is nowhere local. */
+  download?: boolean;
+  /** The config file's folder: a relative CSV path resolves there when neither --data nor LATHE_DATA is given. */
+  configDir?: string;
+}
+
+/** Where a CSV config's relative path points: --data (a file, or a folder), LATHE_DATA, or beside the config. */
+export function resolveCsvPath(file: string, where: DataLocation): string {
+  if (where.data && fs.existsSync(where.data) && fs.statSync(where.data).isFile()) return where.data;
+  if (path.isAbsolute(file)) return file;
+  const base = where.data ?? process.env.LATHE_DATA ?? where.configDir ?? '.';
+  return path.resolve(base, file);
+}
+
+/** Loads the config's dataset, reshaped to the model's input; everything is checked before training. */
+export async function loadRunData(config: RunConfig, where: DataLocation = {}): Promise<RunData> {
+  const spec = config.dataset;
+  if (spec.type === 'csv') {
+    const file = resolveCsvPath(spec.path, where);
+    if (!fs.existsSync(file)) fail('config.dataset', `"path" ${JSON.stringify(spec.path)}: ${file} not found (a relative path resolves against --data DIR, then $LATHE_DATA, then the config's folder)`);
+    const csv = naming('config.dataset', () => loadCsvDataset(file, spec.options));
+    const classNames = [...csv.preprocessor.classNames];
+    return {
+      train: [csv.train.x, csv.train.y],
+      ...(csv.validation.y.size > 0 ? { validation: [csv.validation.x, csv.validation.y] as [Tensor, Tensor] } : {}),
+      classes: classNames.length,
+      classNames,
+      preprocessor: csv.preprocessor,
+      report: formatTabularReport(csv.report),
+    };
+  }
+  const named = spec.type === 'mnist' ? datasets.mnist : datasets.fashionMnist;
+  // A folder named with --data is the user's explicit choice (often a subset or a variant), so
+  // its files are not compared with the official checksums; the IDX checks still apply. Files
+  // from LATHE_DATA warn on a mismatch, and the cache and downloads must match exactly.
+  const loaded = await named.load({
+    ...(where.data ? { dir: path.resolve(where.data), checksum: 'off' as const } : {}),
+    download: Boolean(where.download),
+    onWarning: (m) => console.error(`lathe: warning: ${m}`),
+  });
+  const shape = spec.inputShape;
+  const reshaped = ({ images, labels }: { images: Tensor; labels: Tensor }): [Tensor, Tensor] => {
     const n = images.shape[0];
     if (shape && shape.reduce((a, b) => a * b, 1) !== images.size / n) {
-      fail('config.data', `"inputShape" [${shape}] does not hold one ${images.shape.slice(1).join('x')} image`);
+      fail('config.dataset', `"inputShape" [${shape}] does not hold one ${images.shape.slice(1).join('x')} image`);
     }
     return [shape ? reshape(images, [n, ...shape]) : images, labels];
   };
-  return { train: load('train'), test: load('test'), classes: 10 };
+  const classNames = 'classNames' in named && Array.isArray(named.classNames) ? [...named.classNames] : Array.from({ length: 10 }, (_, i) => String(i));
+  return {
+    train: reshaped(loaded.train),
+    ...(spec.validation === 'test' ? { validation: reshaped(loaded.test) } : {}),
+    ...(typeof spec.validation === 'number' ? { validationSplit: spec.validation } : {}),
+    classes: classNames.length,
+    classNames,
+  };
 }
 
 /** Builds and compiles the model the config describes; the input shape comes from the data. */
@@ -85,12 +171,13 @@ export function buildRunModel(config: RunConfig, inputShape: readonly number[], 
   const model = Sequential.fromConfig(config.layers, 'config.model.layers');
   const first = model.layers[0];
   if (first.inputShape && first.inputShape.join() !== inputShape.join()) {
-    fail('config.model.layers[0]', `inputShape [${first.inputShape}] differs from the data's per-example shape [${inputShape}]; set config.data.inputShape`);
+    fail('config.model.layers[0]', `inputShape [${first.inputShape}] differs from the data's per-example shape [${inputShape}]${config.dataset.type === 'csv' ? ` (${inputShape[0]} features after preprocessing)` : '; set config.dataset.inputShape'}`);
   }
   const out = model.build(inputShape);
-  if (config.data.rescale !== null) {
+  const rescale = config.dataset.type === 'csv' ? null : config.dataset.rescale;
+  if (rescale !== null) {
     // The preprocessing goes into the model, so the saved model takes raw pixels when served.
-    const rescaling = new Rescaling(config.data.rescale, 0, { name: 'rescaling', inputShape });
+    const rescaling = new Rescaling(rescale, 0, { name: 'rescaling', inputShape });
     rescaling.build(inputShape);
     model.layers.unshift(rescaling);
   }

@@ -207,11 +207,12 @@ describe('lathe train refuses bad configs before training, naming the field', ()
     });
   }
 
-  test('no --data and LATHE_DATA unset', () => {
+  test('no --data, LATHE_DATA unset and an empty cache: the error says where it looked and how to supply the data', () => {
     const out = path.join(tmp, 'bad-no-data');
-    const r = lathe(['train', writeJson('good.json', mlpConfig()), '--out', out]);
+    const cache = fs.mkdtempSync(path.join(tmp, 'cache-'));
+    const r = lathe(['train', writeJson('good.json', mlpConfig()), '--out', out], { LATHE_CACHE: cache });
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /^lathe: train: no data folder: pass --data DIR \(the four mnist IDX files\) or set LATHE_DATA\n$/);
+    assert.match(r.stderr, /^lathe: mnist: train-images-idx3-ubyte\.gz not found \(looked in .*cache-.*\(the cache\)\); pass --data DIR with the four MNIST files .*lathe train --download/);
     assert.ok(!fs.existsSync(out));
   });
 
@@ -220,7 +221,7 @@ describe('lathe train refuses bad configs before training, naming the field', ()
     const empty = fs.mkdtempSync(path.join(tmp, 'empty-'));
     const r = lathe(['train', writeJson('good.json', mlpConfig()), '--data', empty, '--out', out]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /^lathe: mnist: .*train-images-idx3-ubyte\(\.gz\) not found; pass --data DIR with the four MNIST IDX files/);
+    assert.match(r.stderr, /^lathe: mnist: train-images-idx3-ubyte\.gz not found \(looked in .*empty-.*\); pass --data DIR with the four MNIST files/);
     const bad = writeSyntheticMnist(20, 10, 5);
     const labels = path.join(bad, 'train-labels-idx1-ubyte');
     const bytes = fs.readFileSync(labels);

@@ -9,12 +9,12 @@ import { after, before, describe, test } from 'node:test';
 import * as lt from '../../src/index.js';
 import { Rescaling } from '../../src/nn/layers/index.js';
 import { buildRunModel, checkLabels, loadRunData, readRunConfig } from '../../src/train/run-config.js';
-import { assertThrowsLathe } from '../helpers.js';
+import { assertRejectsLathe, assertThrowsLathe } from '../helpers.js';
 
 type Config = Record<string, any>;
 const base = (): Config => ({
   seed: 3,
-  data: { dataset: 'mnist' },
+  dataset: { type: 'mnist' },
   model: { layers: [{ type: 'flatten' }, { type: 'dense', units: 16, activation: 'relu' }, { type: 'dense', units: 10, activation: 'softmax' }] },
   compile: { optimizer: { type: 'adam', lr: 0.001 }, loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] },
   fit: { epochs: 2, batchSize: 8 },
@@ -31,10 +31,10 @@ const LAYER_TYPES = 'dense, activation, rescaling, conv2d, maxpool2d, avgpool2d,
 
 describe('a good config', () => {
   test('read with defaults and command-line overrides', () => {
-    const c = readRunConfig({ data: { dataset: 'fashion-mnist' }, model: { layers: [{ type: 'dense', units: 2 }] }, compile: { optimizer: 'sgd', loss: 'mse' } });
+    const c = readRunConfig({ dataset: { type: 'fashion-mnist' }, model: { layers: [{ type: 'dense', units: 2 }] }, compile: { optimizer: 'sgd', loss: 'mse' } });
     assert.deepEqual(c, {
       seed: 0,
-      data: { dataset: 'fashion-mnist', inputShape: null, rescale: null, validation: 'test' },
+      dataset: { type: 'fashion-mnist', inputShape: null, rescale: null, validation: 'test' },
       layers: [{ type: 'dense', units: 2 }],
       compile: { optimizer: 'sgd', loss: 'mse', metrics: [] },
       fit: { epochs: 1, batchSize: 32, shuffle: true },
@@ -43,11 +43,11 @@ describe('a good config', () => {
     assert.equal(o.fit.epochs, 7);
     assert.equal(o.seed, 11);
     assert.equal(o.fit.batchSize, 8);
-    assert.equal(readRunConfig(edited((x) => (x.data.validation = 0.1))).data.validation, 0.1);
+    assert.equal((readRunConfig(edited((x) => (x.dataset.validation = 0.1))).dataset as { validation: unknown }).validation, 0.1);
   });
 
   test('"validation": null means no validation', () => {
-    assert.equal(readRunConfig(edited((x) => (x.data.validation = null))).data.validation, null);
+    assert.equal((readRunConfig(edited((x) => (x.dataset.validation = null))).dataset as { validation: unknown }).validation, null);
   });
 
   test('builds and compiles the model; the seed fixes the weights', () => {
@@ -67,7 +67,7 @@ describe('a good config', () => {
   });
 
   test('data.rescale puts a Rescaling layer first, so the model takes raw pixels', () => {
-    const model = prepare(edited((c) => (c.data.rescale = 1 / 255)));
+    const model = prepare(edited((c) => (c.dataset.rescale = 1 / 255)));
     assert.ok(model.layers[0] instanceof Rescaling);
     assert.equal((model.layers[0] as Rescaling).scale, 1 / 255);
     assert.deepEqual(model.layers.map((l) => l.type), ['rescaling', 'flatten', 'dense', 'dense']);
@@ -91,7 +91,7 @@ const BAD: [string, (c: Config) => void, RegExp][] = [
   ['conv2d after flatten', (c) => (c.model.layers[1] = { type: 'conv2d', filters: 4, kernelSize: 3 }), /^config\.model\.layers\[1\] \(conv2d\): expected input \[channels, height, width\], got per-example shape \[784\] \(the input comes from layers\[0\] \(flatten\)\)$/],
   ['conv2d on 2-d images', (c) => (c.model.layers = [{ type: 'conv2d', filters: 4, kernelSize: 3 }, { type: 'flatten' }, { type: 'dense', units: 10 }]), /^config\.model\.layers\[0\] \(conv2d\): expected input \[channels, height, width\], got per-example shape \[28,28\] \(the input comes from the model input\)$/],
   ['a kernel larger than the image', (c) => (c.model.layers = [{ type: 'reshape', targetShape: [1, 28, 28] }, { type: 'conv2d', filters: 2, kernelSize: 29 }]), /^config\.model\.layers\[1\] \(conv2d\): kernel \[29,29\].*does not fit per-example input \[1,28,28\]/],
-  ['inputShape that differs from the data', (c) => (c.model.layers[0].inputShape = [784]), /^config\.model\.layers\[0\]: inputShape \[784\] differs from the data's per-example shape \[28,28\]; set config\.data\.inputShape$/],
+  ['inputShape that differs from the data', (c) => (c.model.layers[0].inputShape = [784]), /^config\.model\.layers\[0\]: inputShape \[784\] differs from the data's per-example shape \[28,28\]; set config\.dataset\.inputShape$/],
   ['last layer width vs classes', (c) => (c.model.layers[2].units = 5), /^config\.model\.layers: the last layer gives 5 outputs per example, but the dataset has 10 classes$/],
   ['no layers', (c) => (c.model.layers = []), /^config\.model: "layers" must be a non-empty array, got \[\]$/],
   ['model type', (c) => (c.model.type = 'functional'), /^config\.model: "type" must be one of "sequential", got "functional"$/],
@@ -113,14 +113,14 @@ const BAD: [string, (c: Config) => void, RegExp][] = [
   ['shuffle "yes"', (c) => (c.fit.shuffle = 'yes'), /^config\.fit: "shuffle" must be true or false, got "yes"$/],
   ['a typo in fit', (c) => (c.fit.epoch = 3), /^config\.fit: unknown field "epoch" \(expected one of: epochs, batchSize, shuffle\)$/],
   // data and the top level
-  ['unknown dataset', (c) => (c.data.dataset = 'cifar10'), /^config\.data: "dataset" must be one of "mnist", "fashion-mnist", got "cifar10"$/],
-  ['no data section', (c) => delete c.data, /^config: "data" is required, e.g\. \{"dataset": "mnist"\}$/],
-  ['data not an object', (c) => (c.data = 'mnist'), /^config\.data: expected an object, got "mnist"$/],
-  ['a typo in data', (c) => (c.data.inputshape = [784]), /^config\.data: unknown field "inputshape" \(expected one of: dataset, inputShape, rescale, validation\)$/],
-  ['data.inputShape with a 0', (c) => (c.data.inputShape = [784, 0]), /^config\.data: "inputShape" must be an array of positive integers, got \[784,0\]$/],
-  ['validation 1.5', (c) => (c.data.validation = 1.5), /^config\.data: "validation" must be "test", a fraction in \(0, 1\), or null, got 1\.5$/],
-  ['rescale as a string', (c) => (c.data.rescale = '1/255'), /^config\.data: "rescale" must be a finite number, got "1\/255"$/],
-  ['a typo at the top', (c) => (c.epochs = 3), /^config: unknown field "epochs" \(expected one of: seed, data, model, compile, fit, description\)$/],
+  ['unknown dataset', (c) => (c.dataset.type = 'cifar10'), /^config\.dataset: "type" must be one of "mnist", "fashion-mnist", "csv", got "cifar10"$/],
+  ['no dataset section', (c) => delete c.dataset, /^config: "dataset" is required, e\.g\. \{"type": "mnist"\}/],
+  ['dataset not an object', (c) => (c.dataset = 'mnist'), /^config\.dataset: expected an object, got "mnist"$/],
+  ['a typo in data', (c) => (c.dataset.inputshape = [784]), /^config\.dataset: unknown field "inputshape" \(expected one of: type, inputShape, rescale, validation\)$/],
+  ['data.inputShape with a 0', (c) => (c.dataset.inputShape = [784, 0]), /^config\.dataset: "inputShape" must be an array of positive integers, got \[784,0\]$/],
+  ['validation 1.5', (c) => (c.dataset.validation = 1.5), /^config\.dataset: "validation" must be "test", a fraction in \(0, 1\), or null, got 1\.5$/],
+  ['rescale as a string', (c) => (c.dataset.rescale = '1/255'), /^config\.dataset: "rescale" must be a finite number, got "1\/255"$/],
+  ['a typo at the top', (c) => (c.epochs = 3), /^config: unknown field "epochs" \(expected one of: seed, dataset, model, compile, fit, description\)$/],
   ['negative seed', (c) => (c.seed = -1), /^config: "seed" must be an integer >= 0, got -1$/],
   ['no model', (c) => delete c.model, /^config: "model" is required: \{"layers": \[\.\.\.\]\}$/],
 ];
@@ -182,13 +182,13 @@ describe('data from IDX files', () => {
   before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lathe-config-'))));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  test('data.inputShape reshapes the images; the model is built for it', () => {
+  test('data.inputShape reshapes the images; the model is built for it', async () => {
     write([0, 1, 2, 9, 4]);
     const config = readRunConfig(edited((c) => {
-      c.data.inputShape = [1, 28, 28];
+      c.dataset.inputShape = [1, 28, 28];
       c.model.layers = [{ type: 'conv2d', filters: 2, kernelSize: 3 }, { type: 'flatten' }, { type: 'dense', units: 10 }];
     }));
-    const data = loadRunData(config, dir);
+    const data = await loadRunData(config, { data: dir });
     assert.deepEqual(data.train[0].shape, [5, 1, 28, 28]);
     assert.equal(data.train[0].dtype, 'uint8');
     assert.deepEqual(values(data.train[1]), [0, 1, 2, 9, 4]);
@@ -198,14 +198,14 @@ describe('data from IDX files', () => {
     assert.deepEqual(model.predict(data.train[0].cast('float32')).shape, [5, 10]);
   });
 
-  test('data.inputShape that does not hold one image', () => {
+  test('data.inputShape that does not hold one image', async () => {
     write([0, 1]);
-    const config = readRunConfig(edited((c) => (c.data.inputShape = [15])));
-    assertThrowsLathe(() => loadRunData(config, dir), /^config\.data: "inputShape" \[15\] does not hold one 28x28 image$/);
+    const config = readRunConfig(edited((c) => (c.dataset.inputShape = [15])));
+    await assertRejectsLathe(() => loadRunData(config, { data: dir }), /^config\.dataset: "inputShape" \[15\] does not hold one 28x28 image$/);
   });
 
-  test('labels outside the classes are found while loading, naming the file and byte', () => {
+  test('labels outside the classes are found while loading, naming the file and byte', async () => {
     write([0, 1, 12, 3]);
-    assertThrowsLathe(() => loadRunData(readRunConfig(base()), dir), /^mnist: .*train-labels-idx1-ubyte: label 2 is 12, expected 0\.\.9 \(byte 10\)$/);
+    await assertRejectsLathe(() => loadRunData(readRunConfig(base()), { data: dir }), /^mnist: .*train-labels-idx1-ubyte: label 2 is 12, expected 0\.\.9 \(byte 10\)$/);
   });
 });

@@ -77,7 +77,7 @@ export function mlpConfig(options: { hidden?: number; epochs?: number; batchSize
   const { hidden = 32, epochs = 3, batchSize = 32, lr = 0.01, optimizer = 'adam', seed = 0, dropout } = options;
   return {
     seed,
-    data: { dataset: 'mnist', inputShape: [784], rescale: 1 / 255, validation: 'test' },
+    dataset: { type: 'mnist', inputShape: [784], rescale: 1 / 255, validation: 'test' },
     model: {
       layers: [
         { type: 'dense', units: hidden, activation: 'relu', inputShape: [784] },

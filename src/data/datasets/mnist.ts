@@ -200,7 +200,7 @@ export async function loadIdxDataset(spec: IdxDatasetSpec, options: DatasetLoadO
   const missing = KEYS.find((k) => !found!.files[k]);
   if (missing) {
     const mirror = options.mirror ?? process.env[spec.mirrorEnv] ?? spec.mirror;
-    const optIn = options.dir === undefined ? `, or load with download: true to fetch them from ${mirror} into the cache` : '';
+    const optIn = options.dir === undefined ? `, or opt in to a download from ${mirror} into the cache (lathe train --download; load({ download: true }) in code)` : '';
     fail(spec.name, `${spec.files[missing].base}.gz not found (looked in ${looked.join('; ')}); ${offlineAdvice(spec)}${optIn}`);
   }
   const at = found.files as Record<Key, string>;
