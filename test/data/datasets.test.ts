@@ -100,12 +100,12 @@ describe('where the files are found', () => {
       process.env.LATHE_DATA = env;
       await assert.rejects(set.load({ cacheDir: cache, mirror: server.url }), {
         message: `synth: train-images-idx3-ubyte.gz not found (looked in ${path.join(env, 'synth')} ($LATHE_DATA/synth); ${path.join(cache, 'synth')} (the cache)); ` +
-          `pass --data DIR with the four Synth files (${ALL_GZ}; gzipped or not), or load with download: true to fetch them from ${server.url} into the cache`,
+          `pass --data DIR with the four Synth files (${ALL_GZ}; gzipped or not), or opt in to a download from ${server.url} into the cache (lathe train --download; load({ download: true }) in code)`,
       });
       delete process.env.LATHE_DATA;
       await assert.rejects(fashionMnist.load({ cacheDir: cache }), {
         message: `fashion-mnist: train-images-idx3-ubyte.gz not found (looked in $LATHE_DATA/fashion-mnist (LATHE_DATA is not set); ${path.join(cache, 'fashion-mnist')} (the cache)); ` +
-          `pass --data DIR with the four Fashion-MNIST files (${ALL_GZ}; gzipped or not), or load with download: true to fetch them from https://storage.googleapis.com/tensorflow/tf-keras-datasets/ into the cache`,
+          `pass --data DIR with the four Fashion-MNIST files (${ALL_GZ}; gzipped or not), or opt in to a download from https://storage.googleapis.com/tensorflow/tf-keras-datasets/ into the cache (lathe train --download; load({ download: true }) in code)`,
       });
       assert.deepEqual(server.hits, []);
       assert.deepEqual(fs.readdirSync(cache), []);

@@ -199,3 +199,15 @@ describe('corrupt or truncated IDX input names the file and the byte', () => {
     assertThrowsLathe(() => readIdx(file), new RegExp(`^idx: ${esc(file)}: cannot read \\(ENOENT: no such file or directory`));
   });
 });
+
+test('a gzip trailer that overstates the size neither allocates it nor passes: zlib refuses the length', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lathe-isize-'));
+  const file = path.join(dir, 'lie.idx.gz');
+  const gz = gzipSync(encodeIdx(lt.arange(100, undefined, 1, { dtype: 'uint8' })));
+  gz.writeUInt32LE(0xfffffff0, gz.length - 4); // claims 4 GB of output
+  fs.writeFileSync(file, gz);
+  const before = process.memoryUsage().rss;
+  assertThrowsLathe(() => readIdx(file), /^idx: .*lie\.idx\.gz: corrupt or truncated gzip data \(zlib: /);
+  assert.ok(process.memoryUsage().rss - before < 256 * 1024 * 1024, 'no allocation near the claimed size');
+  fs.rmSync(dir, { recursive: true, force: true });
+});

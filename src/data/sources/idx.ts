@@ -46,9 +46,17 @@ export interface IdxReadOptions {
 }
 
 const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
-// 1 MiB output chunks instead of zlib's 16 KiB: MNIST's training images gunzip in 90 ms instead
-// of 130 ms (sync) and 110 ms instead of 240 ms (async, which pays a thread hop per chunk).
-const zlibOptions = (maxBytes?: number) => ({ chunkSize: 1 << 20, ...(maxBytes ? { maxOutputLength: maxBytes } : {}) });
+// Output chunks of the whole decompressed size, which gzip's trailer states (ISIZE, mod 2^32):
+// zlib then fills one buffer and never concatenates chunks, so MNIST's 47 MB of training images
+// need 47 MB, not twice that, at their peak (a training run's RSS must stay under 250 MB).
+// Chunks of at least 1 MiB (not zlib's 16 KiB): 90 ms instead of 130 ms sync, 110 instead of 240 async.
+const MAX_CHUNK = 1 << 30;
+function zlibOptions(bytes: Uint8Array, maxBytes?: number) {
+  const isize = bytes.length >= 18 ? new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true) : 0;
+  // ISIZE is the file's claim: never allocate beyond deflate's best ratio (1032:1) for these bytes.
+  const chunkSize = Math.max(64, Math.min(MAX_CHUNK, maxBytes ?? MAX_CHUNK, bytes.length * 1032 + (1 << 20), Math.max(1 << 20, isize + 1)));
+  return { chunkSize, ...(maxBytes ? { maxOutputLength: maxBytes } : {}) };
+}
 
 function gunzipError(file: string, e: unknown, maxBytes: number | undefined): never {
   const err = e as NodeJS.ErrnoException;
@@ -69,7 +77,7 @@ export function readIdxBytes(file: string, options: IdxReadOptions = {}): Uint8A
   const bytes = readBytes(file);
   if (!isGzip(bytes)) return bytes;
   try {
-    return gunzipSync(bytes, zlibOptions(options.maxBytes));
+    return gunzipSync(bytes, zlibOptions(bytes, options.maxBytes));
   } catch (e) {
     gunzipError(file, e, options.maxBytes);
   }
@@ -85,7 +93,7 @@ export async function readIdxBytesAsync(file: string, options: IdxReadOptions = 
   }
   if (!isGzip(bytes)) return bytes;
   try {
-    return await gunzipAsync(bytes, zlibOptions(options.maxBytes));
+    return await gunzipAsync(bytes, zlibOptions(bytes, options.maxBytes));
   } catch (e) {
     gunzipError(file, e, options.maxBytes);
   }
