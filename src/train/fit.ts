@@ -2,9 +2,10 @@
 // metrics, validation, and the callbacks' hooks. Shuffling draws from its own seeded generator,
 // whose state checkpoints save, so a resumed run repeats an uninterrupted one exactly.
 import { noGrad } from '../autograd/engine.js';
-import { fail } from '../errors.js';
+import { fail, fmtShape } from '../errors.js';
+import { Dataset } from '../data/dataset.js';
 import { Generator, defaultGenerator } from '../tensor/random.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { ConfusionMatrix } from '../metrics/index.js';
 import type { Callback, Logs, StepInfo } from './callbacks/callback.js';
 import { ProgressLogger } from './callbacks/progress.js';
@@ -13,8 +14,8 @@ import { type Model, checkBatchSize, checkPair, rowRange, rows } from './model.j
 export interface FitOptions {
   epochs?: number;
   batchSize?: number;
-  /** Held-out [x, y] evaluated after each epoch (Keras' validation_data). */
-  validationData?: [Tensor, Tensor];
+  /** Held-out [x, y] (or a Dataset of [x, y] batches) evaluated after each epoch (Keras' validation_data). */
+  validationData?: [Tensor, Tensor] | Dataset<unknown>;
   /** The fraction of examples, taken from the end before shuffling, held out for validation. */
   validationSplit?: number;
   validationBatchSize?: number;
@@ -36,25 +37,38 @@ export interface History {
   history: Record<string, number[]>;
 }
 
-export async function fitLoop(model: Model, xAll: Tensor, yAll: Tensor, options: FitOptions): Promise<History> {
+/** The batches fit() trains on: a Dataset of [x, y] batches, or tensors it shuffles and slices itself. */
+type TrainSource = { kind: 'dataset'; ds: Dataset<unknown> } | { kind: 'tensors'; x: Tensor; y: Tensor };
+
+export async function fitLoop(model: Model, xAll: Tensor | Dataset<unknown>, yAll: Tensor | undefined, options: FitOptions): Promise<History> {
   const { epochs = 1, shuffle = true, verbose = 1, initialEpoch = 0 } = options;
-  checkPair('fit', xAll, yAll);
   const batchSize = checkBatchSize('fit', options.batchSize ?? 32);
   if (!Number.isInteger(epochs) || epochs < 0) fail('fit', `epochs must be a non-negative integer, got ${JSON.stringify(epochs)}`);
   if (!Number.isInteger(initialEpoch) || initialEpoch < 0) fail('fit', `initialEpoch must be a non-negative integer, got ${initialEpoch}`);
-  let [x, y] = [xAll, yAll];
-  let validation = options.validationData;
-  if (validation !== undefined) {
-    if (!Array.isArray(validation) || validation.length !== 2) fail('fit', 'validationData must be [x, y]');
+  let source: TrainSource;
+  let validation: [Tensor, Tensor] | Dataset<unknown> | undefined = options.validationData;
+  if (xAll instanceof Dataset) {
+    // A Dataset batches and shuffles itself (its shuffle is seeded per pass, so pass k of a resumed run is pass k).
+    if (yAll !== undefined) fail('fit', 'a Dataset holds its own labels: call fit(dataset, options) with [x, y] batches');
+    if (options.validationSplit !== undefined) fail('fit', 'validationSplit needs tensors; split a Dataset beforehand (lt.data.trainTestSplit) and pass validationData');
+    source = { kind: 'dataset', ds: xAll };
+  } else {
+    if (!(yAll instanceof Tensor)) fail('fit', 'expected fit(x, y, options) with tensors, or fit(dataset, options)');
+    checkPair('fit', xAll, yAll);
+    source = { kind: 'tensors', x: xAll, y: yAll };
+    if (validation === undefined && options.validationSplit !== undefined) {
+      const f = options.validationSplit;
+      if (typeof f !== 'number' || !(f > 0 && f < 1)) fail('fit', `validationSplit must be a number in (0, 1), got ${f}`);
+      const n = xAll.shape[0];
+      const cut = n - Math.max(1, Math.round(n * f));
+      if (cut < 1) fail('fit', `validationSplit ${f} leaves no training examples out of ${n}`);
+      source = { kind: 'tensors', x: rowRange(xAll, 0, cut), y: rowRange(yAll, 0, cut) };
+      validation = [rowRange(xAll, cut, n), rowRange(yAll, cut, n)];
+    }
+  }
+  if (validation !== undefined && !(validation instanceof Dataset)) {
+    if (!Array.isArray(validation) || validation.length !== 2) fail('fit', 'validationData must be [x, y] or a Dataset of [x, y] batches');
     checkPair('fit: validationData', validation[0], validation[1]);
-  } else if (options.validationSplit !== undefined) {
-    const f = options.validationSplit;
-    if (typeof f !== 'number' || !(f > 0 && f < 1)) fail('fit', `validationSplit must be a number in (0, 1), got ${f}`);
-    const n = xAll.shape[0];
-    const cut = n - Math.max(1, Math.round(n * f));
-    if (cut < 1) fail('fit', `validationSplit ${f} leaves no training examples out of ${n}`);
-    [x, y] = [rowRange(xAll, 0, cut), rowRange(yAll, 0, cut)];
-    validation = [rowRange(xAll, cut, n), rowRange(yAll, cut, n)];
   }
 
   const optimizer = model.optimizer!;
@@ -65,7 +79,8 @@ export async function fitLoop(model: Model, xAll: Tensor, yAll: Tensor, options:
     const wasTraining = model.training;
     model.eval();
     try {
-      noGrad(() => model.call(rowRange(x, 0, 1)));
+      const sample = source.kind === 'tensors' ? source.x : (await firstBatch(source.ds))[0];
+      noGrad(() => model.call(rowRange(sample, 0, 1)));
     } finally {
       model.train(wasTraining);
     }
@@ -73,8 +88,11 @@ export async function fitLoop(model: Model, xAll: Tensor, yAll: Tensor, options:
   }
   const rng = new Generator(options.seed ?? defaultGenerator.nextUint32());
   if (options.shuffleState) rng.setState(options.shuffleState);
-  const n = x.shape[0];
-  const stepsPerEpoch = Math.ceil(n / batchSize);
+  const n = source.kind === 'tensors' ? source.x.shape[0] : 0;
+  const card = source.kind === 'dataset' ? source.ds.cardinality() : null;
+  if (card === Infinity) fail('fit', 'the Dataset never ends (repeat() without a count): take(n) the steps an epoch should have');
+  // 0 when a Dataset's length is unknown until a pass ends (after filter()).
+  const stepsPerEpoch = source.kind === 'tensors' ? Math.ceil(n / batchSize) : card ?? 0;
   const callbacks = [...(options.callbacks ?? [])];
   if (verbose) callbacks.push(new ProgressLogger(verbose));
   for (const c of callbacks) c.setModel(model);
@@ -96,22 +114,26 @@ export async function fitLoop(model: Model, xAll: Tensor, yAll: Tensor, options:
   const history = state.history;
   let logs: Logs = {};
   const order = new Int32Array(n);
+  const batches = (epoch: number): Iterable<unknown> | AsyncIterable<unknown> => {
+    if (source.kind === 'dataset') return source.ds.iterate(epoch);
+    for (let i = 0; i < n; i++) order[i] = i;
+    if (shuffle) shuffleInPlace(order, rng);
+    return tensorBatches(source.x, source.y, order, batchSize);
+  };
   // A confusion matrix is not a number; it is read from the metric itself, not the logs.
   const scalarMetrics = model.metrics.filter((m) => !(m instanceof ConfusionMatrix));
   for (let epoch = state.epoch; epoch < epochs && !model.stopTraining; epoch++) {
     model.fitState.epoch = epoch;
     for (const c of callbacks) c.onEpochBegin(epoch);
     model.train();
-    for (let i = 0; i < n; i++) order[i] = i;
-    if (shuffle) shuffleInPlace(order, rng);
     for (const m of model.metrics) m.reset();
     let lossSum = 0;
     let seen = 0;
     let refused = false;
-    for (let b = 0; b < stepsPerEpoch && !model.stopTraining; b++) {
-      const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
-      const xb = rows(x, idx);
-      const yb = rows(y, idx);
+    let b = 0;
+    for await (const item of batches(epoch)) {
+      if (model.stopTraining) break;
+      const [xb, yb] = batchPair(item, b);
       optimizer.zeroGrad();
       const out = model.call(xb);
       const lossT = loss.compute(yb, out);
@@ -123,19 +145,21 @@ export async function fitLoop(model: Model, xAll: Tensor, yAll: Tensor, options:
         break;
       }
       optimizer.step();
-      lossSum += info.loss * idx.length;
-      seen += idx.length;
+      lossSum += info.loss * xb.shape[0];
+      seen += xb.shape[0];
       for (const m of model.metrics) m.update(yb, out);
       const batchLogs: Logs = { loss: lossSum / seen };
       for (const m of scalarMetrics) batchLogs[m.name] = m.result() as number;
       for (const c of callbacks) c.onBatchEnd(info, batchLogs);
+      b++;
     }
     // An epoch cut short by a refused step did not complete: it is neither logged nor checkpointed.
     if (refused || seen === 0) break;
     logs = { loss: lossSum / seen };
     for (const m of scalarMetrics) logs[m.name] = m.result() as number;
     if (validation && !model.stopTraining) {
-      const v = await model.evaluate(validation[0], validation[1], { batchSize: options.validationBatchSize ?? Math.max(batchSize, 256) });
+      const evalOptions = { batchSize: options.validationBatchSize ?? Math.max(batchSize, 256) };
+      const v = validation instanceof Dataset ? await model.evaluate(validation, evalOptions) : await model.evaluate(validation[0], validation[1], evalOptions);
       for (const [k, val] of Object.entries(v)) logs[`val_${k}`] = val;
     }
     history.epoch.push(epoch);
@@ -146,6 +170,32 @@ export async function fitLoop(model: Model, xAll: Tensor, yAll: Tensor, options:
   }
   for (const c of callbacks) c.onTrainEnd(logs);
   return history;
+}
+
+/** The slices of x and y in `order`, batchSize at a time. */
+function* tensorBatches(x: Tensor, y: Tensor, order: Int32Array, batchSize: number): IterableIterator<[Tensor, Tensor]> {
+  for (let start = 0; start < order.length; start += batchSize) {
+    const idx = order.subarray(start, Math.min(order.length, start + batchSize));
+    yield [rows(x, idx), rows(y, idx)];
+  }
+}
+
+/** A Dataset element as an [x, y] pair of batches with one batch size. */
+export function batchPair(item: unknown, b: number): [Tensor, Tensor] {
+  if (!Array.isArray(item) || item.length !== 2 || !(item[0] instanceof Tensor) || !(item[1] instanceof Tensor)) {
+    fail('fit', `batch ${b}: expected [x, y] tensors (a Dataset of pairs, batched), got ${Array.isArray(item) ? `an array of ${item.length}` : typeof item}`);
+  }
+  const [x, y] = item as [Tensor, Tensor];
+  if (x.rank < 1 || y.rank < 1 || x.shape[0] !== y.shape[0]) fail('fit', `batch ${b}: x ${fmtShape(x.shape)} and y ${fmtShape(y.shape)} hold different numbers of examples; batch() the Dataset first`);
+  return [x, y];
+}
+
+async function firstBatch(ds: Dataset<unknown>): Promise<[Tensor, Tensor]> {
+  const it = ds.iterate(0);
+  const first = await it.next();
+  await it.return(undefined);
+  if (first.done) fail('fit', 'the Dataset is empty');
+  return batchPair(first.value, 0);
 }
 
 /** Fisher-Yates with the fit's own generator. */

@@ -8,8 +8,9 @@ import { concat, indexSelect, narrow, tensor as makeTensor } from '../ops/functi
 import { getMetric, type Metric } from '../metrics/index.js';
 import { getOptimizer, type Optimizer } from '../optim/index.js';
 import type { Generator } from '../tensor/random.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { type FitOptions, type History, fitLoop } from './fit.js';
+import { Tensor } from '../tensor/tensor.js';
+import { type FitOptions, type History, batchPair, fitLoop } from './fit.js';
+import { Dataset } from '../data/dataset.js';
 import type { Callback, Logs } from './callbacks/callback.js';
 import type { SavedCallbackState } from './checkpoint.js';
 
@@ -48,38 +49,60 @@ export abstract class Model extends Module {
     return this;
   }
 
-  /** Trains on x and y (tensors whose first axis is the example); resolves to the per-epoch history. */
-  async fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
+  /**
+   * Trains on x and y (tensors whose first axis is the example), or on a Dataset of [x, y]
+   * batches: fit(dataset, options). Resolves to the per-epoch history.
+   */
+  async fit(x: Tensor | Dataset<unknown>, y?: Tensor | FitOptions, options: FitOptions = {}): Promise<History> {
     if (!this.optimizer || !this.loss) fail('fit', 'call compile({ optimizer, loss }) first');
-    return fitLoop(this, x, y, options);
+    if (x instanceof Dataset) {
+      if (y instanceof Tensor) fail('fit', 'a Dataset holds its own labels: call fit(dataset, options) with [x, y] batches');
+      return fitLoop(this, x, undefined, (y as FitOptions | undefined) ?? options);
+    }
+    return fitLoop(this, x, y as Tensor, options);
   }
 
-  /** The loss and metrics on x and y, in eval mode: { loss, accuracy, ... }. */
-  async evaluate(x: Tensor, y: Tensor, options: { batchSize?: number } = {}): Promise<Logs> {
+  /** The loss and metrics on x and y (or a Dataset of [x, y] batches), in eval mode: { loss, accuracy, ... }. */
+  async evaluate(x: Tensor | Dataset<unknown>, y?: Tensor | { batchSize?: number }, options: { batchSize?: number } = {}): Promise<Logs> {
     if (!this.loss) fail('evaluate', 'call compile({ optimizer, loss }) first');
-    checkPair('evaluate', x, y);
-    const batchSize = checkBatchSize('evaluate', options.batchSize ?? 256);
+    let batches: Iterable<unknown> | AsyncIterable<unknown>;
+    if (x instanceof Dataset) {
+      batches = x.iterate(0);
+    } else {
+      if (!(y instanceof Tensor)) fail('evaluate', 'expected evaluate(x, y, options) with tensors, or evaluate(dataset, options)');
+      checkPair('evaluate', x, y);
+      const batchSize = checkBatchSize('evaluate', options.batchSize ?? 256);
+      batches = (function* () {
+        for (let start = 0; start < x.shape[0]; start += batchSize) {
+          const end = Math.min(x.shape[0], start + batchSize);
+          yield [rowRange(x, start, end), rowRange(y, start, end)];
+        }
+      })();
+    }
     const wasTraining = this.training;
     this.eval();
     try {
-      return noGrad(() => {
-        let lossSum = 0;
-        for (const m of this.metrics) m.reset();
-        for (let start = 0; start < x.shape[0]; start += batchSize) {
-          const end = Math.min(x.shape[0], start + batchSize);
-          const xb = rowRange(x, start, end);
-          const yb = rowRange(y, start, end);
+      let lossSum = 0;
+      let seen = 0;
+      let b = 0;
+      for (const m of this.metrics) m.reset();
+      for await (const item of batches) {
+        const [xb, yb] = batchPair(item, b++);
+        // noGrad per batch: a flag held across an await would leak into other code.
+        noGrad(() => {
           const out = this.call(xb);
-          lossSum += this.loss!.compute(yb, out).item() * (end - start);
+          lossSum += this.loss!.compute(yb, out).item() * xb.shape[0];
           for (const m of this.metrics) m.update(yb, out);
-        }
-        const logs: Logs = { loss: lossSum / x.shape[0] };
-        for (const m of this.metrics) {
-          const r = m.result();
-          if (typeof r === 'number') logs[m.name] = r;
-        }
-        return logs;
-      });
+        });
+        seen += xb.shape[0];
+      }
+      if (seen === 0) fail('evaluate', 'no examples');
+      const logs: Logs = { loss: lossSum / seen };
+      for (const m of this.metrics) {
+        const r = m.result();
+        if (typeof r === 'number') logs[m.name] = r;
+      }
+      return logs;
     } finally {
       this.train(wasTraining);
     }
