@@ -5,6 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LatheError, fail } from '../errors.js';
 import * as datasets from '../data/datasets/index.js';
+import { loadImageFolder } from '../data/sources/images.js';
+import { trainTestSplit } from '../data/split.js';
 import { type CsvDatasetOptions, TabularPreprocessor, formatTabularReport, loadCsvDataset } from '../data/tabular/index.js';
 import { ConfigReader } from '../nn/config.js';
 import { Rescaling } from '../nn/layers/rescaling.js';
@@ -32,16 +34,27 @@ export interface CsvDatasetSpec {
   options: CsvDatasetOptions;
 }
 
+export interface ImageFolderSpec {
+  type: 'images';
+  /** A folder of class folders (Keras' image_dataset_from_directory layout). */
+  path: string;
+  size: [number, number] | null;
+  channels: 1 | 3 | null;
+  rescale: number | null;
+  validationSplit: number;
+  seed: number;
+}
+
 export interface RunConfig {
   seed: number;
-  dataset: ImageDatasetSpec | CsvDatasetSpec;
+  dataset: ImageDatasetSpec | CsvDatasetSpec | ImageFolderSpec;
   layers: unknown[];
   compile: { optimizer: unknown; loss: unknown; metrics: unknown[] };
   fit: { epochs: number; batchSize: number; shuffle: boolean };
 }
 
 const IMAGE_DATASETS = ['mnist', 'fashion-mnist'] as const;
-const DATASET_TYPES = [...IMAGE_DATASETS, 'csv'] as const;
+const DATASET_TYPES = [...IMAGE_DATASETS, 'csv', 'images'] as const;
 
 function readDataset(raw: unknown): RunConfig['dataset'] {
   const r = new ConfigReader('config.dataset', (raw ?? fail('config', '"dataset" is required, e.g. {"type": "mnist"} or {"type": "csv", "path": "...", "label": "..."}')) as Record<string, unknown>);
@@ -51,6 +64,19 @@ function readDataset(raw: unknown): RunConfig['dataset'] {
     if (typeof file !== 'string' || file === '') fail('config.dataset', `"path" must name the CSV file, got ${JSON.stringify(file)}`);
     if (typeof options.label !== 'string') fail('config.dataset', `"label" must name the label column, got ${JSON.stringify(options.label)}`);
     return { type, path: file, options: options as unknown as CsvDatasetOptions };
+  }
+  if (type === 'images') {
+    r.rejectUnknown(['type', 'path', 'size', 'channels', 'rescale', 'validationSplit', 'seed']);
+    const split = r.number('validationSplit', 0.2, [0, 0.99]);
+    return {
+      type,
+      path: r.string('path'),
+      size: r.has('size') ? r.pair('size') : null,
+      channels: readChannels(r.obj.channels),
+      rescale: r.has('rescale') ? r.number('rescale') : null,
+      validationSplit: split,
+      seed: r.int('seed', 0),
+    };
   }
   r.rejectUnknown(['type', 'inputShape', 'rescale', 'validation']);
   const validation = r.obj.validation === undefined ? 'test' : r.obj.validation;
@@ -63,6 +89,12 @@ function readDataset(raw: unknown): RunConfig['dataset'] {
     rescale: r.has('rescale') ? r.number('rescale') : null,
     validation: validation as ImageDatasetSpec['validation'],
   };
+}
+
+function readChannels(c: unknown): 1 | 3 | null {
+  if (c === undefined) return null;
+  if (c !== 1 && c !== 3) fail('config.dataset', `"channels" must be 1 (grayscale) or 3 (RGB), got ${JSON.stringify(c)}`);
+  return c;
 }
 
 /** Validates a parsed config.json; overrides come from command-line flags. */
@@ -138,6 +170,15 @@ export async function loadRunData(config: RunConfig, where: DataLocation = {}): 
       report: formatTabularReport(csv.report),
     };
   }
+  if (spec.type === 'images') {
+    const dir = resolveCsvPath(spec.path, { ...where, data: where.data && fs.existsSync(where.data) && fs.statSync(where.data).isDirectory() ? where.data : undefined });
+    if (!fs.existsSync(dir)) fail('config.dataset', `"path" ${JSON.stringify(spec.path)}: ${dir} not found (a relative path resolves against --data DIR, then $LATHE_DATA, then the config's folder)`);
+    const folder = loadImageFolder(dir, { ...(spec.size ? { size: spec.size } : {}), ...(spec.channels ? { channels: spec.channels } : {}) });
+    const classNames = folder.classNames;
+    if (spec.validationSplit === 0) return { train: [folder.images, folder.labels], classes: classNames.length, classNames };
+    const [xTrain, xVal, yTrain, yVal] = trainTestSplit(folder.images, folder.labels, { testSize: spec.validationSplit, seed: spec.seed, stratify: true });
+    return { train: [xTrain, yTrain], validation: [xVal, yVal], classes: classNames.length, classNames };
+  }
   const named = spec.type === 'mnist' ? datasets.mnist : datasets.fashionMnist;
   // A folder named with --data is the user's explicit choice (often a subset or a variant), so
   // its files are not compared with the official checksums; the IDX checks still apply. Files
@@ -175,6 +216,7 @@ export function buildRunModel(config: RunConfig, inputShape: readonly number[], 
   }
   const out = model.build(inputShape);
   const rescale = config.dataset.type === 'csv' ? null : config.dataset.rescale;
+  // (an image folder's pixels are uint8 [C,H,W], as MNIST's: rescale them the same way)
   if (rescale !== null) {
     // The preprocessing goes into the model, so the saved model takes raw pixels when served.
     const rescaling = new Rescaling(rescale, 0, { name: 'rescaling', inputShape });
