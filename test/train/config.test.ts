@@ -113,7 +113,7 @@ const BAD: [string, (c: Config) => void, RegExp][] = [
   ['shuffle "yes"', (c) => (c.fit.shuffle = 'yes'), /^config\.fit: "shuffle" must be true or false, got "yes"$/],
   ['a typo in fit', (c) => (c.fit.epoch = 3), /^config\.fit: unknown field "epoch" \(expected one of: epochs, batchSize, shuffle\)$/],
   // data and the top level
-  ['unknown dataset', (c) => (c.dataset.type = 'cifar10'), /^config\.dataset: "type" must be one of "mnist", "fashion-mnist", "csv", got "cifar10"$/],
+  ['unknown dataset', (c) => (c.dataset.type = 'cifar10'), /^config\.dataset: "type" must be one of "mnist", "fashion-mnist", "csv", "images", got "cifar10"$/],
   ['no dataset section', (c) => delete c.dataset, /^config: "dataset" is required, e\.g\. \{"type": "mnist"\}/],
   ['dataset not an object', (c) => (c.dataset = 'mnist'), /^config\.dataset: expected an object, got "mnist"$/],
   ['a typo in data', (c) => (c.dataset.inputshape = [784]), /^config\.dataset: unknown field "inputshape" \(expected one of: type, inputShape, rescale, validation\)$/],
