@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../atomic-write.js';
 import { fail } from '../errors.js';
 import { decodeSafetensors, encodeSafetensors } from '../tensor/safetensors.js';
 import { TabularPreprocessor, type TabularPreprocessorJson } from '../data/tabular/index.js';
+import { optimizerFromConfig } from '../optim/registry.js';
 import { Sequential } from '../train/sequential.js';
 import type { Model } from '../train/model.js';
 import { VERSION } from '../version.js';
@@ -29,13 +30,15 @@ export interface SavedModelJson {
   classNames?: string[];
   /** Fitted preprocessing applied to raw inputs before the model (a CSV's columns), as plain JSON. */
   preprocessing?: TabularPreprocessorJson;
-  training?: { loss?: unknown; metrics?: string[]; dataset?: string };
+  training?: { loss?: unknown; metrics?: string[]; dataset?: string; optimizer?: Record<string, unknown> };
 }
 
 export interface SaveOptions {
   classNames?: string[];
   /** The fitted preprocessing of tabular inputs; serving applies it to raw records. */
   preprocessing?: TabularPreprocessor;
+  /** Also write the optimizer's state (optimizer.safetensors), so that loading resumes training where it stopped. */
+  includeOptimizer?: boolean;
   /** The dataset it was trained on (a name such as "mnist", or "csv"), so `lathe evaluate` can find its test split. */
   dataset?: string;
 }
@@ -54,17 +57,48 @@ export function saveModel(model: Model, dir: string, options: SaveOptions = {}):
     },
     ...(options.classNames ? { classNames: options.classNames } : {}),
     ...(options.preprocessing ? { preprocessing: options.preprocessing.toJSON() } : {}),
-    ...(model.loss ? { training: { loss: model.loss.getConfig(), metrics: model.metrics.map((m) => m.name), ...(options.dataset ? { dataset: options.dataset } : {}) } } : {}),
+    ...(model.loss
+      ? { training: { loss: model.loss.getConfig(), metrics: model.metrics.map((m) => m.name), ...(model.optimizer ? { optimizer: model.optimizer.getConfig() } : {}), ...(options.dataset ? { dataset: options.dataset } : {}) } }
+      : {}),
   };
+  if (options.includeOptimizer && !model.optimizer) fail('save', 'includeOptimizer: the model has no optimizer; compile it first');
   const target = path.resolve(dir);
   const tmp = `${target}.tmp-${process.pid}-${Date.now().toString(36)}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   writeFileAtomic(path.join(tmp, 'weights.safetensors'), encodeSafetensors(model.stateDict(), { format: 'lathe' }));
+  if (options.includeOptimizer) {
+    const state = model.optimizer!.stateDict();
+    writeFileAtomic(path.join(tmp, 'optimizer.safetensors'), encodeSafetensors(state.slots, { format: 'lathe-optimizer', iterations: String(state.iterations) }));
+  }
   writeFileAtomic(path.join(tmp, 'model.json'), `${JSON.stringify(json, null, 2)}\n`);
   const old = `${target}.old-${process.pid}-${Date.now().toString(36)}`;
   if (fs.existsSync(target)) fs.renameSync(target, old);
   fs.renameSync(tmp, target);
   fs.rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Compiles a loaded model as it was saved (Keras' load_model does the same): the loss, the
+ * metrics and the optimizer from model.json, and the optimizer's slots and step count from
+ * optimizer.safetensors when the save included them, so fit() continues where it stopped.
+ */
+function restoreTraining(model: Sequential, json: SavedModelJson, dir: string, file: string): void {
+  const t = json.training;
+  if (!t?.loss || !t.optimizer) return;
+  try {
+    model.compile({ optimizer: optimizerFromConfig(t.optimizer, 'training.optimizer'), loss: t.loss as never, metrics: t.metrics ?? [] });
+  } catch (e) {
+    fail(file, (e as Error).message);
+  }
+  const optFile = path.join(dir, 'optimizer.safetensors');
+  if (!fs.existsSync(optFile)) return;
+  const { tensors, metadata } = decodeSafetensors(fs.readFileSync(optFile), optFile);
+  if (metadata.format !== 'lathe-optimizer') fail(optFile, `not a Lathe optimizer state (metadata format ${JSON.stringify(metadata.format)})`);
+  try {
+    model.optimizer!.loadStateDict({ config: t.optimizer as never, iterations: Number(metadata.iterations), slots: tensors });
+  } catch (e) {
+    fail(optFile, (e as Error).message);
+  }
 }
 
 export interface LoadedModel {
@@ -107,5 +141,6 @@ export function loadModel(dir: string): LoadedModel {
     fail(file, '"classNames" must be an array of strings');
   }
   const preprocessor = json.preprocessing === undefined ? undefined : TabularPreprocessor.fromJSON(json.preprocessing, `${file}: preprocessing`);
+  restoreTraining(model, json, dir, file);
   return { model, json, ...(preprocessor ? { preprocessor } : {}) };
 }

@@ -77,7 +77,11 @@ onEachBackend('saveModel / loadModel', () => {
       outputs: [{ name: 'output', dtype: 'float32', shape: [null, 3] }],
     });
     assert.deepEqual(json.classNames, ['a', 'b', 'c']);
-    assert.deepEqual(json.training, { loss: { type: 'sparseCategoricalCrossentropy', reduction: 'mean', fromLogits: false }, metrics: ['accuracy'] });
+    assert.deepEqual(json.training, {
+      loss: { type: 'sparseCategoricalCrossentropy', reduction: 'mean', fromLogits: false },
+      metrics: ['accuracy'],
+      optimizer: { type: 'adam', lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weightDecay: 0, decoupled: false },
+    });
     assert.deepEqual(loadModel(dir).json, json);
     // the weights: one tensor per stateDict entry, under the same names, tagged as Lathe's
     const { tensors, metadata } = decodeSafetensors(fs.readFileSync(path.join(dir, 'weights.safetensors')));
@@ -183,5 +187,25 @@ onEachBackend('loadModel errors', () => {
     reset();
     fs.writeFileSync(weights, Buffer.from([1, 2, 3]));
     assertThrowsLathe(load, new RegExp(`^${esc(weights)}: file is 3 bytes, too short for a safetensors header$`));
+  });
+
+  test("issue 6's corrupt folders: a truncated file, a header claiming too much, a huge header, a wrong dtype", () => {
+    const raw = () => (reset(), fs.readFileSync(weights));
+    const bytes = raw();
+    fs.writeFileSync(weights, bytes.subarray(0, bytes.length - 10)); // cut inside the last tensor
+    assertThrowsLathe(load, new RegExp(`^${esc(weights)}: tensor ".*" ends at byte \\d+, past the \\d+ bytes of data$`));
+    const claims = raw();
+    claims.writeBigUInt64LE(BigInt(claims.length), 0); // the header "runs" to past the file's end
+    fs.writeFileSync(weights, claims);
+    assertThrowsLathe(load, new RegExp(`^${esc(weights)}: header length \\d+ runs past the end of the \\d+-byte file$`));
+    const huge = raw();
+    huge.writeBigUInt64LE(2n ** 62n, 0);
+    fs.writeFileSync(weights, huge);
+    assertThrowsLathe(load, new RegExp(`^${esc(weights)}: header length 4611686018427387904 exceeds the limit of \\d+ bytes$`));
+    const typed = raw();
+    const n = Number(typed.readBigUInt64LE(0));
+    const header = typed.subarray(8, 8 + n).toString('utf8').replace('"F32"', '"F64"'); // same length: one tensor now claims float64
+    fs.writeFileSync(weights, Buffer.concat([typed.subarray(0, 8), Buffer.from(header, 'utf8'), typed.subarray(8 + n)]));
+    assertThrowsLathe(load, new RegExp(`^${esc(weights)}: tensor ".*": float64 \\[[\\d,]*\\] needs \\d+ bytes, its range holds \\d+$`));
   });
 });
