@@ -39,15 +39,6 @@ function sizes(n: number, o: SplitOptions): [number, number] {
   return [nTrain, test];
 }
 
-function shuffleInPlace(a: Int32Array, g: Generator): Int32Array {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = g.nextInt(i + 1);
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
-  return a;
-}
 
 /**
  * Splits k rows among classes in proportion to `counts` (Hamilton's largest-remainder method,
@@ -80,11 +71,11 @@ function stratified(labels: ArrayLike<number>, nTrain: number, nTest: number, g:
   const train: number[] = [];
   const test: number[] = [];
   classes.forEach((c, i) => {
-    const members = shuffleInPlace(Int32Array.from(byClass.get(c)!), g);
+    const members = g.shuffle(Int32Array.from(byClass.get(c)!));
     for (let k = 0; k < testShare[i] + trainShare[i]; k++) (k < testShare[i] ? test : train).push(members[k]);
   });
   // Mix the classes, so that neither part comes sorted by class.
-  return { train: shuffleInPlace(Int32Array.from(train), g), test: shuffleInPlace(Int32Array.from(test), g) };
+  return { train: g.shuffle(Int32Array.from(train)), test: g.shuffle(Int32Array.from(test)) };
 }
 
 /** The row numbers of each part, for callers that split something other than tensors. */
@@ -101,7 +92,7 @@ export function trainTestSplitIndices(n: number, options: Omit<SplitOptions, 'st
   }
   const order = Int32Array.from({ length: n }, (_, i) => i);
   // scikit-learn's layout: shuffled, the test rows first; unshuffled, the train rows first.
-  if (shuffle) return { test: shuffleInPlace(order, g).slice(0, nTest), train: order.slice(nTest, nTest + nTrain) };
+  if (shuffle) return { test: g.shuffle(order).slice(0, nTest), train: order.slice(nTest, nTest + nTrain) };
   return { train: order.slice(0, nTrain), test: order.slice(nTrain, nTrain + nTest) };
 }
 

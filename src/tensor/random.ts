@@ -87,6 +87,17 @@ export class Generator {
   nextInt(n: number): number {
     return Math.floor(this.nextFloat64() * n);
   }
+
+  /** Shuffles `a` in place (Fisher-Yates from the last element, one nextInt per swap) and returns it. */
+  shuffle<A extends { length: number; [i: number]: number }>(a: A): A {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.nextInt(i + 1);
+      const t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+    return a;
+  }
 }
 
 function rotl(x: number, k: number): number {

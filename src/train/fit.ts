@@ -117,7 +117,7 @@ export async function fitLoop(model: Model, xAll: Tensor | Dataset<unknown>, yAl
   const batches = (epoch: number): Iterable<unknown> | AsyncIterable<unknown> => {
     if (source.kind === 'dataset') return source.ds.iterate(epoch);
     for (let i = 0; i < n; i++) order[i] = i;
-    if (shuffle) shuffleInPlace(order, rng);
+    if (shuffle) rng.shuffle(order);
     return tensorBatches(source.x, source.y, order, batchSize);
   };
   // A confusion matrix is not a number; it is read from the metric itself, not the logs.
@@ -198,12 +198,3 @@ async function firstBatch(ds: Dataset<unknown>): Promise<[Tensor, Tensor]> {
   return batchPair(first.value, 0);
 }
 
-/** Fisher-Yates with the fit's own generator. */
-function shuffleInPlace(a: Int32Array, g: Generator): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = g.nextInt(i + 1);
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
-}

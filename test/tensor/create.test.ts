@@ -119,3 +119,17 @@ describe('random', () => {
     assert.deepEqual([...new Set(r.dataSync())].sort(), [-1, -2, 0, 1, 2].sort());
   });
 });
+
+test('Generator.shuffle: a seeded Fisher-Yates permutation, one nextInt per swap from the end', () => {
+  const a = new lt.Generator(7).shuffle(Int32Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual([...a].sort((p, q) => p - q), Array.from({ length: 50 }, (_, i) => i), 'a permutation');
+  assert.deepEqual([...new lt.Generator(7).shuffle(Int32Array.from({ length: 50 }, (_, i) => i))], [...a], 'the same for the same seed');
+  const g = new lt.Generator(7);
+  const ref = Array.from({ length: 50 }, (_, i) => i);
+  for (let i = 49; i > 0; i--) {
+    const j = g.nextInt(i + 1);
+    [ref[i], ref[j]] = [ref[j], ref[i]];
+  }
+  assert.deepEqual([...a], ref);
+  assert.notDeepEqual([...new lt.Generator(8).shuffle(Int32Array.from({ length: 50 }, (_, i) => i))], [...a]);
+});

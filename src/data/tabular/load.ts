@@ -163,10 +163,7 @@ export function splitIndices(labels: readonly string[], split: number, seed: num
   const trainIdx: number[] = [];
   const valIdx: number[] = [];
   for (const perm of groups) {
-    for (let i = perm.length - 1; i > 0; i--) {
-      const j = g.nextInt(i + 1);
-      [perm[i], perm[j]] = [perm[j], perm[i]];
-    }
+    g.shuffle(perm);
     const nVal = Math.round(perm.length * split);
     valIdx.push(...perm.slice(0, nVal));
     trainIdx.push(...perm.slice(nVal));
