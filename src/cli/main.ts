@@ -3,6 +3,7 @@ import { LatheError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { benchCommand } from './bench.js';
 import { evaluateCommand } from './evaluate.js';
+import { exportCommand } from './export.js';
 import { predictCommand } from './predict.js';
 import { trainCommand } from './train.js';
 
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   train: { summary: 'train a model from a config: lathe train config.json --data DIR [--json]', run: trainCommand },
   evaluate: { summary: 'loss and metrics of a saved model on the test split', run: evaluateCommand },
   predict: { summary: 'predictions for {"instances": [...]} from a saved model', run: predictCommand },
+  export: { summary: 'a saved model as ONNX: lathe export <model_dir> --format onnx --out model.onnx [--opset N]', run: exportCommand },
   bench: { summary: 'micro-benchmarks (gemm, train-step) as JSON lines', run: benchCommand },
 };
 

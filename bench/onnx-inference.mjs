@@ -1,0 +1,85 @@
+// Lathe's native inference (model.predict, synchronous) beside ONNX Runtime (onnxruntime-node,
+// session.run) on the same exported model: the brief's MLP 784-128-10 and the CNN of
+// examples/mnist-cnn.json, both with their Rescaling (uint8 pixels in, as `lathe export` writes
+// them), at batch 1, 32 and 256. The two alternate sample by sample so machine noise hits both.
+// ORT gets intraOpNumThreads 2 (this machine's 2 cores, Lathe's default pool size). One JSON
+// line per case; ratio = ORT time / Lathe time (above 1: Lathe faster).
+//   node bench/onnx-inference.mjs [--samples 15] [--sample-ms 25]
+import * as fs from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import * as lt from '../dist/src/index.js';
+import { exportOnnx } from '../dist/src/io/onnx/export.js';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const SAMPLES = arg('samples', 15);
+const SAMPLE_MS = arg('sample-ms', 25);
+const ORT_THREADS = 2;
+
+function mlp() {
+  const L = lt.layers;
+  return new lt.Sequential([new L.Rescaling(1 / 255, 0, { inputShape: [784] }), new L.Dense(128, { activation: 'relu' }), new L.Dense(10, { activation: 'softmax' })]);
+}
+
+function cnn() {
+  const config = JSON.parse(fs.readFileSync(new URL('../examples/mnist-cnn.json', import.meta.url), 'utf8'));
+  return lt.Sequential.fromConfig([{ type: 'rescaling', scale: config.dataset.rescale, inputShape: [1, 28, 28] }, ...config.model.layers]);
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Calls per sample so that one sample takes about SAMPLE_MS. */
+async function calibrate(fn) {
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < SAMPLE_MS) {
+    await fn();
+    n++;
+  }
+  return Math.max(1, n);
+}
+
+async function sample(fn, calls) {
+  const t0 = performance.now();
+  for (let i = 0; i < calls; i++) await fn();
+  return ((performance.now() - t0) * 1000) / calls;
+}
+
+lt.manualSeed(0);
+for (const [name, model] of [['mlp', mlp()], ['cnn', cnn()]]) {
+  const session = await ort.InferenceSession.create(exportOnnx(model, { inputType: 'uint8' }), {
+    intraOpNumThreads: ORT_THREADS,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+  for (const batch of [1, 32, 256]) {
+    const x = lt.randint(0, 256, [batch, ...model.inputShape], { generator: new lt.Generator(batch) }).cast('uint8');
+    const feeds = { input: new ort.Tensor('uint8', x.dataSync(), [...x.shape]) };
+    // Both return the outputs as a Float32Array in host memory, so both calls include reading them.
+    const lathe = () => model.predict(x, { batchSize: batch }).dataSync();
+    const onnx = async () => (await session.run(feeds)).output.data;
+    const a = lathe();
+    const b = await onnx();
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    const latheCalls = await calibrate(lathe);
+    const ortCalls = await calibrate(onnx);
+    const latheUs = [];
+    const ortUs = [];
+    for (let s = 0; s < SAMPLES; s++) {
+      latheUs.push(await sample(lathe, latheCalls));
+      ortUs.push(await sample(onnx, ortCalls));
+    }
+    const l = median(latheUs);
+    const o = median(ortUs);
+    console.log(JSON.stringify({
+      bench: 'onnx-inference', model: name, batch,
+      lathe_us: +l.toFixed(1), ort_us: +o.toFixed(1), ratio: +(o / l).toFixed(3),
+      lathe_examples_per_s: Math.round((batch * 1e6) / l), ort_examples_per_s: Math.round((batch * 1e6) / o),
+      peer: `onnxruntime-node ${ort.env.versions?.common ?? ''}`.trim(), ort_intra_op_threads: ORT_THREADS, lathe_threads: lt.getNumThreads(), backend: lt.getBackend().name,
+      max_abs_diff: diff,
+    }));
+  }
+}
