@@ -297,7 +297,8 @@ void Pool2d(const Napi::CallbackInfo& info) {
     using T = std::remove_pointer_t<decltype(p)>;
     const T* pa = (const T*)a.data;
     T* po = (T*)out.data;
-    int32_t* pi = (int32_t*)arg.data;
+    int32_t* pi = arg.length > 0 ? (int32_t*)arg.data : nullptr;  // forward without argmax: inference
+    if (which == 1 && pi == nullptr) throw Napi::RangeError::New(info.Env(), "lathe native: max pooling's gradient needs the argmax");
     if (which == 0) maxPool2d<T>(pa, po, pi, s, *pool);
     else if (which == 1) maxPool2dGrad<T>(pa, pi, po, s);
     else avgPool2d<T>(pa, po, s, which == 3, *pool);

@@ -128,11 +128,12 @@ void maxPool2d(const T* x, T* y, int32_t* argmax, const Pool2dShape& s, ThreadPo
   // window order; the first NaN wins (it propagates).
   const int64_t W = s.W, H = s.H, OW = s.OW, sw = s.sw;
   pool.parallelFor(s.planes, 16, [&](int64_t p0, int64_t p1) {
+    std::vector<int32_t> scratch(argmax ? 0 : OW);  // inference: the running argmax of one row only
     for (int64_t p = p0; p < p1; p++) {
       const T* src = x + p * H * W;
       for (int64_t oh = 0; oh < s.OH; oh++) {
         T* __restrict yo = y + (p * s.OH + oh) * OW;
-        int32_t* __restrict ao = argmax + (p * s.OH + oh) * OW;
+        int32_t* __restrict ao = argmax ? argmax + (p * s.OH + oh) * OW : scratch.data();
         for (int64_t ow = 0; ow < OW; ow++) {
           yo[ow] = -std::numeric_limits<T>::infinity();
           ao[ow] = -1;

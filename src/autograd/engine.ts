@@ -22,7 +22,8 @@ export interface GradContext<A> {
 
 export interface OpDef<A = any> {
   name: string;
-  forward(inputs: readonly Tensor[], attrs: A, saved: Saved): Tensor;
+  /** `recording`: whether the result will be recorded for backward, so work only backward needs (max pooling's argmax) can be skipped when not. */
+  forward(inputs: readonly Tensor[], attrs: A, saved: Saved, recording: boolean): Tensor;
   /** Gradients of the loss w.r.t. each input, given g = its gradient w.r.t. the output; null where none flows.
    * They may have the output's broadcast shape: the engine sums them down to each input's shape. */
   backward?(g: Tensor, ctx: GradContext<A>): (Tensor | null)[];
@@ -70,24 +71,20 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Ten
     }
   }
   const saved: Saved = {};
+  const recording = gradEnabled && op.backward !== undefined && inputs.some((x) => x.requiresGrad);
   // Forwards that compose other ops (logsumexp) must not record those inner steps.
   const prev = gradEnabled;
   gradEnabled = false;
   let out: Tensor;
   try {
-    out = op.forward(inputs, attrs, saved);
+    out = op.forward(inputs, attrs, saved, recording);
   } finally {
     gradEnabled = prev;
   }
   if (anomalyMode && !inBackward) checkFinite(op.name, 'output', out);
-  if (gradEnabled && op.backward) {
-    for (const x of inputs) {
-      if (x.requiresGrad) {
-        out.node = { op, inputs, attrs, saved, generation: currentGeneration() };
-        out.setRequiresGradUnchecked();
-        break;
-      }
-    }
+  if (recording) {
+    out.node = { op, inputs, attrs, saved, generation: currentGeneration() };
+    out.setRequiresGradUnchecked();
   }
   return out;
 }

@@ -102,7 +102,8 @@ export interface Backend {
   conv2dGradInput(dy: TensorInfo, w: TensorInfo, g: Conv2dGeometry, xShape: Shape): Buf;
   conv2dGradWeight(dy: TensorInfo, x: TensorInfo, g: Conv2dGeometry, wShape: Shape): Buf;
   /** Returns the pooled values and, per output, the flat index (within its H*W plane) of the max. */
-  maxPool2d(x: TensorInfo, g: Pool2dGeometry, outShape: Shape): { out: Buf; argmax: Buf };
+  /** Max pooling; the argmax (for the gradient) only when `withArgmax`: inference skips writing it. */
+  maxPool2d(x: TensorInfo, g: Pool2dGeometry, outShape: Shape, withArgmax?: boolean): { out: Buf; argmax: Buf | null };
   maxPool2dGrad(dy: TensorInfo, argmax: Buf, xShape: Shape): Buf;
   /** Average pooling; padding counts toward the divisor (PyTorch's count_include_pad=True). */
   avgPool2d(x: TensorInfo, g: Pool2dGeometry, outShape: Shape): Buf;

@@ -304,8 +304,8 @@ export const conv2d: OpDef<Conv2dGeometry & { shape: readonly number[] }> = {
 
 export const maxPool2d: OpDef<Pool2dGeometry & { shape: readonly number[] }> = {
   name: 'maxPool2d',
-  forward: ([x], at, saved: Saved) => {
-    const r = x.backend.maxPool2d(x, at, at.shape);
+  forward: ([x], at, saved: Saved, recording) => {
+    const r = x.backend.maxPool2d(x, at, at.shape, recording);
     saved.argmax = r.argmax;
     return out(x, at.shape, x.dtype, r.out);
   },

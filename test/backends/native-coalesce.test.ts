@@ -42,6 +42,8 @@ describe('native fast paths match the js reference', { skip: !hasNative && 'nati
         const [gotY, gotG] = run(native);
         assert.equal(gotY.backend.name, 'native');
         assertClose(gotY.to('js'), wantY, { atol: 0, rtol: 0 }, 'maxPool2d values');
+        // Inference (no gradient to come) skips the argmax: the values must not change.
+        assertClose(lt.noGrad(() => lt.maxPool2d(native, k, opts)).to('js'), wantY, { atol: 0, rtol: 0 }, 'maxPool2d values without argmax');
         assertClose(gotG.to('js'), wantG, { atol: 1e-6, rtol: 1e-6 }, 'maxPool2d gradient (where the max was)');
       });
     }

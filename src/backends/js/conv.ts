@@ -90,7 +90,7 @@ function poolLoop(xShape: Shape, g: Pool2dGeometry, outShape: Shape, visit: (pla
       }
 }
 
-export function maxPool2d(x: TensorInfo, g: Pool2dGeometry, outShape: Shape): { out: Buf; argmax: Buf } {
+export function maxPool2d(x: TensorInfo, g: Pool2dGeometry, outShape: Shape, withArgmax = true): { out: Buf; argmax: Buf | null } {
   const X = x.buf as TypedArray;
   const plane = x.shape[2] * x.shape[3];
   const out = allocArray(x.dtype, sizeOf(outShape));
@@ -105,7 +105,7 @@ export function maxPool2d(x: TensorInfo, g: Pool2dGeometry, outShape: Shape): { 
     out[yi] = X[p * plane + best];
     argmax[yi] = best;
   });
-  return { out, argmax };
+  return { out, argmax: withArgmax ? argmax : null };
 }
 
 export function maxPool2dGrad(dy: TensorInfo, argmax: Buf, xShape: Shape): Buf {

@@ -209,11 +209,12 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       return out;
     },
 
-    maxPool2d(x, g, outShape) {
+    maxPool2d(x, g, outShape, withArgmax = true) {
       const out = allocOutput(x.dtype, sizeOf(outShape)) as F;
-      const argmax = new Int32Array(out.length);
+      // Without a gradient to come, the kernel skips the argmax: 4 bytes an output not allocated or written.
+      const argmax = withArgmax ? new Int32Array(out.length) : NO_INDEX;
       if (out.length > 0) addon.pool2d(0, x.buf as F, out, argmax, poolGeometry(x.shape, outShape, g));
-      return { out, argmax };
+      return { out, argmax: withArgmax ? argmax : null };
     },
 
     maxPool2dGrad(dy, argmax, xShape) {
