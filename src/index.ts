@@ -20,6 +20,7 @@ export { Sequential } from './train/sequential.js';
 export type { FitOptions, History } from './train/fit.js';
 export { saveCheckpoint, readCheckpoint, restoreCheckpoint } from './train/checkpoint.js';
 export { saveModel as save, loadModel as load } from './io/saved-model.js';
+export { loadOnnx, OnnxModel, type OnnxValueInfo } from './io/onnx/import/model.js';
 export * as data from './data/index.js';
 export { encodeSafetensors, decodeSafetensors } from './tensor/safetensors.js';
 export { LatheError } from './errors.js';

@@ -5,7 +5,25 @@ import { fail, fmtShape } from '../errors.js';
 import { argmax, tensor } from '../ops/functions.js';
 import type { NestedArray } from '../tensor/tensor.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { LoadedModel } from './saved-model.js';
+import * as fs from 'node:fs';
+import { loadOnnx } from './onnx/import/model.js';
+import { type LoadedModel, loadModel } from './saved-model.js';
+
+/**
+ * What inference needs from a loaded model: a per-example input shape and predict(). A Lathe
+ * saved model (Sequential) and an imported ONNX model (OnnxModel) both give it.
+ */
+export interface InferenceModel {
+  model: { readonly inputShape?: readonly number[]; predict(x: Tensor): Tensor };
+  json: { classNames?: string[] };
+  preprocessor?: LoadedModel['preprocessor'];
+}
+
+/** A Lathe model folder or an .onnx file, loaded for inference. */
+export function loadForInference(source: string): InferenceModel {
+  if (source.toLowerCase().endsWith('.onnx') && fs.existsSync(source) && fs.statSync(source).isFile()) return { model: loadOnnx(source), json: {} };
+  return loadModel(source);
+}
 
 /** Bodies beyond this many instances are refused. */
 export const MAX_INSTANCES = 65536;
@@ -39,8 +57,8 @@ export function instancesToBatch(body: unknown, shape: readonly number[]): { dat
 }
 
 /** The model's input batch for a request body: raw records through the fitted preprocessing, or numeric instances. */
-export function requestBatch(loaded: LoadedModel, body: unknown): Tensor {
-  const shape = loaded.model.inputShape!;
+export function requestBatch(loaded: InferenceModel, body: unknown): Tensor {
+  const shape = loaded.model.inputShape ?? fail('predict', 'the model\'s input shape has dynamic dimensions beyond the batch axis; JSON instances need a fixed shape');
   if (loaded.preprocessor) {
     const { x, n, features } = loaded.preprocessor.transformRecords(instancesOf(body) as never);
     return tensor(x, { shape: [n, features.length] });
@@ -56,7 +74,7 @@ export interface PredictResponse {
 }
 
 /** TF Serving's predict: the model's outputs per instance, plus class names when it has them. */
-export function predict(loaded: LoadedModel, body: unknown): PredictResponse {
+export function predict(loaded: InferenceModel, body: unknown): PredictResponse {
   const out = loaded.model.predict(requestBatch(loaded, body));
   const response: PredictResponse = { predictions: out.toArray() as NestedArray[] };
   const names = loaded.json.classNames;

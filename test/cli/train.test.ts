@@ -177,7 +177,7 @@ describe('lathe train --json, then evaluate and predict', () => {
     }
     const noInput = lathe(['predict', model]);
     assert.equal(noInput.status, 1);
-    assert.match(noInput.stderr, /Usage: lathe predict <model_dir> --input FILE/);
+    assert.match(noInput.stderr, /Usage: lathe predict <model_dir\|model\.onnx> --input FILE/);
   });
 });
 
