@@ -402,6 +402,29 @@ void tuneMalloc() {
 #endif
 }
 
+// scaleShift(x: Uint8Array|Int32Array|Float32Array|Float64Array, out: Float32Array|Float64Array, scale, offset)
+void ScaleShift(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
+  Array x = arrayArg(info, 0), out = arrayArg(info, 1);
+  if (x.length != out.length) throw Napi::RangeError::New(info.Env(), "lathe native: scaleShift: input and output lengths differ");
+  const double scale = info[2].As<Napi::Number>().DoubleValue(), offset = info[3].As<Napi::Number>().DoubleValue();
+  auto run = [&](auto* dst) {
+    using D = std::remove_pointer_t<decltype(dst)>;
+    D* o = (D*)out.data;
+    const int64_t n = static_cast<int64_t>(x.length);
+    switch (x.type) {
+      case napi_uint8_array: scaleShift<uint8_t, D>((const uint8_t*)x.data, o, n, scale, offset, *pool); break;
+      case napi_int32_array: scaleShift<int32_t, D>((const int32_t*)x.data, o, n, scale, offset, *pool); break;
+      case napi_float32_array: scaleShift<float, D>((const float*)x.data, o, n, scale, offset, *pool); break;
+      case napi_float64_array: scaleShift<double, D>((const double*)x.data, o, n, scale, offset, *pool); break;
+      default: throw Napi::TypeError::New(info.Env(), "lathe native: scaleShift: unsupported input type");
+    }
+  };
+  if (out.type == napi_float32_array) run((float*)nullptr);
+  else if (out.type == napi_float64_array) run((double*)nullptr);
+  else throw Napi::TypeError::New(info.Env(), "lathe native: scaleShift: the output must be float32 or float64");
+}
+
 // biasActivation(x, bias, out, act)
 void BiasActivation(const Napi::CallbackInfo& info) {
   const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
@@ -426,6 +449,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tuneMalloc();
   exports.Set("softmaxCrossEntropy", Napi::Function::New(env, SoftmaxCrossEntropy));
   exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));
+  exports.Set("scaleShift", Napi::Function::New(env, ScaleShift));
   exports.Set("stridedCopy", Napi::Function::New(env, StridedCopy));
   exports.Set("indexSelect", Napi::Function::New(env, IndexSelect));
   exports.Set("indexAdd", Napi::Function::New(env, IndexAdd));

@@ -219,6 +219,23 @@ void biasActivation(const T* x, const T* bias, T* out, int64_t rows, int64_t C, 
   });
 }
 
+template <typename S, typename D>
+void scaleShift(const S* x, D* out, int64_t n, double scale, double offset, ThreadPool& pool) {
+  const D a = D(scale), b = D(offset);
+  pool.parallelFor(n, kGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) out[i] = D(x[i]) * a + b;
+  });
+}
+
+template void scaleShift<uint8_t, float>(const uint8_t*, float*, int64_t, double, double, ThreadPool&);
+template void scaleShift<int32_t, float>(const int32_t*, float*, int64_t, double, double, ThreadPool&);
+template void scaleShift<float, float>(const float*, float*, int64_t, double, double, ThreadPool&);
+template void scaleShift<double, float>(const double*, float*, int64_t, double, double, ThreadPool&);
+template void scaleShift<uint8_t, double>(const uint8_t*, double*, int64_t, double, double, ThreadPool&);
+template void scaleShift<int32_t, double>(const int32_t*, double*, int64_t, double, double, ThreadPool&);
+template void scaleShift<float, double>(const float*, double*, int64_t, double, double, ThreadPool&);
+template void scaleShift<double, double>(const double*, double*, int64_t, double, double, ThreadPool&);
+
 #define LATHE_INSTANTIATE(T)                                                                                  \
   template void unary<T>(int, const T*, T*, int64_t, T, ThreadPool&);                                        \
   template void binary<T>(int, const T*, const T*, T*, uint8_t*, int, const int64_t*, const int64_t*,         \

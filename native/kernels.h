@@ -30,6 +30,10 @@ void where(const uint8_t* cond, const T* a, const T* b, T* out, int rank, const 
            const int64_t* sa, const int64_t* sb);
 
 // out[r, j] = act(x[r, j] + bias[j]); act: 0 linear, 1 relu, 2 sigmoid, 3 tanh.
+// out = D(x) * scale + offset: a Rescaling layer's cast and scale in one pass (uint8 pixels in).
+template <typename S, typename D>
+void scaleShift(const S* x, D* out, int64_t n, double scale, double offset, ThreadPool& pool);
+
 template <typename T>
 void biasActivation(const T* x, const T* bias, T* out, int64_t rows, int64_t C, int act, ThreadPool& pool);
 

@@ -102,6 +102,8 @@ export interface Backend {
   conv2dGradInput(dy: TensorInfo, w: TensorInfo, g: Conv2dGeometry, xShape: Shape): Buf;
   conv2dGradWeight(dy: TensorInfo, x: TensorInfo, g: Conv2dGeometry, wShape: Shape): Buf;
   /** Returns the pooled values and, per output, the flat index (within its H*W plane) of the max. */
+  /** out = x * scale + offset as `dtype` (x of any numeric dtype): a Rescaling layer's cast and scale in one pass. */
+  scaleShift(x: TensorInfo, scale: number, offset: number, dtype: 'float32' | 'float64'): Buf;
   /** Max pooling; the argmax (for the gradient) only when `withArgmax`: inference skips writing it. */
   maxPool2d(x: TensorInfo, g: Pool2dGeometry, outShape: Shape, withArgmax?: boolean): { out: Buf; argmax: Buf | null };
   maxPool2dGrad(dy: TensorInfo, argmax: Buf, xShape: Shape): Buf;

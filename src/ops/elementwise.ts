@@ -22,6 +22,16 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   return isFloat(dtype) ? apply(T.cast, [x], { dtype }) : noGrad(() => apply(T.cast, [x], { dtype }));
 }
 
+/**
+ * x * scale + offset in one pass, as a float tensor: integer input (uint8 pixels) becomes
+ * float32 unless `dtype` says float64. Keras' Rescaling layer is this.
+ */
+export function rescale(x: Tensor, scale: number, offset = 0, dtype?: 'float32' | 'float64'): Tensor {
+  if (!Number.isFinite(scale) || !Number.isFinite(offset)) fail('rescale', `scale and offset must be finite numbers, got ${scale} and ${offset}`);
+  const outDtype = dtype ?? (isFloat(x.dtype) ? x.dtype : 'float32');
+  return apply(T.scaleShift, [x], { scale, offset, dtype: outDtype });
+}
+
 /** A copy with its own storage, still in the graph. */
 export function clone(x: Tensor): Tensor {
   return apply(T.cast, [x], { dtype: x.dtype });

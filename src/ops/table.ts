@@ -117,6 +117,13 @@ export const cast: OpDef<{ dtype: DType }> = {
   backward: (g) => [g], // the engine casts it back to the input's dtype
 };
 
+/** x * scale + offset as a float dtype, from any numeric x (Rescaling); d/dx = scale. */
+export const scaleShift: OpDef<{ scale: number; offset: number; dtype: 'float32' | 'float64' }> = {
+  name: 'scaleShift',
+  forward: ([x], at) => out(x, x.shape, at.dtype, x.backend.scaleShift(x, at.scale, at.offset, at.dtype)),
+  backward: (g, { attrs }) => [g.mul(attrs.scale)],
+};
+
 // ---- reductions ---------------------------------------------------------------------------------------
 interface ReduceAttrs { axes: number[]; keepdims: boolean }
 

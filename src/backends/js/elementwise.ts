@@ -100,6 +100,13 @@ export function cast(x: TensorInfo, dtype: DType): Buf {
   return out;
 }
 
+export function scaleShift(x: TensorInfo, scale: number, offset: number, dtype: 'float32' | 'float64'): Buf {
+  const src = x.buf as TypedArray;
+  const out = allocArray(dtype, src.length);
+  for (let i = 0; i < src.length; i++) out[i] = src[i] * scale + offset;
+  return out;
+}
+
 export function biasActivation(x: TensorInfo, bias: TensorInfo, activation: FusedActivation): Buf {
   const X = x.buf as TypedArray;
   const B = bias.buf as TypedArray;

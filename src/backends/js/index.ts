@@ -2,7 +2,7 @@
 // reference that other backends are tested against, and the fallback where they cannot load.
 import type { Backend, TensorInfo } from '../backend.js';
 import { type DType, type TypedArray, castArray } from '../../tensor/dtype.js';
-import { biasActivation, binary, cast, unary, where } from './elementwise.js';
+import { biasActivation, binary, cast, scaleShift, unary, where } from './elementwise.js';
 import { fill, readView, writeView } from './layout.js';
 import { argReduce, reduce, softmax } from './reduce.js';
 import { matmul } from './matmul.js';
@@ -38,6 +38,7 @@ export const jsBackend: Backend = {
   avgPool2d,
   avgPool2dGrad,
   biasActivation,
+  scaleShift,
   softmaxCrossEntropy,
   adamUpdate,
 };

@@ -26,6 +26,7 @@ export interface NativeAddon {
   scatterAdd(src: F, index: Int32Array, out: F, geometry: Float64Array): void;
   /** act: the index in FUSED_ACTIVATIONS (linear, relu, sigmoid, tanh). */
   biasActivation(x: F, bias: F, out: F, act: number): void;
+  scaleShift(x: TypedArray, out: F, scale: number, offset: number): void;
   softmaxCrossEntropy(logits: F, labels: Int32Array, losses: F, grad: F, n: number, c: number): void;
   adamUpdate(p: F, g: F, m: F, v: F, hyper: Float64Array): void;
   matmul(a: F, b: F, out: F, offA: Float64Array, offB: Float64Array, M: number, N: number, K: number, transA: boolean, transB: boolean): void;

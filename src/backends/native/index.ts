@@ -274,6 +274,13 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       return out;
     },
 
+    scaleShift(x, scale, offset, dtype) {
+      const out = allocOutput(dtype, sizeOf(x.shape)) as F;
+      if (x.dtype === 'bool') return jsBackend.scaleShift(x, scale, offset, dtype);
+      addon.scaleShift(x.buf as TypedArray, out, scale, offset);
+      return out;
+    },
+
     biasActivation(x, bias, activation) {
       const out = allocOutput(x.dtype, sizeOf(x.shape)) as F;
       addon.biasActivation(x.buf as F, bias.buf as F, out, FUSED_ACTIVATIONS.indexOf(activation));

@@ -1,8 +1,7 @@
 // Rescaling (Keras): x * scale + offset, casting integer input (uint8 pixels) to float32 first.
 // Putting the preprocessing in the model means a saved model takes raw pixels when served.
 import { fail } from '../../errors.js';
-import { add, cast, mul } from '../../ops/functions.js';
-import { isFloat } from '../../tensor/dtype.js';
+import { rescale } from '../../ops/functions.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { ConfigReader, Json } from '../config.js';
 import { Layer, type LayerOptions } from '../layer.js';
@@ -30,8 +29,7 @@ export class Rescaling extends Layer {
   }
 
   forward(x: Tensor): Tensor {
-    const y = mul(isFloat(x.dtype) ? x : cast(x, 'float32'), this.scale);
-    return this.offset === 0 ? y : add(y, this.offset);
+    return rescale(x, this.scale, this.offset); // one pass: cast, scale and shift
   }
 
   override getConfig(): Record<string, Json> {
