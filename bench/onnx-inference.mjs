@@ -53,6 +53,9 @@ for (const [name, model] of [['mlp', mlp()], ['cnn', cnn()]]) {
     intraOpNumThreads: ORT_THREADS,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    // ORT keeps its default of idle threads spinning after a run; the pause between samples
+    // below lets that end before Lathe's sample starts. ORT_SPIN=0 turns the spinning off.
+    ...(process.env.ORT_SPIN === '0' ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   });
   for (const batch of [1, 32, 256]) {
     const x = lt.randint(0, 256, [batch, ...model.inputShape], { generator: new lt.Generator(batch) }).cast('uint8');
@@ -68,9 +71,12 @@ for (const [name, model] of [['mlp', mlp()], ['cnn', cnn()]]) {
     const ortCalls = await calibrate(onnx);
     const latheUs = [];
     const ortUs = [];
+    const pause = () => new Promise((r) => setTimeout(r, 30)); // spinning threads of either side go idle
     for (let s = 0; s < SAMPLES; s++) {
       latheUs.push(await sample(lathe, latheCalls));
+      await pause();
       ortUs.push(await sample(onnx, ortCalls));
+      await pause();
     }
     const l = median(latheUs);
     const o = median(ortUs);
