@@ -13,27 +13,34 @@ namespace lathe {
 namespace {
 
 // col[(c*KH + kh)*KW + kw][oh*OW + ow] = x[c][oh*sh - ph + kh*dh][ow*sw - pw + kw*dw], 0 outside.
+// The columns ow whose input column is inside the row are worked out once per (kh, kw), so the
+// copy has no bounds checks, and with stride 1 it is a memcpy.
 template <typename T>
 void im2col(const T* x, T* col, const Conv2dShape& s, int64_t c0) {
   const int64_t plane = s.OH * s.OW;
-  for (int64_t c = 0; c < s.Cg; c++)
-    for (int64_t kh = 0; kh < s.KH; kh++)
-      for (int64_t kw = 0; kw < s.KW; kw++) {
+  for (int64_t kw = 0; kw < s.KW; kw++) {
+    const int64_t off = kw * s.dw - s.pw;  // input column of output column 0
+    const int64_t lo = off >= 0 ? 0 : std::min<int64_t>(s.OW, (-off + s.sw - 1) / s.sw);
+    const int64_t hi = off >= s.W ? 0 : std::min<int64_t>(s.OW, (s.W - 1 - off) / s.sw + 1);
+    for (int64_t c = 0; c < s.Cg; c++)
+      for (int64_t kh = 0; kh < s.KH; kh++) {
         T* dst = col + ((c * s.KH + kh) * s.KW + kw) * plane;
         const T* src = x + (c0 + c) * s.H * s.W;
         for (int64_t oh = 0; oh < s.OH; oh++) {
           const int64_t ih = oh * s.sh - s.ph + kh * s.dh;
           T* d = dst + oh * s.OW;
-          if (ih < 0 || ih >= s.H) {
+          if (ih < 0 || ih >= s.H || lo >= hi) {
             std::memset(d, 0, sizeof(T) * s.OW);
             continue;
           }
-          for (int64_t ow = 0; ow < s.OW; ow++) {
-            const int64_t iw = ow * s.sw - s.pw + kw * s.dw;
-            d[ow] = (iw >= 0 && iw < s.W) ? src[ih * s.W + iw] : T(0);
-          }
+          const T* row = src + ih * s.W + off;
+          if (lo > 0) std::memset(d, 0, sizeof(T) * lo);
+          if (s.sw == 1) std::memcpy(d + lo, row + lo, sizeof(T) * (hi - lo));
+          else for (int64_t ow = lo; ow < hi; ow++) d[ow] = row[ow * s.sw];
+          if (hi < s.OW) std::memset(d + hi, 0, sizeof(T) * (s.OW - hi));
         }
       }
+  }
 }
 
 // The adjoint of im2col: dx[c][ih][iw] += col[...] for every column entry that im2col read.

@@ -80,3 +80,32 @@ describe('native fast paths match the js reference', { skip: !hasNative && 'nati
     }
   });
 });
+
+describe('native im2col (bounds worked out per kernel column) matches the js reference', { skip: !hasNative && 'native backend not built' }, () => {
+  const cases: [number[], number[], lt.Conv2dOptions][] = [
+    [[2, 3, 7, 9], [4, 3, 3, 3], {}],
+    [[1, 2, 6, 5], [3, 2, 3, 2], { stride: 2, padding: 1 }],
+    [[1, 1, 5, 5], [2, 1, 3, 3], { padding: 4 }], // padding wider than the kernel: whole rows and columns of zeros
+    [[2, 2, 8, 7], [2, 1, 2, 3], { stride: [1, 3], padding: [2, 3], dilation: [2, 1], groups: 2 }],
+    [[1, 3, 4, 11], [5, 3, 1, 4], { stride: [2, 2], dilation: [1, 3] }],
+  ];
+  for (const [xs, ws, opts] of cases) {
+    test(`conv2d x${JSON.stringify(xs)} w${JSON.stringify(ws)} ${JSON.stringify(opts)}: values and both gradients`, () => {
+      const { js: x } = pair(xs, xs[3]);
+      const w = lt.randn(ws, { generator: new lt.Generator(ws[0] + 7), backend: 'js' });
+      const clean = lt.where(x.ne(x), 0, x).clip(-5, 5); // finite inputs: pair()'s edge values are for pooling, not GEMM
+      const run = (backend: string) => {
+        const xv = clean.to(backend).clone().requireGrad();
+        const wv = w.to(backend).clone().requireGrad();
+        const y = lt.conv2d(xv, wv, null, opts);
+        y.mul(lt.arange(y.size, undefined, 1, { backend }).reshape([...y.shape]).sin()).sum().backward();
+        return [y, xv.grad!, wv.grad!].map((t) => t.to('js'));
+      };
+      const [wy, wgx, wgw] = run('js');
+      const [gy, ggx, ggw] = run('native');
+      assertClose(gy, wy, { atol: 1e-4, rtol: 1e-4 }, 'values');
+      assertClose(ggx, wgx, { atol: 1e-4, rtol: 1e-4 }, 'input gradient');
+      assertClose(ggw, wgw, { atol: 1e-4, rtol: 1e-4 }, 'weight gradient');
+    });
+  }
+});
