@@ -5,6 +5,7 @@ import { benchCommand } from './bench.js';
 import { evaluateCommand } from './evaluate.js';
 import { exportCommand } from './export.js';
 import { predictCommand } from './predict.js';
+import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 
 interface Command {
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   evaluate: { summary: 'loss and metrics of a saved model on the test split', run: evaluateCommand },
   predict: { summary: 'predictions for {"instances": [...]} from a saved model', run: predictCommand },
   export: { summary: 'a saved model as ONNX: lathe export <model_dir> --format onnx --out model.onnx [--opset N]', run: exportCommand },
+  serve: { summary: 'serve a model repository over HTTP (TF Serving and KServe v2 APIs): lathe serve --model-repository DIR [--port 8501]', run: serveCommand },
   bench: { summary: 'micro-benchmarks (gemm, train-step) as JSON lines', run: benchCommand },
 };
 

@@ -1,0 +1,209 @@
+// The model server on node:http: routes TF Serving's /v1 and KServe's /v2 paths to their
+// handlers, limits request bodies before parsing them, and answers every error as
+// {"error": "..."} with the status those servers use. Safe by default: 127.0.0.1 only.
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ModelRepository } from '../repository.js';
+import { healthReady, infer, modelMetadata, modelReady, serverMetadata } from './kserve.js';
+import { errorStatus, HttpError, type VersionSelector } from './routing.js';
+import { tfClassify, tfMetadata, tfPredict, tfStatus } from './tfserving.js';
+
+export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
+/** JSON nested deeper than this is refused before parsing: real tensors are a few levels deep, and deep values would overflow recursive walkers. */
+export const MAX_JSON_DEPTH = 64;
+
+export interface ServerOptions {
+  /** A repository folder, or one already loaded. */
+  repository: string | ModelRepository;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  maxRequestBytes?: number;
+  /** Structured log lines (one object each); none by default. */
+  log?: (line: Record<string, unknown>) => void;
+  /** How long close() lets in-flight requests finish before cutting connections. */
+  drainMs?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  repository: ModelRepository;
+  server: http.Server;
+  /** Stops accepting, lets in-flight requests finish (up to drainMs), then resolves. */
+  close(): Promise<void>;
+}
+
+type Handler = (body: unknown) => unknown;
+interface Route {
+  method: 'GET' | 'POST';
+  handler: Handler;
+}
+
+/** Splits "{m}[/versions/{v}|/labels/{l}]" off the segments; `labels` only where TF Serving allows them. */
+function selector(rest: string[], labels: boolean): { name: string; sel: VersionSelector; tail: string[] } | undefined {
+  const [name, kind, value, ...tail] = rest;
+  if (name === undefined) return undefined;
+  if (kind === 'versions' && value !== undefined) return { name, sel: { version: value }, tail };
+  if (labels && kind === 'labels' && value !== undefined) return { name, sel: { label: value }, tail };
+  return { name, sel: {}, tail: rest.slice(1) };
+}
+
+/** The route for a decoded path, or undefined (404). */
+function route(repo: ModelRepository, segs: string[]): Route | undefined {
+  const get = (handler: Handler): Route => ({ method: 'GET', handler });
+  const post = (handler: Handler): Route => ({ method: 'POST', handler });
+  if (segs[0] === 'v1' && segs[1] === 'models' && segs.length >= 3) {
+    const rest = segs.slice(2);
+    const last = rest[rest.length - 1];
+    const colon = last.lastIndexOf(':');
+    const verb = colon >= 0 ? last.slice(colon + 1) : undefined;
+    if (colon >= 0) rest[rest.length - 1] = last.slice(0, colon);
+    const s = selector(rest, true);
+    if (!s) return undefined;
+    const { name, sel, tail } = s;
+    if (verb === undefined && tail.length === 0) return get(() => tfStatus(repo, name, sel));
+    if (verb === undefined && tail.length === 1 && tail[0] === 'metadata') return get(() => tfMetadata(repo, name, sel));
+    if (tail.length !== 0) return undefined;
+    if (verb === 'predict') return post((b) => tfPredict(repo, name, sel, b));
+    if (verb === 'classify') return post((b) => tfClassify(repo, name, sel, b));
+    return undefined;
+  }
+  if (segs[0] !== 'v2') return undefined;
+  if (segs.length === 1) return get(serverMetadata);
+  if (segs.length === 3 && segs[1] === 'health' && segs[2] === 'live') return get(() => ({ live: true }));
+  if (segs.length === 3 && segs[1] === 'health' && segs[2] === 'ready') return get(() => healthReady(repo));
+  if (segs[1] !== 'models') return undefined;
+  const s = selector(segs.slice(2), false);
+  if (!s) return undefined;
+  const { name, sel, tail } = s;
+  if (tail.length === 0) return get(() => modelMetadata(repo, name, sel));
+  if (tail.length === 1 && tail[0] === 'ready') return get(() => modelReady(repo, name, sel));
+  if (tail.length === 1 && tail[0] === 'infer') return post((b) => infer(repo, name, sel, b));
+  return undefined;
+}
+
+/** The path's segments, percent-decoded; the query is ignored. */
+function segmentsOf(url: string): string[] {
+  const p = url.split('?', 1)[0];
+  if (!p.startsWith('/')) throw new HttpError(400, 'the request target must be a path');
+  try {
+    return p.slice(1).split('/').map(decodeURIComponent);
+  } catch {
+    throw new HttpError(400, 'the path has a malformed percent-encoding');
+  }
+}
+
+/** The deepest nesting of arrays and objects in JSON text, outside strings; stops counting past `limit`. */
+function jsonDepth(text: string, limit: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      if (++depth > limit) return depth;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return depth;
+}
+
+/** Reads the body up to `max` bytes; a larger one is refused from its Content-Length, or as soon as it passes the limit. */
+function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > max) return Promise.reject(new HttpError(413, `the body (${declared} bytes) exceeds --max-request-bytes ${max}`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        req.off('data', onData);
+        req.pause();
+        reject(new HttpError(413, `the body exceeds --max-request-bytes ${max}`));
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const log = options.log ?? (() => {});
+  const repo = typeof options.repository === 'string' ? ModelRepository.load(options.repository, log) : options.repository;
+  const max = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const host = options.host ?? '127.0.0.1';
+  let closing = false;
+
+  const send = (res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) => {
+    const body = JSON.stringify(value);
+    // While draining, and after an unread body (a 413), the connection closes after this answer.
+    const close = closing || status === 413;
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(close ? { connection: 'close' } : {}), ...headers });
+    res.end(body);
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const r = route(repo, segmentsOf(req.url ?? '/'));
+    if (!r) throw new HttpError(404, `no route for ${req.method} ${(req.url ?? '').slice(0, 200)}`);
+    if (req.method !== r.method && !(r.method === 'GET' && req.method === 'HEAD')) throw new HttpError(405, `${req.method} is not allowed here; use ${r.method}`, { allow: r.method });
+    let body: unknown;
+    if (r.method === 'POST') {
+      const text = (await readBody(req, max)).toString('utf8');
+      if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new HttpError(400, `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`);
+      try {
+        body = JSON.parse(text);
+      } catch (e) {
+        throw new HttpError(400, `the body is not valid JSON (${(e as Error).message.slice(0, 200)})`);
+      }
+    }
+    send(res, 200, r.handler(body));
+  };
+
+  const server = http.createServer((req, res) => {
+    const t0 = performance.now();
+    handle(req, res)
+      .catch((e) => {
+        const { status, message, headers } = errorStatus(e);
+        if (status >= 500) log({ event: 'error', method: req.method, url: req.url?.slice(0, 200), error: (e as Error)?.stack ?? String(e) });
+        if (!res.headersSent) send(res, status, { error: message }, headers);
+      })
+      .finally(() => log({ event: 'request', method: req.method, url: req.url?.slice(0, 200), status: res.statusCode, ms: +(performance.now() - t0).toFixed(3) }));
+  });
+  // A slow client cannot hold a connection open indefinitely.
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 20_000;
+  server.on('clientError', (_e, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8501, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return {
+    url,
+    port,
+    repository: repo,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        closing = true;
+        const deadline = setTimeout(() => server.closeAllConnections(), options.drainMs ?? 10_000);
+        deadline.unref();
+        server.close(() => {
+          clearTimeout(deadline);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,50 @@
+// `lathe serve` as a user runs it: a child process of bin/lathe.js on port 0 prints its
+// listening line, serves both APIs, and on SIGTERM finishes and exits 0; bad flags fail clearly.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { buildRepository, type Fixture, pixels } from './repository-fixture.js';
+
+const bin = path.join(fileURLToPath(new URL('../../../', import.meta.url)), 'bin', 'lathe.js');
+let fx: Fixture;
+before(async () => (fx = await buildRepository()));
+after(() => fs.rmSync(fx.root, { recursive: true, force: true }));
+
+test('lathe serve prints {"listening"}, serves, and exits 0 on SIGTERM', async () => {
+  const child = spawn(process.execPath, [bin, 'serve', '--model-repository', fx.root, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+      if (out.includes('\n')) resolve(out.split('\n')[0]);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code} before listening: ${stderr}`)));
+  });
+  const { listening } = JSON.parse(line);
+  assert.match(listening, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.equal((await fetch(`${listening}/v2/health/ready`)).status, 200);
+  const x = pixels(2, 3);
+  const r = await (await fetch(`${listening}/v1/models/mlp:predict`, { method: 'POST', body: JSON.stringify({ instances: x.toArray() }) })).json();
+  const want = fx.v2.predict(x).toArray() as number[][];
+  assert.ok(r.predictions.flat().every((v: number, i: number) => Math.abs(v - want.flat()[i]) <= 1e-6));
+  // The load log names the broken version and its error, as JSON lines on stderr.
+  const logs = stderr.trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(logs.some((l) => l.event === 'load' && l.model === 'broken' && l.version === 1 && l.state === 'END' && /model\.json/.test(l.error)), stderr);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, stderr);
+});
+
+test('lathe serve refuses a missing repository and a bad port with a clear message', () => {
+  const missing = spawnSync(process.execPath, [bin, 'serve', '--model-repository', path.join(fx.root, 'nope')], { encoding: 'utf8' });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /lathe: serve: --model-repository .*nope is not a directory/);
+  const port = spawnSync(process.execPath, [bin, 'serve', '--model-repository', fx.root, '--port', '70000'], { encoding: 'utf8' });
+  assert.equal(port.status, 1);
+  assert.match(port.stderr, /--port must be an integer from 0 to 65535, got 70000/);
+});
