@@ -10,10 +10,10 @@ import { buildRunModel, checkLabels, loadRunData, readRunConfig } from '../train
 import { trainingAdvice } from '../train/advice.js';
 import { parseArgs } from './args.js';
 
-const USAGE = 'Usage: lathe train <config.json> [--data DIR|FILE] [--download] [--out RUN_DIR] [--epochs N] [--seed S] [--resume] [--json]';
+const USAGE = 'Usage: lathe train <config.json> [--data DIR|FILE] [--download] [--out RUN_DIR] [--save-to MODEL_DIR] [--epochs N] [--seed S] [--resume] [--json]';
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs('train', argv, { data: 'string', download: 'flag', out: 'string', epochs: 'int', seed: 'number', json: 'flag', resume: 'flag' });
+  const { flags, positional } = parseArgs('train', argv, { data: 'string', download: 'flag', out: 'string', 'save-to': 'string', epochs: 'int', seed: 'number', json: 'flag', resume: 'flag' });
   if (positional.length !== 1) fail('train', `expected one config file. ${USAGE}`);
   const configFile = positional[0];
   if (!fs.existsSync(configFile)) fail('train', `${configFile} not found`);
@@ -71,7 +71,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
     ...(data.validation ? { validationData: data.validation } : data.validationSplit ? { validationSplit: data.validationSplit } : {}),
   });
   const modelDir = path.join(runDir, 'model');
-  saveModel(model, modelDir, { classNames: data.classNames, dataset: config.dataset.type, ...(data.preprocessor ? { preprocessing: data.preprocessor } : {}) });
+  const saveOptions = { classNames: data.classNames, dataset: config.dataset.type, ...(data.preprocessor ? { preprocessing: data.preprocessor } : {}) };
+  saveModel(model, modelDir, saveOptions);
+  // --save-to: a second copy where a server looks, e.g. a model repository's models/mnist/1.
+  if (typeof flags['save-to'] === 'string') saveModel(model, flags['save-to'], saveOptions);
   const last = (k: string) => history.history[k]?.[history.history[k].length - 1];
   const sorted = [...epochSeconds].sort((a, b) => a - b);
   const done = {
