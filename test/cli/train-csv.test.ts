@@ -42,10 +42,14 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('a CSV config trains (the path relative to the config), and predict names classes from raw records', () => {
   const run = path.join(tmp, 'run');
-  const r = lathe(['train', path.join(tmp, 'config.json'), '--out', run, '--json']);
+  const served = path.join(tmp, 'models', 'things', '1');
+  const r = lathe(['train', path.join(tmp, 'config.json'), '--out', run, '--save-to', served, '--json']);
   assert.equal(r.status, 0, r.stderr);
   const done = JSON.parse(r.stdout.trim().split('\n').pop()!);
   assert.equal(done.val_accuracy, 1, `val_accuracy ${done.val_accuracy}`);
+  // --save-to: the same model again where a model repository keeps version 1
+  assert.equal(fs.readFileSync(path.join(served, 'model.json'), 'utf8'), fs.readFileSync(path.join(run, 'model', 'model.json'), 'utf8'));
+  assert.deepEqual(fs.readFileSync(path.join(served, 'weights.safetensors')), fs.readFileSync(path.join(run, 'model', 'weights.safetensors')));
   const model = JSON.parse(fs.readFileSync(path.join(run, 'model', 'model.json'), 'utf8'));
   assert.deepEqual(model.classNames, ['large', 'small']);
   assert.equal(model.preprocessing.type, 'tabular');
