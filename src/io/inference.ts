@@ -73,13 +73,25 @@ export interface PredictResponse {
   classes?: string[];
 }
 
-/** TF Serving's predict: the model's outputs per instance, plus class names when it has them. */
-export function predict(loaded: InferenceModel, body: unknown): PredictResponse {
-  const out = loaded.model.predict(requestBatch(loaded, body));
+/** Runs the model on one request's batch: model.predict, or a dynamic batcher's submit. */
+export type BatchRunner = (x: Tensor) => Tensor | Promise<Tensor>;
+
+/** The predict response for a model output: the rows, plus the top class names when the model has them. */
+export function predictResponse(loaded: InferenceModel, out: Tensor): PredictResponse {
   const response: PredictResponse = { predictions: out.toArray() as NestedArray[] };
   const names = loaded.json.classNames;
   if (names && out.rank === 2 && out.shape[1] === names.length) {
     response.classes = Array.from(argmax(out, 1).dataSync(), (k) => names[k]);
   }
   return response;
+}
+
+/** TF Serving's predict: the model's outputs per instance, plus class names when it has them. */
+export function predict(loaded: InferenceModel, body: unknown): PredictResponse {
+  return predictResponse(loaded, loaded.model.predict(requestBatch(loaded, body)));
+}
+
+/** predict through `run` (a server's batcher); the same answer. */
+export async function predictWith(loaded: InferenceModel, body: unknown, run: BatchRunner): Promise<PredictResponse> {
+  return predictResponse(loaded, await run(requestBatch(loaded, body)));
 }

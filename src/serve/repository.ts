@@ -2,6 +2,9 @@
 // model (model.json) or a model.onnx, with an optional DIR/<model>/config.json (version policy,
 // labels). Everything is read once at start-up into Maps, so a request's model name never
 // reaches the file system: an odd name can only miss, never traverse.
+import { DynamicBatcher } from './batcher.js';
+import { concat, narrow } from '../ops/functions.js';
+import type { Tensor } from '../tensor/tensor.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fail } from '../errors.js';
@@ -22,9 +25,18 @@ export function parseVersion(s: string): number | undefined {
 }
 
 export type VersionPolicy = { latest: number } | { all: true } | { specific: number[] };
+export interface BatchingConfig {
+  maxBatchSize: number;
+  maxQueueDelayMicroseconds: number;
+  maxQueueSize: number;
+  timeoutMs: number;
+}
+
 export interface ModelConfig {
   versionPolicy: VersionPolicy;
   labels: Map<string, number>;
+  /** Triton-style dynamic batching; off (each request runs alone) unless config.json asks. */
+  batching?: BatchingConfig;
 }
 
 export interface TensorSpec {
@@ -50,6 +62,9 @@ export interface ServableVersion {
   platform: 'lathe' | 'onnx';
   loaded?: InferenceModel;
   signature?: Signature;
+  /** Runs one request's batch: through the model's dynamic batcher when batching is on. */
+  run?: (x: Tensor) => Tensor | Promise<Tensor>;
+  batcher?: DynamicBatcher<Tensor, Tensor>;
 }
 
 export interface ServedModel {
@@ -66,7 +81,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Reads and checks DIR/<model>/config.json; errors name the field. */
 export function parseModelConfig(raw: unknown, where: string): ModelConfig {
   if (!isObject(raw)) fail(where, 'must be a JSON object');
-  for (const k of Object.keys(raw)) if (k !== 'versionPolicy' && k !== 'labels') fail(where, `unknown field "${k}" (known: versionPolicy, labels)`);
+  for (const k of Object.keys(raw)) if (k !== 'versionPolicy' && k !== 'labels' && k !== 'batching') fail(where, `unknown field "${k}" (known: versionPolicy, labels, batching)`);
   let versionPolicy: VersionPolicy = { latest: 1 };
   const p = raw.versionPolicy;
   if (p !== undefined) {
@@ -96,7 +111,47 @@ export function parseModelConfig(raw: unknown, where: string): ModelConfig {
       labels.set(name, v as number);
     }
   }
-  return { versionPolicy, labels };
+  return { versionPolicy, labels, ...(raw.batching !== undefined ? { batching: parseBatching(raw.batching, `${where}: batching`) } : {}) };
+}
+
+const BATCHING_DEFAULTS: BatchingConfig = { maxBatchSize: 32, maxQueueDelayMicroseconds: 500, maxQueueSize: 256, timeoutMs: 30000 };
+
+function parseBatching(b: unknown, where: string): BatchingConfig {
+  if (!isObject(b)) fail(where, `must be an object {maxBatchSize, maxQueueDelayMicroseconds, maxQueueSize, timeoutMs}, got ${JSON.stringify(b)}`);
+  const out = { ...BATCHING_DEFAULTS };
+  for (const [k, v] of Object.entries(b)) {
+    if (!(k in BATCHING_DEFAULTS)) fail(where, `unknown field "${k}" (known: ${Object.keys(BATCHING_DEFAULTS).join(', ')})`);
+    const min = k === 'maxQueueDelayMicroseconds' ? 0 : 1;
+    if (!Number.isSafeInteger(v) || (v as number) < min) fail(`${where}.${k}`, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    out[k as keyof BatchingConfig] = v as number;
+  }
+  return out;
+}
+
+/**
+ * A dynamic batcher over whole requests: each submitted item is one request's batch tensor, a
+ * run concatenates them, predicts once and hands each request its rows back. maxBatchSize and
+ * maxQueueSize count requests (a TF Serving request usually holds one instance).
+ */
+function batcherFor(name: string, sv: ServableVersion, cfg: BatchingConfig): DynamicBatcher<Tensor, Tensor> {
+  const model = sv.loaded!.model;
+  return new DynamicBatcher<Tensor, Tensor>({
+    name: `${name}/${sv.version}`,
+    maxBatchSize: cfg.maxBatchSize,
+    maxQueueDelayMicroseconds: cfg.maxQueueDelayMicroseconds,
+    maxQueueSize: cfg.maxQueueSize,
+    timeoutMs: cfg.timeoutMs,
+    run: (xs) => {
+      if (xs.length === 1) return [model.predict(xs[0])];
+      const out = model.predict(concat(xs, 0));
+      let start = 0;
+      return xs.map((x) => {
+        const rows = narrow(out, 0, start, x.shape[0]);
+        start += x.shape[0];
+        return rows;
+      });
+    },
+  });
 }
 
 /** The versions a policy serves out of those on disk; `specific` versions absent from disk are kept, to report them. */
@@ -160,6 +215,11 @@ export class ModelRepository {
       const served: ServedModel = { name: entry.name, config, versions: new Map() };
       for (const v of selectVersions(config.versionPolicy, onDisk)) {
         const sv = loadVersion(entry.name, path.join(dir, String(v)), v);
+        if (sv.state === 'AVAILABLE' && config.batching) {
+          const b = batcherFor(entry.name, sv, config.batching);
+          sv.batcher = b;
+          sv.run = async (x) => (await b.submit([x])).outputs[0];
+        }
         log({ event: 'load', model: entry.name, version: v, state: sv.state, ...(sv.error ? { error: sv.error } : {}) });
         served.versions.set(v, sv);
       }
@@ -169,6 +229,13 @@ export class ModelRepository {
       repo.models.set(entry.name, served);
     }
     return repo;
+  }
+
+  /** Stops admitting batched requests and waits for those admitted (SIGTERM). */
+  async drain(): Promise<void> {
+    const batchers = [...this.models.values()].flatMap((m) => [...m.versions.values()]).flatMap((v) => (v.batcher ? [v.batcher] : []));
+    for (const b of batchers) b.close();
+    await Promise.all(batchers.map((b) => b.drain()));
   }
 
   /** A model by name, or undefined; a Map lookup, so "__proto__" and friends simply miss. */

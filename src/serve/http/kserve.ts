@@ -113,7 +113,7 @@ function parseInputTensor(sv: ServableVersion, inputs: unknown) {
 }
 
 /** POST /v2/models/{m}[/versions/{v}]/infer. */
-export function infer(repo: ModelRepository, name: string, sel: VersionSelector, body: unknown): unknown {
+export async function infer(repo: ModelRepository, name: string, sel: VersionSelector, body: unknown): Promise<unknown> {
   if (!isObject(body)) throw badRequest('the body must be a JSON object with "inputs"');
   if (body.id !== undefined && typeof body.id !== 'string') throw badRequest(`"id" must be a string, got ${JSON.stringify(body.id)?.slice(0, 40)}`);
   const sv = servingVersion(repo, name, sel);
@@ -125,8 +125,9 @@ export function infer(repo: ModelRepository, name: string, sel: VersionSelector,
     });
   }
   const { tensor } = parseInputTensor(sv, body.inputs);
-  // model.predict is synchronous: Lathe has no async path for a whole model yet (only matmulAsync/conv2dAsync).
-  const out = sv.loaded!.model.predict(tensor);
+  // Through the version's batcher when batching is on; model.predict itself is synchronous (Lathe
+  // has no async path for a whole model yet, only matmulAsync/conv2dAsync).
+  const out = sv.run ? await sv.run(tensor) : sv.loaded!.model.predict(tensor);
   const data = out.dtype === 'bool' ? Array.from(out.dataSync(), (v) => v !== 0) : Array.from(out.dataSync());
   return {
     model_name: name,

@@ -1,6 +1,7 @@
 // What both HTTP APIs share: an error that carries its status, and the lookup of a model version
 // by name, version or label, with TF Serving's and KServe's status conventions
 // (400 bad input, 404 unknown model or version).
+import { BatcherError } from '../batcher.js';
 import { LatheError } from '../../errors.js';
 import { defaultVersion, isValidName, type ModelRepository, parseVersion, type ServableVersion, type ServedModel } from '../repository.js';
 
@@ -19,6 +20,8 @@ export const notFound = (message: string): HttpError => new HttpError(404, messa
  */
 export function errorStatus(e: unknown): { status: number; message: string; headers: Record<string, string> } {
   if (e instanceof HttpError) return { status: e.status, message: e.message, headers: e.headers };
+  // Overload and timeouts from the dynamic batcher: 503/504 with Retry-After, 413, as Triton answers.
+  if (e instanceof BatcherError) return { status: e.status, message: e.message, headers: e.retryAfterSeconds !== undefined ? { 'retry-after': String(e.retryAfterSeconds) } : {} };
   if (e instanceof LatheError) return { status: 400, message: e.message, headers: {} };
   return { status: 500, message: `internal error: ${(e as Error)?.message ?? String(e)}`, headers: {} };
 }

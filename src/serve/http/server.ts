@@ -163,7 +163,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         throw new HttpError(400, `the body is not valid JSON (${(e as Error).message.slice(0, 200)})`);
       }
     }
-    send(res, 200, r.handler(body));
+    send(res, 200, await r.handler(body));
   };
 
   const server = http.createServer((req, res) => {
@@ -201,7 +201,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         deadline.unref();
         server.close(() => {
           clearTimeout(deadline);
-          resolve();
+          // Batchers: admit nothing more, finish what was admitted, stop their timers.
+          void repo.drain().then(resolve, resolve);
         });
         server.closeIdleConnections();
       }),

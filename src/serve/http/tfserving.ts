@@ -1,7 +1,7 @@
 // TF Serving's REST API (https://www.tensorflow.org/tfx/serving/api_rest): model status,
 // metadata (the signature), predict in the row ("instances") and columnar ("inputs") forms, and
 // classify. Bodies become batches through src/io/inference.ts, as `lathe predict` does.
-import { predict } from '../../io/inference.js';
+import { predict, predictWith, type PredictResponse } from '../../io/inference.js';
 import type { ModelRepository, ServableVersion, TensorSpec } from '../repository.js';
 import { badRequest, findModel, findVersion, servingVersion, type VersionSelector } from './routing.js';
 
@@ -75,18 +75,23 @@ function unwrapAll(sv: ServableVersion, rows: unknown, where: string): unknown[]
   return rows.map((r, i) => unwrapInstance(sv, r, `${where}[${i}]`));
 }
 
+/** predict through the version's batcher when batching is on. */
+function run(sv: ServableVersion, body: unknown): PredictResponse | Promise<PredictResponse> {
+  return sv.run ? predictWith(sv.loaded!, body, sv.run) : predict(sv.loaded!, body);
+}
+
 /** POST ...:predict: {"instances": rows} gives {"predictions"}, {"inputs": columns} gives {"outputs"}. */
-export function tfPredict(repo: ModelRepository, name: string, sel: VersionSelector, body: unknown): unknown {
+export async function tfPredict(repo: ModelRepository, name: string, sel: VersionSelector, body: unknown): Promise<unknown> {
   if (!isObject(body)) throw badRequest('the body must be a JSON object with "instances" or "inputs"');
   checkSignatureName(body);
   const sv = servingVersion(repo, name, sel);
   if ('instances' in body && 'inputs' in body) throw badRequest('give "instances" (row form) or "inputs" (columnar form), not both');
-  if ('instances' in body) return predict(sv.loaded!, { instances: unwrapAll(sv, body.instances, 'instances') });
+  if ('instances' in body) return run(sv, { instances: unwrapAll(sv, body.instances, 'instances') });
   if (!('inputs' in body)) throw badRequest('the body must have "instances" (row form) or "inputs" (columnar form)');
   let columns = body.inputs;
   // The columnar form may name its one input: {"inputs": {"input": [...]}}.
   if (isObject(columns) && !sv.loaded!.preprocessor) columns = unwrapInstance(sv, columns, 'inputs');
-  const out = predict(sv.loaded!, { instances: columns });
+  const out = await run(sv, { instances: columns });
   return { outputs: out.predictions };
 }
 
@@ -95,14 +100,14 @@ export function tfPredict(repo: ModelRepository, name: string, sel: VersionSelec
  * {"results": [[[label, score], ...], ...]}, every class in the model's order, as TF Serving's
  * classify answers.
  */
-export function tfClassify(repo: ModelRepository, name: string, sel: VersionSelector, body: unknown): unknown {
+export async function tfClassify(repo: ModelRepository, name: string, sel: VersionSelector, body: unknown): Promise<unknown> {
   if (!isObject(body)) throw badRequest('the body must be a JSON object with "examples"');
   checkSignatureName(body);
   const sv = servingVersion(repo, name, sel);
   const names = sv.loaded!.json.classNames;
   if (!names?.length) throw badRequest(`model "${name}" version ${sv.version} has no class names; use :predict`);
   const key = 'examples' in body ? 'examples' : 'instances';
-  const out = predict(sv.loaded!, { instances: unwrapAll(sv, body[key], key) });
+  const out = await run(sv, { instances: unwrapAll(sv, body[key], key) });
   const results = out.predictions.map((row, i) => {
     if (!Array.isArray(row) || row.length !== names.length) throw badRequest(`example ${i}: the model's output does not have one score per class (${names.length}); use :predict`);
     return names.map((label, k) => [label, row[k]]);
