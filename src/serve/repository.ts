@@ -65,6 +65,8 @@ export interface ServableVersion {
   /** Runs one request's batch: through the model's dynamic batcher when batching is on. */
   run?: (x: Tensor) => Tensor | Promise<Tensor>;
   batcher?: DynamicBatcher<Tensor, Tensor>;
+  /** Told each batched request's queue and compute time and batch size (the server's metrics). */
+  onResult?: (r: { queueMicros: number; computeMicros: number; batchSize: number }) => void;
 }
 
 export interface ServedModel {
@@ -218,7 +220,11 @@ export class ModelRepository {
         if (sv.state === 'AVAILABLE' && config.batching) {
           const b = batcherFor(entry.name, sv, config.batching);
           sv.batcher = b;
-          sv.run = async (x) => (await b.submit([x])).outputs[0];
+          sv.run = async (x) => {
+            const r = await b.submit([x]);
+            sv.onResult?.(r);
+            return r.outputs[0];
+          };
         }
         log({ event: 'load', model: entry.name, version: v, state: sv.state, ...(sv.error ? { error: sv.error } : {}) });
         served.versions.set(v, sv);

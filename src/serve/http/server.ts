@@ -3,9 +3,10 @@
 // {"error": "..."} with the status those servers use. Safe by default: 127.0.0.1 only.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ModelRepository } from '../repository.js';
+import { ModelRepository, defaultVersion } from '../repository.js';
+import { ServingMetrics } from '../metrics.js';
 import { healthReady, infer, modelMetadata, modelReady, serverMetadata } from './kserve.js';
-import { errorStatus, HttpError, type VersionSelector } from './routing.js';
+import { errorStatus, findVersion, HttpError, type VersionSelector } from './routing.js';
 import { tfClassify, tfMetadata, tfPredict, tfStatus } from './tfserving.js';
 
 export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
@@ -29,6 +30,8 @@ export interface RunningServer {
   url: string;
   port: number;
   repository: ModelRepository;
+  /** What GET /metrics serves. */
+  metrics: ServingMetrics;
   server: http.Server;
   /** Stops accepting, lets in-flight requests finish (up to drainMs), then resolves. */
   close(): Promise<void>;
@@ -81,6 +84,32 @@ function route(repo: ModelRepository, segs: string[]): Route | undefined {
   if (tail.length === 1 && tail[0] === 'ready') return get(() => modelReady(repo, name, sel));
   if (tail.length === 1 && tail[0] === 'infer') return post((b) => infer(repo, name, sel, b));
   return undefined;
+}
+
+/**
+ * The API, model and version a request is counted under. Only names the repository serves
+ * become labels (anything else is ""), so invented names cannot grow the label set.
+ */
+function metricLabels(repo: ModelRepository, url: string): { api: string; model: string; version: string } {
+  let segs: string[];
+  try {
+    segs = segmentsOf(url);
+  } catch {
+    return { api: 'other', model: '', version: '' };
+  }
+  const api = segs[0] === 'v1' ? 'tfserving' : segs[0] === 'v2' ? 'kserve' : segs[0] === 'metrics' ? 'metrics' : 'other';
+  if ((api !== 'tfserving' && api !== 'kserve') || segs[1] !== 'models' || segs.length < 3) return { api, model: '', version: '' };
+  const rest = segs.slice(2);
+  rest[rest.length - 1] = rest[rest.length - 1].replace(/:[^:/]*$/, '');
+  const m = repo.model(rest[0]);
+  if (!m) return { api, model: '', version: '' };
+  try {
+    const s = selector(rest, api === 'tfserving');
+    const sv = (s && findVersion(m, s.sel)) ?? defaultVersion(m);
+    return { api, model: m.name, version: sv ? String(sv.version) : '' };
+  } catch {
+    return { api, model: m.name, version: '' };
+  }
 }
 
 /** The path's segments, percent-decoded; the query is ignored. */
@@ -140,6 +169,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const max = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const host = options.host ?? '127.0.0.1';
   let closing = false;
+  const metrics = new ServingMetrics(repo);
 
   const send = (res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) => {
     const body = JSON.stringify(value);
@@ -150,7 +180,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const r = route(repo, segmentsOf(req.url ?? '/'));
+    const segs = segmentsOf(req.url ?? '/');
+    if (segs.length === 1 && segs[0] === 'metrics') {
+      if (req.method !== 'GET') throw new HttpError(405, `${req.method} is not allowed here; use GET`, { allow: 'GET' });
+      const text = await metrics.text();
+      res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
+    const r = route(repo, segs);
     if (!r) throw new HttpError(404, `no route for ${req.method} ${(req.url ?? '').slice(0, 200)}`);
     if (req.method !== r.method && !(r.method === 'GET' && req.method === 'HEAD')) throw new HttpError(405, `${req.method} is not allowed here; use ${r.method}`, { allow: r.method });
     let body: unknown;
@@ -174,7 +212,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (status >= 500) log({ event: 'error', method: req.method, url: req.url?.slice(0, 200), error: (e as Error)?.stack ?? String(e) });
         if (!res.headersSent) send(res, status, { error: message }, headers);
       })
-      .finally(() => log({ event: 'request', method: req.method, url: req.url?.slice(0, 200), status: res.statusCode, ms: +(performance.now() - t0).toFixed(3) }));
+      .finally(() => {
+        const ms = performance.now() - t0;
+        log({ event: 'request', method: req.method, url: req.url?.slice(0, 200), status: res.statusCode, ms: +ms.toFixed(3) });
+        const { api, model, version } = metricLabels(repo, req.url ?? '/');
+        if (api !== 'metrics') metrics.request(api, model, version, res.statusCode, ms / 1000);
+      });
   });
   // A slow client cannot hold a connection open indefinitely.
   server.requestTimeout = 60_000;
@@ -193,6 +236,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url,
     port,
     repository: repo,
+    metrics,
     server,
     close: () =>
       new Promise<void>((resolve) => {
