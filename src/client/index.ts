@@ -1,0 +1,114 @@
+// A small typed client for `lathe serve` (and any TF Serving REST or KServe v2 server):
+// `import { LatheClient } from 'lathe/client'`. It only speaks HTTP (Node's fetch); nothing of
+// the library is loaded, so a service that calls a model server stays light.
+
+export interface VersionSelector {
+  version?: number;
+  label?: string;
+}
+
+export interface PredictResult {
+  predictions: unknown[];
+  /** The top class of each instance, for models with class names. */
+  classes?: string[];
+}
+
+export interface InferTensor {
+  name: string;
+  shape: number[];
+  datatype: 'FP32' | 'FP64' | 'INT32' | 'UINT8' | string;
+  data: unknown[];
+}
+
+export interface InferResult {
+  model_name: string;
+  model_version: string;
+  id?: string;
+  outputs: InferTensor[];
+}
+
+/** A non-2xx answer: its status, the server's {"error"} message, and Retry-After when overloaded. */
+export class LatheClientError extends Error {
+  override name = 'LatheClientError';
+  constructor(readonly status: number, message: string, readonly retryAfterSeconds?: number) {
+    super(message);
+  }
+}
+
+export class LatheClient {
+  readonly baseUrl: string;
+  readonly timeoutMs: number;
+
+  constructor(baseUrl = 'http://127.0.0.1:8501', options: { timeoutMs?: number } = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  private tfPath(model: string, sel: VersionSelector = {}): string {
+    const m = `/v1/models/${encodeURIComponent(model)}`;
+    if (sel.version !== undefined) return `${m}/versions/${sel.version}`;
+    if (sel.label !== undefined) return `${m}/labels/${encodeURIComponent(sel.label)}`;
+    return m;
+  }
+
+  private v2Path(model: string, version?: number): string {
+    return `/v2/models/${encodeURIComponent(model)}${version !== undefined ? `/versions/${version}` : ''}`;
+  }
+
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const text = await res.text();
+    let value: unknown;
+    try {
+      value = text ? JSON.parse(text) : undefined;
+    } catch {
+      value = undefined;
+    }
+    if (!res.ok) {
+      const message = (value as { error?: string } | undefined)?.error ?? `HTTP ${res.status}: ${text.slice(0, 200)}`;
+      const retry = res.headers.get('retry-after');
+      throw new LatheClientError(res.status, message, retry === null ? undefined : Number(retry));
+    }
+    return value as T;
+  }
+
+  /** TF Serving: the versions' states. */
+  status(model: string, sel?: VersionSelector): Promise<{ model_version_status: { version: string; state: string; status: { error_code: string; error_message: string } }[] }> {
+    return this.call('GET', this.tfPath(model, sel));
+  }
+
+  /** TF Serving: the signature. */
+  metadata(model: string, sel?: VersionSelector): Promise<Record<string, unknown>> {
+    return this.call('GET', `${this.tfPath(model, sel)}/metadata`);
+  }
+
+  /** TF Serving's row form: one entry per example, answered with one prediction each. */
+  predict(model: string, instances: unknown[], sel?: VersionSelector): Promise<PredictResult> {
+    return this.call('POST', `${this.tfPath(model, sel)}:predict`, { instances });
+  }
+
+  /** TF Serving's classify: [label, score] pairs per example, for models with class names. */
+  classify(model: string, examples: unknown[], sel?: VersionSelector): Promise<{ results: [string, number][][] }> {
+    return this.call('POST', `${this.tfPath(model, sel)}:classify`, { examples });
+  }
+
+  /** KServe v2 / Open Inference Protocol infer with typed tensors. */
+  infer(model: string, inputs: InferTensor[], options: { version?: number; id?: string } = {}): Promise<InferResult> {
+    return this.call('POST', `${this.v2Path(model, options.version)}/infer`, { ...(options.id !== undefined ? { id: options.id } : {}), inputs });
+  }
+
+  /** KServe v2: whether the server (or one model) is ready to serve. */
+  async ready(model?: string, version?: number): Promise<boolean> {
+    try {
+      await this.call('GET', model === undefined ? '/v2/health/ready' : `${this.v2Path(model, version)}/ready`);
+      return true;
+    } catch (e) {
+      if (e instanceof LatheClientError && (e.status === 503 || e.status === 404)) return false;
+      throw e;
+    }
+  }
+}
