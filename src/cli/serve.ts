@@ -5,13 +5,15 @@ import { fail } from '../errors.js';
 import { DEFAULT_MAX_REQUEST_BYTES, startServer } from '../serve/http/server.js';
 import { parseArgs } from './args.js';
 
-const USAGE = 'Usage: lathe serve --model-repository DIR [--host 127.0.0.1] [--port 8501] [--max-request-bytes N] [--access-log]';
+const USAGE = 'Usage: lathe serve --model-repository DIR [--host 127.0.0.1] [--port 8501] [--max-request-bytes N] [--poll-seconds S] [--access-log]';
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs('serve', argv, { 'model-repository': 'string', host: 'string', port: 'number', 'max-request-bytes': 'int', 'access-log': 'flag' });
+  const { flags, positional } = parseArgs('serve', argv, { 'model-repository': 'string', host: 'string', port: 'number', 'max-request-bytes': 'int', 'poll-seconds': 'number', 'access-log': 'flag' });
   if (positional.length !== 0 || typeof flags['model-repository'] !== 'string') fail('serve', USAGE);
   const port = (flags.port as number | undefined) ?? 8501;
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail('serve', `--port must be an integer from 0 to 65535, got ${port}`);
+  const poll = flags['poll-seconds'] as number | undefined;
+  if (poll !== undefined && !(poll >= 0)) fail('serve', `--poll-seconds must be a number >= 0 (0: never), got ${poll}`);
   const accessLog = flags['access-log'] === true;
   const log = (line: Record<string, unknown>) => {
     if (line.event !== 'request' || accessLog) process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
@@ -21,6 +23,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     host: (flags.host as string | undefined) ?? '127.0.0.1',
     port,
     maxRequestBytes: (flags['max-request-bytes'] as number | undefined) ?? DEFAULT_MAX_REQUEST_BYTES,
+    // New version folders are picked up every 2 s by default, as TF Serving polls its file system.
+    pollSeconds: (flags['poll-seconds'] as number | undefined) ?? 2,
     log,
   });
   for (const w of running.repository.warnings) log({ event: 'warning', message: w });

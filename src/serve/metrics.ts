@@ -26,16 +26,7 @@ export class ServingMetrics {
 
   constructor(repo: ModelRepository) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'lathe_' });
-    for (const m of repo.models.values()) {
-      for (const v of m.versions.values()) {
-        const labels = { model: m.name, version: String(v.version) };
-        v.onResult = (r) => {
-          this.queue.observe(labels, r.queueMicros / 1e6);
-          this.compute.observe(labels, r.computeMicros / 1e6);
-          this.batchSize.observe(labels, r.batchSize);
-        };
-      }
-    }
+    this.watch(repo);
     new client.Gauge({
       name: 'lathe_queue_depth', help: 'Requests waiting in each model version\'s batching queue', labelNames: ['model', 'version'], registers: [this.registry],
       collect() {
@@ -50,6 +41,21 @@ export class ServingMetrics {
         this.set(n);
       },
     });
+  }
+
+  /** Hooks the queue, compute and batch-size series into every version (again after a poll loads new ones). */
+  watch(repo: ModelRepository): void {
+    for (const m of repo.models.values()) {
+      for (const v of m.versions.values()) {
+        if (v.onResult) continue;
+        const labels = { model: m.name, version: String(v.version) };
+        v.onResult = (r) => {
+          this.queue.observe(labels, r.queueMicros / 1e6);
+          this.compute.observe(labels, r.computeMicros / 1e6);
+          this.batchSize.observe(labels, r.batchSize);
+        };
+      }
+    }
   }
 
   /** Counts one answered request; `model` must already be a repository name or "". */

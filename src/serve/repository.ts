@@ -216,16 +216,7 @@ export class ModelRepository {
       const onDisk = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => parseVersion(d.name)).filter((v): v is number => v !== undefined);
       const served: ServedModel = { name: entry.name, config, versions: new Map() };
       for (const v of selectVersions(config.versionPolicy, onDisk)) {
-        const sv = loadVersion(entry.name, path.join(dir, String(v)), v);
-        if (sv.state === 'AVAILABLE' && config.batching) {
-          const b = batcherFor(entry.name, sv, config.batching);
-          sv.batcher = b;
-          sv.run = async (x) => {
-            const r = await b.submit([x]);
-            sv.onResult?.(r);
-            return r.outputs[0];
-          };
-        }
+        const sv = prepareVersion(entry.name, config, loadVersion(entry.name, path.join(dir, String(v)), v));
         log({ event: 'load', model: entry.name, version: v, state: sv.state, ...(sv.error ? { error: sv.error } : {}) });
         served.versions.set(v, sv);
       }
@@ -235,6 +226,44 @@ export class ModelRepository {
       repo.models.set(entry.name, served);
     }
     return repo;
+  }
+
+  /**
+   * Picks up version folders added or removed since the last scan (TF Serving's file-system
+   * polling), for the models loaded at start. A new version loads and warms up beside the serving
+   * one and takes the traffic once AVAILABLE (requests without a version get the latest
+   * AVAILABLE); a version the policy no longer selects stops taking requests, drains its queue and
+   * ends. A version that fails to load is reported and the others keep serving.
+   */
+  async poll(log: (line: Record<string, unknown>) => void = () => {}): Promise<void> {
+    for (const m of this.models.values()) {
+      const dir = path.join(this.root, m.name);
+      let onDisk: number[];
+      try {
+        onDisk = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => parseVersion(d.name)).filter((v): v is number => v !== undefined);
+      } catch {
+        continue; // the folder went away: keep serving what is loaded
+      }
+      const want = new Set(selectVersions(m.config.versionPolicy, onDisk));
+      for (const v of want) {
+        if (m.versions.has(v)) continue;
+        const sv = prepareVersion(m.name, m.config, loadVersion(m.name, path.join(dir, String(v)), v));
+        m.versions.set(v, sv);
+        log({ event: 'load', model: m.name, version: v, state: sv.state, ...(sv.error ? { error: sv.error } : {}) });
+      }
+      const labelled = new Set(m.config.labels.values());
+      for (const [v, sv] of m.versions) {
+        if (want.has(v) || labelled.has(v) || sv.state !== 'AVAILABLE') continue;
+        if (![...m.versions.values()].some((o) => o !== sv && o.state === 'AVAILABLE')) continue; // never leave a model with nothing to serve
+        sv.state = 'UNLOADING'; // routing only picks AVAILABLE versions, so nothing new reaches it
+        if (sv.batcher) {
+          sv.batcher.close();
+          await sv.batcher.drain();
+        }
+        sv.state = 'END';
+        log({ event: 'unload', model: m.name, version: v });
+      }
+    }
   }
 
   /** Stops admitting batched requests and waits for those admitted (SIGTERM). */
@@ -253,6 +282,19 @@ export class ModelRepository {
   get ready(): boolean {
     return [...this.models.values()].every((m) => [...m.versions.values()].some((v) => v.state === 'AVAILABLE'));
   }
+}
+
+/** Puts a loaded version behind its model's dynamic batcher, when the model's config asks for one. */
+function prepareVersion(model: string, config: ModelConfig, sv: ServableVersion): ServableVersion {
+  if (sv.state !== 'AVAILABLE' || !config.batching) return sv;
+  const b = batcherFor(model, sv, config.batching);
+  sv.batcher = b;
+  sv.run = async (x) => {
+    const r = await b.submit([x]);
+    sv.onResult?.(r);
+    return r.outputs[0];
+  };
+  return sv;
 }
 
 /** The latest AVAILABLE version: what a request without a version gets. */

@@ -22,6 +22,8 @@ export interface ServerOptions {
   maxRequestBytes?: number;
   /** Structured log lines (one object each); none by default. */
   log?: (line: Record<string, unknown>) => void;
+  /** Rescan the repository for new or removed versions this often (seconds); 0, the default, never. */
+  pollSeconds?: number;
   /** How long close() lets in-flight requests finish before cutting connections. */
   drainMs?: number;
 }
@@ -170,6 +172,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const host = options.host ?? '127.0.0.1';
   let closing = false;
   const metrics = new ServingMetrics(repo);
+  let polling: Promise<void> = Promise.resolve();
+  const poller = options.pollSeconds
+    ? setInterval(() => {
+        polling = polling.then(() => repo.poll(log)).then(() => metrics.watch(repo), (e) => log({ event: 'error', error: String(e) }));
+      }, options.pollSeconds * 1000)
+    : undefined;
+  poller?.unref();
 
   const send = (res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) => {
     const body = JSON.stringify(value);
@@ -241,6 +250,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close: () =>
       new Promise<void>((resolve) => {
         closing = true;
+        if (poller) clearInterval(poller);
         const deadline = setTimeout(() => server.closeAllConnections(), options.drainMs ?? 10_000);
         deadline.unref();
         server.close(() => {
