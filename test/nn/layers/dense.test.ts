@@ -8,7 +8,7 @@ import { Dense, Linear } from '../../../src/nn/layers/index.js';
 import { logitsOf } from '../../../src/nn/logits.js';
 import { erfRef } from '../../ops/elementwise-reference.js';
 import { assertClose, assertThrowsLathe, onEachBackend, rand64 } from '../../helpers.js';
-import { gradcheckLayer, roundTrip, values } from './layer-checks.js';
+import { ACTIVATION_VALUES, gradcheckLayer, roundTrip, values } from './layer-checks.js';
 
 const f64 = (v: lt.NestedArray) => lt.tensor(v, { dtype: 'float64' });
 const TOL64 = { atol: 1e-14, rtol: 1e-13 };
@@ -20,21 +20,7 @@ const W = [[1, -1], [2, 0.5], [-0.5, 1]];
 const B = [0.5, -2.5];
 const Z_NOBIAS = [[3.5, 3], [-1.5, 2]];
 
-/** act(z) for z = [[4, 0.5], [-1, -0.5]], from Python's math module (erf, expm1, log1p) in float64. */
-const EXPECTED: Record<string, number[][]> = {
-  linear: [[4, 0.5], [-1, -0.5]],
-  relu: [[4, 0.5], [0, 0]],
-  sigmoid: [[0.9820137900379085, 0.6224593312018546], [0.2689414213699951, 0.3775406687981454]],
-  tanh: [[0.999329299739067, 0.46211715726000974], [-0.7615941559557649, -0.46211715726000974]],
-  softmax: [[0.9706877692486436, 0.029312230751356316], [0.37754066879814546, 0.6224593312018546]],
-  logSoftmax: [[-0.029750418272620607, -3.5297504182726205], [-0.9740769841801066, -0.47407698418010663]],
-  gelu: [[3.9998733150326675, 0.34573123063700656], [-0.15865525393145707, -0.15426876936299344]],
-  elu: [[4, 0.5], [-0.6321205588285577, -0.3934693402873666]],
-  leakyRelu: [[4, 0.5], [-0.2, -0.1]],
-  softplus: [[4.0181499279178094, 0.9740769841801067], [0.31326168751822286, 0.4740769841801067]],
-  silu: [[3.928055160151634, 0.3112296656009273], [-0.2689414213699951, -0.1887703343990727]],
-  swish: [[3.928055160151634, 0.3112296656009273], [-0.2689414213699951, -0.1887703343990727]],
-};
+const EXPECTED = ACTIVATION_VALUES;
 
 /** The same activations as scalar/row formulas, for the no-bias values. */
 const sig = (v: number) => 1 / (1 + Math.exp(-v));
