@@ -267,12 +267,19 @@ std::function<void()> convJob(const Napi::CallbackInfo& info, bool async) {
   const int which = static_cast<int>(intArg(info, 0));
   Array a = arrayArg(info, 1), b = arrayArg(info, 2), out = arrayArg(info, 3);
   const auto s = shapeArg<Conv2dShape>(info, 4);
+  // The forward's epilogue: a bias per output channel (an empty array: none) and an activation.
+  const Array bias = which == 0 && info.Length() > 5 ? arrayArg(info, 5) : Array{nullptr, 0, a.type};
+  const int act = which == 0 && info.Length() > 6 ? static_cast<int>(intArg(info, 6)) : 0;
+  if (bias.length != 0 && (bias.length != static_cast<size_t>(s.O) || bias.type != a.type)) {
+    throw Napi::RangeError::New(info.Env(), "lathe native: conv2d's bias must hold one value per output channel, in the input's dtype");
+  }
+  if (act < 0 || act > 3) throw Napi::RangeError::New(info.Env(), "lathe native: unknown activation " + std::to_string(act));
   return [=]() {
     auto run = [&](auto* p) {
       using T = std::remove_pointer_t<decltype(p)>;
       const T *pa = (const T*)a.data, *pb = (const T*)b.data;
       T* po = (T*)out.data;
-      if (which == 0) conv2d<T>(pa, pb, po, s, *pool);
+      if (which == 0) conv2d<T>(pa, pb, bias.length ? (const T*)bias.data : nullptr, act, po, s, *pool);
       else if (which == 1) conv2dGradInput<T>(pa, pb, po, s, *pool);
       else conv2dGradWeight<T>(pa, pb, po, s, *pool);
     };
@@ -281,7 +288,7 @@ std::function<void()> convJob(const Napi::CallbackInfo& info, bool async) {
   };
 }
 
-// conv2d(which, a, b, out, geometry)
+// conv2d(which, a, b, out, geometry[, bias, activation])
 void Conv2d(const Napi::CallbackInfo& info) { convJob(info, false)(); }
 
 // conv2dAsync(same arguments) -> Promise<void>

@@ -62,7 +62,8 @@ struct Conv2dShape {
 };
 
 template <typename T>
-void conv2d(const T* x, const T* w, T* y, const Conv2dShape& s, ThreadPool& pool);
+// y = act(conv(x, w) + bias): bias [O] or nullptr; act 0 linear, 1 relu, 2 sigmoid, 3 tanh (FUSED_ACTIVATIONS' order).
+void conv2d(const T* x, const T* w, const T* bias, int act, T* y, const Conv2dShape& s, ThreadPool& pool);
 template <typename T>
 void conv2dGradInput(const T* dy, const T* w, T* dx, const Conv2dShape& s, ThreadPool& pool);
 template <typename T>

@@ -84,12 +84,21 @@ void softmax(const T* x, T* out, int64_t outer, int64_t n, int64_t inner, bool l
         for (int64_t k = 0; k < n; k++) m = src[k * inner] > m || src[k * inner] != src[k * inner] ? src[k * inner] : m;
         if (m == -std::numeric_limits<T>::infinity()) m = 0;  // a row of -inf gives NaN, as in PyTorch, not inf - inf here
         double s = 0;
+        if (!log) {
+          // Each exp once, in T (expf for float32: a model's output layer spent 34 us of 75 on
+          // two double exps per logit), kept in dst and scaled; the sum stays in double.
+          for (int64_t k = 0; k < n; k++) {
+            const T e = std::exp(src[k * inner] - m);
+            dst[k * inner] = e;
+            s += e;
+          }
+          const T inv = T(1.0 / s);
+          for (int64_t k = 0; k < n; k++) dst[k * inner] *= inv;
+          continue;
+        }
         for (int64_t k = 0; k < n; k++) s += std::exp(double(src[k * inner] - m));
         const double logS = std::log(s);
-        for (int64_t k = 0; k < n; k++) {
-          const double z = double(src[k * inner] - m);
-          dst[k * inner] = T(log ? z - logS : std::exp(z) / s);
-        }
+        for (int64_t k = 0; k < n; k++) dst[k * inner] = T(double(src[k * inner] - m) - logS);
       }
   });
 }

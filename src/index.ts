@@ -7,7 +7,7 @@ export { noGrad, isGradEnabled, detectAnomaly } from './autograd/engine.js';
 export { grad, valueAndGrad } from './autograd/functional.js';
 export { getBackend, setBackend, listBackends, registerBackend } from './backends/registry.js';
 export { setNumThreads, getNumThreads, nativeInfo } from './backends/threads.js';
-export type { Backend } from './backends/backend.js';
+export type { Backend, FusedActivation } from './backends/backend.js';
 export * as nn from './nn/index.js';
 export * as layers from './nn/layers/index.js';
 export * as losses from './nn/losses.js';

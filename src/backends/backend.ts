@@ -96,9 +96,10 @@ export interface Backend {
   indexAdd(shape: Shape, dtype: DType, axis: number, index: TensorInfo, src: TensorInfo): Buf;
 
   // Convolution and pooling, NCHW.
-  conv2d(x: TensorInfo, w: TensorInfo, g: Conv2dGeometry, outShape: Shape): Buf;
+  /** act(conv(x, w) + bias), the bias [O] per output channel (or none) and the activation fused in. */
+  conv2d(x: TensorInfo, w: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, g: Conv2dGeometry, outShape: Shape): Buf;
   /** conv2d off the calling thread, for servers; backends without it run conv2d synchronously. */
-  conv2dAsync?(x: TensorInfo, w: TensorInfo, g: Conv2dGeometry, outShape: Shape): Promise<Buf>;
+  conv2dAsync?(x: TensorInfo, w: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, g: Conv2dGeometry, outShape: Shape): Promise<Buf>;
   conv2dGradInput(dy: TensorInfo, w: TensorInfo, g: Conv2dGeometry, xShape: Shape): Buf;
   conv2dGradWeight(dy: TensorInfo, x: TensorInfo, g: Conv2dGeometry, wShape: Shape): Buf;
   /** Returns the pooled values and, per output, the flat index (within its H*W plane) of the max. */

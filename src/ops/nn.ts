@@ -7,7 +7,6 @@ import { normAxis } from '../tensor/shape.js';
 import { whileReadAsync } from '../tensor/inplace.js';
 import { Tensor } from '../tensor/tensor.js';
 import { cast } from './elementwise.js';
-import { reshape } from './layout.js';
 import * as T from './table.js';
 
 function softmaxLike(op: 'softmax' | 'logSoftmax', x: Tensor, axis: number): Tensor {
@@ -91,10 +90,12 @@ export interface Conv2dOptions {
   padding?: Pair;
   dilation?: Pair;
   groups?: number;
+  /** Applied inside the kernel after the bias: 'linear' (the default), 'relu', 'sigmoid' or 'tanh'. */
+  activation?: FusedActivation;
 }
 
 /** Checks conv2d's arguments and works out its geometry and output shape. */
-function convPlan(x: Tensor, w: Tensor, bias: Tensor | null | undefined, options: Conv2dOptions): Conv2dGeometry & { shape: number[] } {
+function convPlan(x: Tensor, w: Tensor, bias: Tensor | null | undefined, options: Conv2dOptions): Conv2dGeometry & { shape: number[]; activation: FusedActivation } {
   check4d('conv2d', x, 'input');
   check4d('conv2d', w, 'weight');
   const groups = options.groups ?? 1;
@@ -111,6 +112,8 @@ function convPlan(x: Tensor, w: Tensor, bias: Tensor | null | undefined, options
     }
     if (bias.dtype !== x.dtype) fail('conv2d', `bias is ${bias.dtype}, input is ${x.dtype}`);
   }
+  const activation = options.activation ?? 'linear';
+  if (!FUSED_ACTIVATIONS.includes(activation)) fail('conv2d', `activation must be one of ${FUSED_ACTIVATIONS.join(', ')}, got ${JSON.stringify(activation)}`);
   const g: Conv2dGeometry = {
     stride: pair('conv2d', 'stride', options.stride ?? 1, 1),
     padding: pair('conv2d', 'padding', options.padding ?? 0, 0),
@@ -123,14 +126,12 @@ function convPlan(x: Tensor, w: Tensor, bias: Tensor | null | undefined, options
     outSize('conv2d', x.shape[2], w.shape[2], g.stride[0], g.padding[0], g.dilation[0], x.shape),
     outSize('conv2d', x.shape[3], w.shape[3], g.stride[1], g.padding[1], g.dilation[1], x.shape),
   ];
-  return { ...g, shape };
+  return { ...g, shape, activation };
 }
 
 /** 2-D convolution (cross-correlation, as in every framework): x [N,C,H,W], w [O,C/groups,kH,kW], bias [O]. */
 export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
-  const plan = convPlan(x, w, bias, options);
-  const y = apply(T.conv2d, [x, w], plan);
-  return bias ? y.add(reshape(bias, [1, bias.size, 1, 1])) : y;
+  return apply(T.conv2d, bias ? [x, w, bias] : [x, w], convPlan(x, w, bias, options));
 }
 
 /**
@@ -141,9 +142,8 @@ export async function conv2dAsync(x: Tensor, w: Tensor, bias?: Tensor | null, op
   const plan = convPlan(x, w, bias, options);
   if (w.backend !== x.backend) fail('conv2d', `tensors are on different backends (${x.backend.name} and ${w.backend.name})`);
   if (!x.backend.conv2dAsync) return noGrad(() => conv2d(x, w, bias, options));
-  const buf = await whileReadAsync([x.buf, w.buf], () => x.backend.conv2dAsync!(x, w, plan, plan.shape));
-  const y = new Tensor(plan.shape, x.dtype, buf, x.backend);
-  return bias ? noGrad(() => y.add(reshape(bias, [1, bias.size, 1, 1]))) : y;
+  const buf = await whileReadAsync(bias ? [x.buf, w.buf, bias.buf] : [x.buf, w.buf], () => x.backend.conv2dAsync!(x, w, bias ?? null, plan.activation, plan, plan.shape));
+  return new Tensor(plan.shape, x.dtype, buf, x.backend);
 }
 
 export interface Pool2dOptions {

@@ -183,16 +183,20 @@ export const logSoftmax: OpDef<{ axis: number }> = {
   backward: (g, { out: y, attrs: { axis } }) => [g.sub(y.exp().mul(g.sum(axis, true)))],
 };
 
-/** act(x + bias), fused. Each activation's derivative is written in terms of its output y. */
+/** The gradient through a fused activation, written in terms of its output y. */
+function throughActivation(g: Tensor, y: Tensor, activation: FusedActivation): Tensor {
+  return activation === 'relu' ? where(y.gt(0), g, 0)
+    : activation === 'sigmoid' ? g.mul(y.sub(y.square())) // s (1 - s)
+    : activation === 'tanh' ? g.sub(g.mul(y.square())) // 1 - tanh^2
+    : g;
+}
+
+/** act(x + bias), fused. */
 export const biasActivation: OpDef<{ activation: FusedActivation }> = {
   name: 'biasActivation',
   forward: ([x, b], { activation }) => out(x, x.shape, x.dtype, x.backend.biasActivation(x, b, activation)),
   backward: (g, { out: y, attrs: { activation } }) => {
-    const dz =
-      activation === 'relu' ? where(y.gt(0), g, 0)
-      : activation === 'sigmoid' ? g.mul(y.sub(y.square())) // s (1 - s)
-      : activation === 'tanh' ? g.sub(g.mul(y.square())) // 1 - tanh^2
-      : g;
+    const dz = throughActivation(g, y, activation);
     return [dz, dz]; // the bias's share is summed over the rows by the engine
   },
 };
@@ -300,13 +304,18 @@ export const indexSelect: OpDef<{ axis: number }> = {
 };
 
 // ---- convolution and pooling, NCHW ------------------------------------------------------------------------------
-export const conv2d: OpDef<Conv2dGeometry & { shape: readonly number[] }> = {
+/** act(conv(x, w) + bias): inputs [x, w] or [x, w, bias [O]]; the epilogue runs inside the kernel. */
+export const conv2d: OpDef<Conv2dGeometry & { shape: readonly number[]; activation: FusedActivation }> = {
   name: 'conv2d',
-  forward: ([x, w], at) => out(x, at.shape, x.dtype, x.backend.conv2d(x, w, at, at.shape)),
-  backward: (g, { inputs: [x, w], attrs, needs }) => [
-    needs[0] ? out(g, x.shape, g.dtype, g.backend.conv2dGradInput(g, w, attrs, x.shape)) : null, // a network's input needs none
-    needs[1] ? out(g, w.shape, g.dtype, g.backend.conv2dGradWeight(g, x, attrs, w.shape)) : null,
-  ],
+  forward: ([x, w, b], at) => out(x, at.shape, x.dtype, x.backend.conv2d(x, w, b ?? null, at.activation, at, at.shape)),
+  backward: (g, { inputs: [x, w, b], out: y, attrs, needs }) => {
+    const dz = throughActivation(g, y, attrs.activation);
+    return [
+      needs[0] ? out(g, x.shape, g.dtype, g.backend.conv2dGradInput(dz, w, attrs, x.shape)) : null, // a network's input needs none
+      needs[1] ? out(g, w.shape, g.dtype, g.backend.conv2dGradWeight(dz, x, attrs, w.shape)) : null,
+      ...(b ? [needs[2] ? dz.sum([0, 2, 3]) : null] : []),
+    ];
+  },
 };
 
 export const maxPool2d: OpDef<Pool2dGeometry & { shape: readonly number[] }> = {

@@ -23,6 +23,7 @@ function pair(shape: number[], seed: number, ties = false) {
 describe('native fast paths match the js reference', { skip: !hasNative && 'native backend not built' }, () => {
   const pools: [number[], number | [number, number], lt.Pool2dOptions][] = [
     [[2, 3, 26, 26], 2, {}],
+    [[1, 2, 27, 25], 2, {}],
     [[1, 2, 9, 7], 3, { stride: 2, padding: 1 }],
     [[2, 1, 8, 11], [2, 3], { stride: [1, 2], padding: [1, 1] }],
     [[1, 1, 5, 5], 2, { stride: 1 }],

@@ -23,6 +23,7 @@ interface ConvOpts {
   stride?: P;
   padding?: P;
   dilation?: P;
+  activation?: lt.FusedActivation;
   groups?: number;
 }
 
@@ -182,6 +183,33 @@ onEachBackend('conv2d gradient', () => {
   });
   test('without bias, and used twice in one graph', () => {
     gradcheck((x, w) => lt.conv2d(lt.conv2d(x, w, null, { padding: 1 }), w, null, { padding: 1 }), [rand64([1, 2, 4, 4], 16), rand64([2, 2, 3, 3], 17)], GRAD);
+  });
+  for (const activation of ['relu', 'sigmoid', 'tanh'] as const) {
+    test(`fused ${activation}: through the activation to input, weight and bias`, () => {
+      gradcheck(conv({ padding: 1, activation }), [rand64([2, 2, 4, 3], 18), rand64([3, 2, 3, 3], 19), rand64([3], 20)], GRAD);
+    });
+  }
+});
+
+onEachBackend('conv2d with a fused activation', () => {
+  for (const dtype of ['float64', 'float32'] as const) {
+    for (const activation of ['relu', 'sigmoid', 'tanh'] as const) {
+      for (const withBias of [true, false]) {
+        test(`${activation}${withBias ? ' with bias' : ''}, ${dtype}: equals the activation applied after the op`, () => {
+          const x = rand64([3, 4, 9, 8], 21).cast(dtype);
+          const w = rand64([6, 2, 3, 3], 22).cast(dtype);
+          const b = withBias ? rand64([6], 23).cast(dtype) : null;
+          const options = { padding: 1, groups: 2 };
+          const fused = lt.conv2d(x, w, b, { ...options, activation });
+          const apart = lt[activation](lt.conv2d(x, w, b, options));
+          assert.equal(fused.dtype, dtype);
+          assertClose(fused, apart, dtype === 'float64' ? TOL64 : { atol: 1e-6, rtol: 1e-5 }, activation);
+        });
+      }
+    }
+  }
+  test('an unknown activation is refused, by name', () => {
+    assertThrowsLathe(() => lt.conv2d(rand64([1, 1, 3, 3], 1), rand64([1, 1, 2, 2], 2), null, { activation: 'gelu' as 'relu' }), /conv2d: activation must be one of linear, relu, sigmoid, tanh, got "gelu"/);
   });
 });
 

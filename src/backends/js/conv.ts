@@ -1,9 +1,10 @@
 // conv2d and pooling, NCHW, as direct loops. The three conv kernels share one loop nest that
 // visits every (input, weight, output) triple that a multiply-add connects; each kernel says
 // what to do with a triple. Slow but plain: it is the reference the native kernels are tested against.
-import type { Buf, Conv2dGeometry, Pool2dGeometry, TensorInfo } from '../backend.js';
+import type { Buf, Conv2dGeometry, FusedActivation, Pool2dGeometry, TensorInfo } from '../backend.js';
 import { type DType, type TypedArray, allocArray } from '../../tensor/dtype.js';
 import { type Shape, sizeOf } from '../../tensor/shape.js';
+import { UNARY } from './elementwise.js';
 
 function convLoop(xShape: Shape, wShape: Shape, yShape: Shape, g: Conv2dGeometry, visit: (xi: number, wi: number, yi: number) => void): void {
   const [N, C, H, W] = xShape;
@@ -39,14 +40,25 @@ function toDtype(acc: Float64Array, dtype: DType): TypedArray {
   return out;
 }
 
-export function conv2d(x: TensorInfo, w: TensorInfo, g: Conv2dGeometry, outShape: Shape): Buf {
+export function conv2d(x: TensorInfo, w: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, g: Conv2dGeometry, outShape: Shape): Buf {
   const X = x.buf as TypedArray;
   const Wt = w.buf as TypedArray;
   const acc = new Float64Array(sizeOf(outShape));
   convLoop(x.shape, w.shape, outShape, g, (xi, wi, yi) => {
     acc[yi] += X[xi] * Wt[wi];
   });
-  return toDtype(acc, x.dtype);
+  const y = toDtype(acc, x.dtype);
+  // The epilogue: the channel's bias, then the activation, each rounded to the output's dtype.
+  const plane = outShape[2] * outShape[3];
+  const B = bias ? (bias.buf as TypedArray) : null;
+  const act = activation === 'linear' ? null : UNARY[activation];
+  if (B || act) {
+    for (let i = 0; i < y.length; i++) {
+      if (B) y[i] = y[i] + B[Math.floor(i / plane) % outShape[1]];
+      if (act) y[i] = act(y[i], 0);
+    }
+  }
+  return y;
 }
 
 export function conv2dGradInput(dy: TensorInfo, w: TensorInfo, g: Conv2dGeometry, xShape: Shape): Buf {

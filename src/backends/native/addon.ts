@@ -16,8 +16,9 @@ export interface NativeAddon {
   reduce(code: number, x: F, out: F, outer: number, n: number, inner: number): void;
   argReduce(isMax: boolean, x: F, out: Int32Array, outer: number, n: number, inner: number): void;
   softmax(x: F, out: F, outer: number, n: number, inner: number, log: boolean): void;
-  conv2d(which: 0 | 1 | 2, a: F, b: F, out: F, geometry: Float64Array): void;
-  conv2dAsync(which: 0, a: F, b: F, out: F, geometry: Float64Array): Promise<void>;
+  /** Forward (which 0) takes the bias (empty: none) and the activation's index in FUSED_ACTIVATIONS. */
+  conv2d(which: 0 | 1 | 2, a: F, b: F, out: F, geometry: Float64Array, bias?: F, activation?: number): void;
+  conv2dAsync(which: 0, a: F, b: F, out: F, geometry: Float64Array, bias: F, activation: number): Promise<void>;
   pool2d(which: 0 | 1 | 2 | 3, a: F, out: F, argmax: Int32Array, geometry: Float64Array): void;
   stridedCopy(src: TypedArray, dst: TypedArray, geometry: Float64Array): void;
   indexSelect(x: TypedArray, index: Int32Array, out: TypedArray, outer: number, n: number, inner: number): void;

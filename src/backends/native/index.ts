@@ -88,6 +88,9 @@ function poolGeometry(x: readonly number[], y: readonly number[], g: Pool2dGeome
 }
 
 const NO_INDEX = new Int32Array(0);
+/** conv2d's "no bias": an empty array of the input's dtype. */
+const NO_BIAS_F32 = new Float32Array(0);
+const NO_BIAS_F64 = new Float64Array(0);
 
 type MatmulArgs = [Float64Array, Float64Array, number, number, number, boolean, boolean];
 
@@ -185,15 +188,15 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       return out;
     },
 
-    conv2d(x, w, g, outShape) {
+    conv2d(x, w, bias, activation, g, outShape) {
       const out = allocOutput(x.dtype, sizeOf(outShape)) as F;
-      if (out.length > 0) addon.conv2d(0, x.buf as F, w.buf as F, out, convGeometry(x.shape, w.shape, outShape, g));
+      if (out.length > 0) addon.conv2d(0, x.buf as F, w.buf as F, out, convGeometry(x.shape, w.shape, outShape, g), (bias ? bias.buf : x.dtype === 'float64' ? NO_BIAS_F64 : NO_BIAS_F32) as F, FUSED_ACTIVATIONS.indexOf(activation));
       return out;
     },
 
-    async conv2dAsync(x, w, g, outShape) {
+    async conv2dAsync(x, w, bias, activation, g, outShape) {
       const out = allocOutput(x.dtype, sizeOf(outShape)) as F;
-      if (out.length > 0) await addon.conv2dAsync(0, x.buf as F, w.buf as F, out, convGeometry(x.shape, w.shape, outShape, g));
+      if (out.length > 0) await addon.conv2dAsync(0, x.buf as F, w.buf as F, out, convGeometry(x.shape, w.shape, outShape, g), (bias ? bias.buf : x.dtype === 'float64' ? NO_BIAS_F64 : NO_BIAS_F32) as F, FUSED_ACTIVATIONS.indexOf(activation));
       return out;
     },
 

@@ -1,6 +1,7 @@
 // Conv2D (Keras) / Conv2d (PyTorch): y = act(conv(x, W) + b) on NCHW input, kernel [filters,
 // inChannels/groups, kH, kW] as the conv2d op takes it. Keras' 'same' padding is asymmetric for
 // even windows, so it pads explicitly when the op's symmetric padding cannot express it.
+import type { FusedActivation } from '../../backends/backend.js';
 import { fail, fmtShape } from '../../errors.js';
 import { cast, conv2d } from '../../ops/functions.js';
 import { isFloat } from '../../tensor/dtype.js';
@@ -126,11 +127,14 @@ export class Conv2D extends Layer {
     // Keras casts inputs to the layer's dtype; the conv2d op wants one dtype for input and kernel.
     const input = x.dtype === this.kernel.dtype || !isFloat(this.kernel.dtype) ? x : cast(x, this.kernel.dtype);
     const symmetric = h.before === h.after && w.before === w.after;
-    const options = { stride: this.strides, dilation: this.dilationRate, groups: this.groups };
+    // relu and tanh run inside the conv kernel; sigmoid stays a separate op so that an output
+    // layer remembers its logits for the loss (src/nn/logits.ts), as Dense does.
+    const fused = this.activation === 'relu' || this.activation === 'tanh' || this.activation === 'linear';
+    const options = { stride: this.strides, dilation: this.dilationRate, groups: this.groups, activation: fused ? (this.activation as FusedActivation) : 'linear' as const };
     const y = symmetric
       ? conv2d(input, this.kernel, this.bias, { ...options, padding: [h.before, w.before] })
       : conv2d(padSpatial(input, h, w), this.kernel, this.bias, options);
-    return ACTIVATIONS[this.activation](y);
+    return fused ? y : ACTIVATIONS[this.activation](y);
   }
 
   override getConfig(): Record<string, Json> {
