@@ -19,6 +19,7 @@ export { Model, type CompileOptions } from './train/model.js';
 export { Sequential } from './train/sequential.js';
 export type { FitOptions, History } from './train/fit.js';
 export { saveCheckpoint, readCheckpoint, restoreCheckpoint } from './train/checkpoint.js';
+export * as runs from './train/runs/index.js';
 export { saveModel as save, loadModel as load } from './io/saved-model.js';
 export { loadOnnx, OnnxModel, type OnnxValueInfo } from './io/onnx/import/model.js';
 export * as data from './data/index.js';

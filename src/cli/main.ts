@@ -16,6 +16,8 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   version: { summary: 'print the version', run: () => (console.log(VERSION), 0) },
   train: { summary: 'train a model from a config: lathe train config.json --data DIR [--json]', run: trainCommand },
+  runs: { summary: 'the runs lathe train wrote, newest first: lathe runs [--dir runs] [--json]', run: (args) => import('./runs.js').then((m) => m.runsCommand(args)) },
+  compare: { summary: 'runs side by side (hyperparameters, results, best epoch): lathe compare RUN RUN... [--dir runs] [--json]', run: (args) => import('./compare.js').then((m) => m.compareCommand(args)) },
   evaluate: { summary: 'loss and metrics of a saved model on the test split', run: evaluateCommand },
   predict: { summary: 'predictions for {"instances": [...]} from a saved model', run: predictCommand },
   export: { summary: 'a saved model as ONNX: lathe export <model_dir> --format onnx --out model.onnx [--opset N]', run: exportCommand },

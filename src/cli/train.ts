@@ -1,12 +1,18 @@
 // `lathe train config.json`: train the model a config describes, write the run folder
-// (config.json, metrics.jsonl, checkpoints/, model/), and print progress or JSON lines.
+// (run.json, config.json, metrics.jsonl, checkpoints/, model/, evaluation.json, misclassified/;
+// the contract is src/train/runs/run-format.ts), and print progress or JSON lines.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
 import { fail } from '../errors.js';
 import { saveModel } from '../io/saved-model.js';
-import { BackupAndRestore, JsonLinesLogger, ModelCheckpoint, NanGuard } from '../train/callbacks/index.js';
-import { buildRunModel, checkLabels, loadRunData, readRunConfig } from '../train/run-config.js';
+import { BackupAndRestore, JsonLinesLogger, ModelCheckpoint, NanGuard, StepLogger } from '../train/callbacks/index.js';
+import type { History } from '../train/fit.js';
+import { rowRange } from '../train/model.js';
+import { type RunConfig, type RunData, buildRunModel, checkLabels, loadRunData, readRunConfig } from '../train/run-config.js';
+import { type Evaluation, type RunSummary, RunWriter, hyperparametersFromConfig, runId, writeRunEvaluation } from '../train/runs/index.js';
+import type { Sequential } from '../train/sequential.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { trainingAdvice } from '../train/advice.js';
 import { parseArgs } from './args.js';
 
@@ -35,62 +41,146 @@ export async function trainCommand(argv: string[]): Promise<number> {
   checkLabels(data.train[1], data.classes, 'train labels');
   if (data.validation) checkLabels(data.validation[1], data.classes, 'validation labels');
 
-  const runDir = path.resolve((flags.out as string | undefined) ?? path.join('runs', `${path.basename(configFile, '.json')}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
+  const runDir = path.resolve((flags.out as string | undefined) ?? path.join('runs', runId(path.basename(configFile, '.json'), new Date())));
   const ckptDir = path.join(runDir, 'checkpoints');
   const lastCkpt = path.join(ckptDir, 'last.safetensors');
   if (fs.existsSync(lastCkpt) && !flags.resume) fail('train', `${runDir} already holds a run; pass --resume to continue it, or choose another --out`);
   if (flags.resume && !fs.existsSync(lastCkpt)) fail('train', `--resume: ${lastCkpt} not found, nothing to resume`);
   fs.mkdirSync(runDir, { recursive: true });
   writeFileAtomic(path.join(runDir, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
+  const optimizer = model.optimizer!;
+  const run = new RunWriter(runDir, {
+    id: path.basename(runDir),
+    name: path.basename(configFile, '.json'),
+    hyperparameters: {
+      ...hyperparametersFromConfig(raw),
+      optimizer: optimizer.type,
+      learning_rate: optimizer.lr,
+      batch_size: config.fit.batchSize,
+      epochs: config.fit.epochs,
+      seed: config.seed,
+      params: model.countParameters(),
+    },
+  });
   say(model.summary());
   if (data.report) say(data.report);
 
   const epochSeconds: number[] = [];
-  const metricsFile = path.join(runDir, 'metrics.jsonl');
   const restore = new BackupAndRestore(lastCkpt);
   const guard = new NanGuard();
+  const steps = new StepLogger((r) => run.appendMetrics(r), { ...(config.fit.logEvery ? { every: config.fit.logEvery } : {}), time: () => run.elapsed() });
   const callbacks = [
     restore,
     guard,
     new ModelCheckpoint(ckptDir, { monitor: data.validation || data.validationSplit ? 'val_loss' : 'loss' }),
-    // One logger for the file and stdout, so that both hold the same record (seconds included).
+    steps,
+    // One logger for the file and stdout, so that both hold the same figures (seconds included);
+    // the file's line adds its kind, the rate and the time, stdout keeps the shape tools parse.
     new JsonLinesLogger((r) => {
-      const line = JSON.stringify(r);
-      fs.appendFileSync(metricsFile, `${line}\n`);
+      run.appendMetrics({ kind: 'epoch', ...r, lr: optimizer.lr, time: run.elapsed() });
       epochSeconds.push(r.seconds as number);
-      if (json) console.log(line);
+      if (json) console.log(JSON.stringify(r));
     }),
   ];
-  const history = await model.fit(data.train[0], data.train[1], {
-    epochs: config.fit.epochs,
-    batchSize: config.fit.batchSize,
-    shuffle: config.fit.shuffle,
-    seed: config.seed,
-    callbacks,
-    verbose: json ? 0 : 1,
-    ...(data.validation ? { validationData: data.validation } : data.validationSplit ? { validationSplit: data.validationSplit } : {}),
-  });
-  const modelDir = path.join(runDir, 'model');
-  const saveOptions = { classNames: data.classNames, dataset: config.dataset.type, ...(data.preprocessor ? { preprocessing: data.preprocessor } : {}) };
-  saveModel(model, modelDir, saveOptions);
-  // --save-to: a second copy where a server looks, e.g. a model repository's models/mnist/1.
-  if (typeof flags['save-to'] === 'string') saveModel(model, flags['save-to'], saveOptions);
-  const last = (k: string) => history.history[k]?.[history.history[k].length - 1];
-  const sorted = [...epochSeconds].sort((a, b) => a - b);
-  const done = {
-    done: true,
-    epochs: history.epoch.length ? history.epoch[history.epoch.length - 1] + 1 : 0,
-    ...(restore.resumedAt !== null ? { resumed_at_epoch: restore.resumedAt } : {}),
-    median_epoch_seconds: sorted.length ? +((sorted[(sorted.length - 1) >> 1] + sorted[sorted.length >> 1]) / 2).toFixed(4) : null,
-    val_accuracy: last('val_accuracy') ?? null,
-    val_loss: last('val_loss') ?? null,
-    model_dir: modelDir,
-    peak_rss_mb: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
-  };
-  if (json) console.log(JSON.stringify(done));
-  else {
-    say(`Saved the model to ${modelDir}; metrics in ${metricsFile}`);
-    for (const hint of trainingAdvice(history)) say(`advice: ${hint}`);
+  let history: History = { epoch: [], history: {} };
+  const summary = (evaluation: Evaluation | null): RunSummary => runSummary(history, epochSeconds, evaluation);
+  // Ctrl-C or a kill ends the process at once (a handler would wait for the epoch's end, when fit
+  // yields): run.json keeps "running" with a dead pid, which readers show as "stopped".
+  try {
+    history = await model.fit(data.train[0], data.train[1], {
+      epochs: config.fit.epochs,
+      batchSize: config.fit.batchSize,
+      shuffle: config.fit.shuffle,
+      seed: config.seed,
+      callbacks,
+      verbose: json ? 0 : 1,
+      ...(data.validation ? { validationData: data.validation } : data.validationSplit ? { validationSplit: data.validationSplit } : {}),
+    });
+  } catch (e) {
+    // (a failure's figures are those of the epochs it finished)
+    history = model.fitState?.history ?? history;
+    run.finish('failed', summary(null), (e as Error).message);
+    throw e;
+  }
+  let evaluation: Evaluation | null = null;
+  try {
+    const modelDir = path.join(runDir, 'model');
+    const saveOptions = { classNames: data.classNames, dataset: config.dataset.type, ...(data.preprocessor ? { preprocessing: data.preprocessor } : {}) };
+    saveModel(model, modelDir, saveOptions);
+    // --save-to: a second copy where a server looks, e.g. a model repository's models/mnist/1.
+    if (typeof flags['save-to'] === 'string') saveModel(model, flags['save-to'], saveOptions);
+    evaluation = await evaluateRun(runDir, model, config, data);
+    const figures = summary(evaluation);
+    const done = {
+      done: true,
+      epochs: figures.epochs,
+      ...(restore.resumedAt !== null ? { resumed_at_epoch: restore.resumedAt } : {}),
+      median_epoch_seconds: figures.median_epoch_seconds,
+      val_accuracy: figures.val_accuracy,
+      val_loss: figures.val_loss,
+      test_accuracy: figures.test_accuracy,
+      test_loss: figures.test_loss,
+      model_dir: modelDir,
+      run_dir: runDir,
+      peak_rss_mb: figures.peak_rss_mb,
+    };
+    run.finish('finished', figures);
+    if (json) console.log(JSON.stringify(done));
+    else {
+      if (evaluation && evaluation.metrics.accuracy !== undefined) say(`${evaluation.split} accuracy: ${evaluation.metrics.accuracy.toFixed(4)} (${evaluation.examples} examples; confusion matrix in evaluation.json)`);
+      say(`Saved the model to ${modelDir}; metrics in ${run.metricsFile}`);
+      for (const hint of trainingAdvice(history)) say(`advice: ${hint}`);
+    }
+  } catch (e) {
+    run.finish('failed', summary(evaluation), (e as Error).message);
+    throw e;
   }
   return 0;
+}
+
+const last = (history: History, k: string): number | null => history.history[k]?.[history.history[k].length - 1] ?? null;
+const peakRssMb = () => +(process.resourceUsage().maxRSS / 1024).toFixed(1);
+
+/** run.json's final figures: the last epoch's, the test split's, and the timings. */
+function runSummary(history: History, epochSeconds: number[], evaluation: Evaluation | null): RunSummary {
+  const sorted = [...epochSeconds].sort((a, b) => a - b);
+  const test = evaluation?.split === 'test' ? evaluation : null;
+  return {
+    loss: last(history, 'loss'),
+    accuracy: last(history, 'accuracy'),
+    val_loss: last(history, 'val_loss'),
+    val_accuracy: last(history, 'val_accuracy'),
+    test_loss: test ? test.loss : null,
+    test_accuracy: test?.metrics.accuracy ?? null,
+    epochs: history.epoch.length ? history.epoch[history.epoch.length - 1] + 1 : 0,
+    median_epoch_seconds: sorted.length ? +((sorted[(sorted.length - 1) >> 1] + sorted[sorted.length >> 1]) / 2).toFixed(4) : null,
+    peak_rss_mb: peakRssMb(),
+  };
+}
+
+/**
+ * A classifier's evaluation.json (and, for images, the misclassified gallery): on the test split
+ * when the dataset has one, else on the validation data; null for other models or no held-out data.
+ */
+async function evaluateRun(runDir: string, model: Sequential, config: RunConfig, data: RunData): Promise<Evaluation | null> {
+  if (!model.loss || !/sparse/i.test(model.loss.name) || data.classNames.length < 2) return null;
+  const spec = config.dataset;
+  const named = spec.type === 'mnist' || spec.type === 'fashion-mnist';
+  let split: Evaluation['split'] = 'validation';
+  let held: [Tensor, Tensor] | null = null;
+  if (data.test) [split, held] = ['test', data.test];
+  else if (named && spec.validation === 'test' && data.validation) [split, held] = ['test', data.validation];
+  else if (data.validation) held = data.validation;
+  else if (data.validationSplit) {
+    // the rows fit() held out: the last round(n * fraction)
+    const n = data.train[0].shape[0];
+    const cut = n - Math.max(1, Math.round(n * data.validationSplit));
+    held = [rowRange(data.train[0], cut, n), rowRange(data.train[1], cut, n)];
+  }
+  if (!held) return null;
+  const x = held[0];
+  const imageShape: [number, number, number] | undefined = named
+    ? [1, 28, 28]
+    : spec.type === 'images' && x.rank === 4 && (x.shape[1] === 1 || x.shape[1] === 3) ? [x.shape[1], x.shape[2], x.shape[3]] : undefined;
+  return writeRunEvaluation(runDir, model, held[0], held[1], { split, classNames: data.classNames, ...(imageShape ? { imageShape } : {}) });
 }

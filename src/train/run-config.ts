@@ -50,7 +50,8 @@ export interface RunConfig {
   dataset: ImageDatasetSpec | CsvDatasetSpec | ImageFolderSpec;
   layers: unknown[];
   compile: { optimizer: unknown; loss: unknown; metrics: unknown[] };
-  fit: { epochs: number; batchSize: number; shuffle: boolean };
+  /** logEvery: batches between the loss points metrics.jsonl records (default: about 50 an epoch). */
+  fit: { epochs: number; batchSize: number; shuffle: boolean; logEvery?: number };
 }
 
 const IMAGE_DATASETS = ['mnist', 'fashion-mnist'] as const;
@@ -112,13 +113,13 @@ export function readRunConfig(raw: unknown, overrides: { epochs?: number; seed?:
   const metrics = compile.obj.metrics ?? [];
   if (!Array.isArray(metrics)) fail('config.compile', `"metrics" must be an array, got ${JSON.stringify(metrics)}`);
   const fit = new ConfigReader('config.fit', (top.obj.fit ?? {}) as Record<string, unknown>);
-  fit.rejectUnknown(['epochs', 'batchSize', 'shuffle']);
+  fit.rejectUnknown(['epochs', 'batchSize', 'shuffle', 'logEvery']);
   return {
     seed: overrides.seed ?? top.int('seed', 0),
     dataset,
     layers: model.obj.layers,
     compile: { optimizer: compile.obj.optimizer, loss: compile.obj.loss, metrics },
-    fit: { epochs: overrides.epochs ?? fit.positiveInt('epochs', 1), batchSize: fit.positiveInt('batchSize', 32), shuffle: fit.bool('shuffle', true) },
+    fit: { epochs: overrides.epochs ?? fit.positiveInt('epochs', 1), batchSize: fit.positiveInt('batchSize', 32), shuffle: fit.bool('shuffle', true), ...(fit.has('logEvery') ? { logEvery: fit.positiveInt('logEvery') } : {}) },
   };
 }
 
@@ -128,6 +129,8 @@ export interface RunData {
   validation?: [Tensor, Tensor];
   /** A fraction of train for fit() to hold out (image datasets' "validation": 0.1). */
   validationSplit?: number;
+  /** A named dataset's test split, when it is not already the validation data (the run's final evaluation). */
+  test?: [Tensor, Tensor];
   classes: number;
   classNames: string[];
   /** The fitted preprocessing of a CSV's columns, saved with the model. */
@@ -201,6 +204,7 @@ export async function loadRunData(config: RunConfig, where: DataLocation = {}): 
     train: reshaped(loaded.train),
     ...(spec.validation === 'test' ? { validation: reshaped(loaded.test) } : {}),
     ...(typeof spec.validation === 'number' ? { validationSplit: spec.validation } : {}),
+    ...(spec.validation !== 'test' ? { test: reshaped(loaded.test) } : {}),
     classes: classNames.length,
     classNames,
   };

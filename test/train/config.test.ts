@@ -111,7 +111,7 @@ const BAD: [string, (c: Config) => void, RegExp][] = [
   ['epochs 0', (c) => (c.fit.epochs = 0), /^config\.fit: "epochs" must be a positive integer, got 0$/],
   ['batchSize "x"', (c) => (c.fit.batchSize = 'x'), /^config\.fit: "batchSize" must be a positive integer, got "x"$/],
   ['shuffle "yes"', (c) => (c.fit.shuffle = 'yes'), /^config\.fit: "shuffle" must be true or false, got "yes"$/],
-  ['a typo in fit', (c) => (c.fit.epoch = 3), /^config\.fit: unknown field "epoch" \(expected one of: epochs, batchSize, shuffle\)$/],
+  ['a typo in fit', (c) => (c.fit.epoch = 3), /^config\.fit: unknown field "epoch" \(expected one of: epochs, batchSize, shuffle, logEvery\)$/],
   // data and the top level
   ['unknown dataset', (c) => (c.dataset.type = 'cifar10'), /^config\.dataset: "type" must be one of "mnist", "fashion-mnist", "csv", "images", got "cifar10"$/],
   ['no dataset section', (c) => delete c.dataset, /^config: "dataset" is required, e\.g\. \{"type": "mnist"\}/],
