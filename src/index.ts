@@ -23,6 +23,7 @@ export * as runs from './train/runs/index.js';
 export { saveModel as save, loadModel as load } from './io/saved-model.js';
 export { loadOnnx, OnnxModel, type OnnxValueInfo } from './io/onnx/import/model.js';
 export * as data from './data/index.js';
+export * as explain from './explain/index.js';
 export { encodeSafetensors, decodeSafetensors } from './tensor/safetensors.js';
 export { LatheError } from './errors.js';
 export { VERSION as version } from './version.js';

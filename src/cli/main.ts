@@ -20,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   compare: { summary: 'runs side by side (hyperparameters, results, best epoch): lathe compare RUN RUN... [--dir runs] [--json]', run: (args) => import('./compare.js').then((m) => m.compareCommand(args)) },
   evaluate: { summary: 'loss and metrics of a saved model on the test split', run: evaluateCommand },
   predict: { summary: 'predictions for {"instances": [...]} from a saved model', run: predictCommand },
+  explain: { summary: 'attributions of a prediction: lathe explain <model_dir> --input FILE [--method ig|saliency] [--out heatmap.png] [--json]', run: (args) => import('./explain.js').then((m) => m.explainCommand(args)) },
   export: { summary: 'a saved model as ONNX: lathe export <model_dir> --format onnx --out model.onnx [--opset N]', run: exportCommand },
   serve: { summary: 'serve a model repository over HTTP (TF Serving and KServe v2 APIs): lathe serve --model-repository DIR [--port 8501]', run: serveCommand },
   bench: { summary: 'micro-benchmarks (gemm, train-step) as JSON lines', run: benchCommand },
