@@ -27,6 +27,15 @@ export interface InferResult {
   outputs: InferTensor[];
 }
 
+/** One line of the model repository index (Triton's states: READY, LOADING, UNLOADING, UNAVAILABLE). */
+export interface RepositoryEntry {
+  name: string;
+  version?: string;
+  state: 'READY' | 'LOADING' | 'UNLOADING' | 'UNAVAILABLE';
+  reason: string;
+  runtime?: string;
+}
+
 /** A non-2xx answer: its status, the server's {"error"} message, and Retry-After when overloaded. */
 export class LatheClientError extends Error {
   override name = 'LatheClientError';
@@ -38,10 +47,13 @@ export class LatheClientError extends Error {
 export class LatheClient {
   readonly baseUrl: string;
   readonly timeoutMs: number;
+  private readonly managementToken?: string;
 
-  constructor(baseUrl = 'http://127.0.0.1:8501', options: { timeoutMs?: number } = {}) {
+  /** `managementToken`: the server's --management-token-file token, for index/loadModel/unloadModel. */
+  constructor(baseUrl = 'http://127.0.0.1:8501', options: { timeoutMs?: number; managementToken?: string } = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.managementToken = options.managementToken;
   }
 
   private tfPath(model: string, sel: VersionSelector = {}): string {
@@ -55,10 +67,14 @@ export class LatheClient {
     return `/v2/models/${encodeURIComponent(model)}${version !== undefined ? `/versions/${version}` : ''}`;
   }
 
-  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, management = false): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (management && this.managementToken !== undefined) headers.authorization = `Bearer ${this.managementToken}`;
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,
-      ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       signal: AbortSignal.timeout(this.timeoutMs),
     });
     const text = await res.text();
@@ -96,9 +112,31 @@ export class LatheClient {
     return this.call('POST', `${this.tfPath(model, sel)}:classify`, { examples });
   }
 
-  /** KServe v2 / Open Inference Protocol infer with typed tensors. */
-  infer(model: string, inputs: InferTensor[], options: { version?: number; id?: string } = {}): Promise<InferResult> {
-    return this.call('POST', `${this.v2Path(model, options.version)}/infer`, { ...(options.id !== undefined ? { id: options.id } : {}), inputs });
+  /**
+   * KServe v2 / Open Inference Protocol infer with typed tensors. `timeoutMicroseconds` is Triton's
+   * parameters.timeout: how long the request may wait in the model's batching queue (504 after).
+   */
+  infer(model: string, inputs: InferTensor[], options: { version?: number; id?: string; timeoutMicroseconds?: number } = {}): Promise<InferResult> {
+    return this.call('POST', `${this.v2Path(model, options.version)}/infer`, {
+      ...(options.id !== undefined ? { id: options.id } : {}),
+      ...(options.timeoutMicroseconds !== undefined ? { parameters: { timeout: options.timeoutMicroseconds } } : {}),
+      inputs,
+    });
+  }
+
+  /** The model repository API (needs managementToken): every model folder and version with its state. */
+  repositoryIndex(options: { ready?: boolean } = {}): Promise<RepositoryEntry[]> {
+    return this.call('POST', '/v2/repository/index', options.ready !== undefined ? { ready: options.ready } : {}, true);
+  }
+
+  /** (Re)loads a model from its folder in the server's repository; the old version serves until the new one is ready. */
+  loadModel(model: string): Promise<RepositoryEntry[]> {
+    return this.call('POST', `/v2/repository/models/${encodeURIComponent(model)}/load`, {}, true);
+  }
+
+  /** Drains a model's requests, then unloads it (404 until loaded again). */
+  unloadModel(model: string): Promise<RepositoryEntry[]> {
+    return this.call('POST', `/v2/repository/models/${encodeURIComponent(model)}/unload`, {}, true);
   }
 
   /** KServe v2: whether the server (or one model) is ready to serve. */

@@ -9,7 +9,10 @@ export interface DynamicBatcherOptions<In, Out> {
   maxQueueDelayMicroseconds: number;
   /** Most examples waiting (admitted, not yet started); beyond it submit() rejects at once with 503. */
   maxQueueSize: number;
-  /** Default per-request deadline from submit() to result; Infinity disables it. Default 30000. */
+  /**
+   * Default per-request deadline in the queue: a request not started by then is taken out and
+   * rejected (504); one already running completes, as Triton's queue policy does. Infinity disables it. Default 30000.
+   */
   timeoutMs?: number;
   /** Batches running at once. Default 1: one batch per model, as Triton runs one instance. */
   maxConcurrentBatches?: number;
@@ -24,7 +27,7 @@ export interface DynamicBatcherOptions<In, Out> {
 }
 
 export interface SubmitOptions {
-  /** Overrides the batcher's timeoutMs for this request. */
+  /** Overrides the batcher's timeoutMs (the deadline in the queue) for this request. */
   timeoutMs?: number;
   /** Aborting removes the request from the queue (or drops its result if it already started). */
   signal?: AbortSignal;
@@ -149,13 +152,16 @@ export class DynamicBatcher<In, Out> {
     let reject!: Entry<In, Out>['reject'];
     const promise = new Promise<BatchResult<Out>>((res, rej) => ((resolve = res), (reject = rej)));
     const entry: Entry<In, Out> = { rows, enqueuedAt: now(), resolve, reject, promise, settled: false, started: false };
-    // The deadline rejects even a request whose batch already started, so a hung run() cannot
-    // hold a client forever; its result is then dropped. The timer stays ref'd: it is pending work.
+    // The deadline covers the wait in the queue only: start() clears the timer, because a batch's
+    // compute cannot be taken back and its other requests still want their results. The timer
+    // stays ref'd: it is pending work.
     const timeoutMs = options.timeoutMs ?? this.opts.timeoutMs;
     if (Number.isFinite(timeoutMs)) {
       entry.timer = setTimeout(() => {
+        entry.timer = undefined;
+        if (entry.started || entry.settled) return;
         this.rejected.timeout++;
-        this.settle(entry, new BatcherError(`${this.where()}: no result within ${timeoutMs} ms (${entry.started ? 'while running' : 'still queued'})`, 'timeout', 504, retryAfterSeconds));
+        this.settle(entry, new BatcherError(`${this.where()}: timed out after ${+timeoutMs.toFixed(3)} ms in the queue (${this.queuedRequests - 1} other requests waiting); ask for a longer timeout or retry later`, 'timeout', 504, retryAfterSeconds));
       }, Math.max(0, timeoutMs));
     }
     if (options.signal) {
@@ -247,6 +253,8 @@ export class DynamicBatcher<In, Out> {
       for (const e of batch) {
         this.unlink(e);
         e.started = true;
+        if (e.timer) clearTimeout(e.timer); // running now: it completes (see submit())
+        e.timer = undefined;
       }
       this.start(batch, size);
     }

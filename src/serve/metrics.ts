@@ -11,7 +11,8 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 /** A response's outcome by its status: what dashboards split request counts by. */
 export function outcomeOf(status: number): string {
   if (status < 400) return 'success';
-  if (status === 429 || status === 503 || status === 504) return 'rejected';
+  if (status === 504) return 'timeout'; // a deadline passed in the batching queue
+  if (status === 429 || status === 503) return 'rejected';
   if (status < 500) return 'client_error';
   return 'server_error';
 }

@@ -1,58 +1,30 @@
 // The model repository TF Serving and Triton share: DIR/<model>/<version>/ holding a Lathe saved
-// model (model.json) or a model.onnx, with an optional DIR/<model>/config.json (version policy,
-// labels). Everything is read once at start-up into Maps, so a request's model name never
-// reaches the file system: an odd name can only miss, never traverse.
+// model (model.json) or a model.onnx, with an optional DIR/<model>/config.json (model-config.ts).
+// Loaded versions live in Maps, so a request's model name never reaches the file system: an odd
+// name can only miss, never traverse. Start-up, polling and the management API's load all go
+// through sync(), one at a time.
 import { DynamicBatcher } from './batcher.js';
 import { concat, narrow } from '../ops/functions.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fail } from '../errors.js';
-import { type InferenceModel, loadForInference } from '../io/inference.js';
-import { OnnxModel } from '../io/onnx/import/model.js';
-import { full } from '../ops/functions.js';
+import type { InferenceModel } from '../io/inference.js';
+import { type BatchingConfig, defaultModelConfig, isValidName, type ModelConfig, parseModelConfig, parseVersion, selectVersions } from './model-config.js';
+import { loadLatheRuntime } from './runtimes/lathe.js';
+import { importOnnxRuntime, loadOnnxRuntime, missingOnnxRuntime, type OnnxRuntimeImporter, type OnnxRuntimeModule } from './runtimes/onnxruntime.js';
+import type { RuntimeName, ServingRuntime, Signature } from './runtimes/runtime.js';
 
-/** Names a URL may carry: no separators, no "." or "..", so never a path. */
-const NAME = /^[A-Za-z0-9._-]{1,128}$/;
-export function isValidName(s: string): boolean {
-  return NAME.test(s) && s !== '.' && s !== '..';
-}
-/** Version folders and URL versions: positive integers without leading zeros, exactly representable. */
-export function parseVersion(s: string): number | undefined {
-  if (!/^[1-9][0-9]{0,15}$/.test(s)) return undefined;
-  const v = Number(s);
-  return Number.isSafeInteger(v) ? v : undefined;
-}
-
-export type VersionPolicy = { latest: number } | { all: true } | { specific: number[] };
-export interface BatchingConfig {
-  maxBatchSize: number;
-  maxQueueDelayMicroseconds: number;
-  maxQueueSize: number;
-  timeoutMs: number;
-}
-
-export interface ModelConfig {
-  versionPolicy: VersionPolicy;
-  labels: Map<string, number>;
-  /** Triton-style dynamic batching; off (each request runs alone) unless config.json asks. */
-  batching?: BatchingConfig;
-}
-
-export interface TensorSpec {
-  name: string;
-  /** A Lathe dtype name (float32, int32, ...). */
-  dtype: string;
-  /** The full shape, batch axis first; null where dynamic. */
-  shape: (number | null)[];
-}
-export interface Signature {
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
-}
+export { isValidName, parseModelConfig, parseVersion, type BatchingConfig, type ModelConfig, type RuntimeChoice, type VersionPolicy } from './model-config.js';
+export type { Signature, TensorSpec } from './runtimes/runtime.js';
 
 /** TF Serving's version states; END with an error is a version that failed to load. */
 export type VersionState = 'START' | 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
+
+export interface RunOptions {
+  /** This request's queue deadline; it may shorten the model's, never lengthen it. */
+  timeoutMs?: number;
+}
 
 export interface ServableVersion {
   model: string;
@@ -60,13 +32,21 @@ export interface ServableVersion {
   state: VersionState;
   error?: string;
   platform: 'lathe' | 'onnx';
+  /** What runs it, once loaded. */
+  runtime?: RuntimeName;
+  /** Request parsing's view of the model (input shape, preprocessing, class names); freed when the version ends. */
   loaded?: InferenceModel;
   signature?: Signature;
   /** Runs one request's batch: through the model's dynamic batcher when batching is on. */
-  run?: (x: Tensor) => Tensor | Promise<Tensor>;
+  run?: (x: Tensor, options?: RunOptions) => Promise<Tensor>;
   batcher?: DynamicBatcher<Tensor, Tensor>;
   /** Told each batched request's queue and compute time and batch size (the server's metrics). */
   onResult?: (r: { queueMicros: number; computeMicros: number; batchSize: number }) => void;
+  /** Requests running outside a batcher, so ending the version can wait for them. */
+  inFlight: Set<Promise<unknown>>;
+  serving?: ServingRuntime;
+  /** The config.json settings it was loaded with; a load with other settings reloads it. */
+  loadedWith?: string;
 }
 
 export interface ServedModel {
@@ -76,76 +56,42 @@ export interface ServedModel {
   versions: Map<number, ServableVersion>;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Triton's model states, as the repository index reports them. */
+export type IndexState = 'READY' | 'LOADING' | 'UNLOADING' | 'UNAVAILABLE';
+export interface IndexEntry {
+  name: string;
+  version?: string;
+  state: IndexState;
+  reason: string;
+  runtime?: RuntimeName;
 }
+const INDEX_STATE: Record<VersionState, IndexState> = { START: 'LOADING', LOADING: 'LOADING', AVAILABLE: 'READY', UNLOADING: 'UNLOADING', END: 'UNAVAILABLE' };
 
-/** Reads and checks DIR/<model>/config.json; errors name the field. */
-export function parseModelConfig(raw: unknown, where: string): ModelConfig {
-  if (!isObject(raw)) fail(where, 'must be a JSON object');
-  for (const k of Object.keys(raw)) if (k !== 'versionPolicy' && k !== 'labels' && k !== 'batching') fail(where, `unknown field "${k}" (known: versionPolicy, labels, batching)`);
-  let versionPolicy: VersionPolicy = { latest: 1 };
-  const p = raw.versionPolicy;
-  if (p !== undefined) {
-    const w = `${where}: versionPolicy`;
-    if (!isObject(p) || Object.keys(p).length !== 1) fail(w, `must be one of {"latest": N}, {"all": true}, {"specific": [versions]}, got ${JSON.stringify(p)}`);
-    if ('latest' in p) {
-      if (!Number.isSafeInteger(p.latest) || (p.latest as number) < 1) fail(`${w}.latest`, `must be a positive integer, got ${JSON.stringify(p.latest)}`);
-      versionPolicy = { latest: p.latest as number };
-    } else if ('all' in p) {
-      if (p.all !== true) fail(`${w}.all`, `must be true, got ${JSON.stringify(p.all)}`);
-      versionPolicy = { all: true };
-    } else if ('specific' in p) {
-      const s = p.specific;
-      if (!Array.isArray(s) || s.length === 0) fail(`${w}.specific`, `must be a non-empty array of versions, got ${JSON.stringify(s)}`);
-      s.forEach((v, i) => {
-        if (!Number.isSafeInteger(v) || v < 1) fail(`${w}.specific[${i}]`, `must be a positive integer, got ${JSON.stringify(v)}`);
-      });
-      versionPolicy = { specific: [...new Set(s as number[])].sort((a, b) => a - b) };
-    } else fail(w, `unknown policy "${Object.keys(p)[0]}" (known: latest, all, specific)`);
-  }
-  const labels = new Map<string, number>();
-  if (raw.labels !== undefined) {
-    if (!isObject(raw.labels)) fail(`${where}: labels`, `must be an object {"label": version}, got ${JSON.stringify(raw.labels)}`);
-    for (const [name, v] of Object.entries(raw.labels)) {
-      if (!isValidName(name)) fail(`${where}: labels`, `label ${JSON.stringify(name)} must match [A-Za-z0-9._-]+`);
-      if (!Number.isSafeInteger(v) || (v as number) < 1) fail(`${where}: labels.${name}`, `must be a positive integer version, got ${JSON.stringify(v)}`);
-      labels.set(name, v as number);
-    }
-  }
-  return { versionPolicy, labels, ...(raw.batching !== undefined ? { batching: parseBatching(raw.batching, `${where}: batching`) } : {}) };
-}
-
-const BATCHING_DEFAULTS: BatchingConfig = { maxBatchSize: 32, maxQueueDelayMicroseconds: 500, maxQueueSize: 256, timeoutMs: 30000 };
-
-function parseBatching(b: unknown, where: string): BatchingConfig {
-  if (!isObject(b)) fail(where, `must be an object {maxBatchSize, maxQueueDelayMicroseconds, maxQueueSize, timeoutMs}, got ${JSON.stringify(b)}`);
-  const out = { ...BATCHING_DEFAULTS };
-  for (const [k, v] of Object.entries(b)) {
-    if (!(k in BATCHING_DEFAULTS)) fail(where, `unknown field "${k}" (known: ${Object.keys(BATCHING_DEFAULTS).join(', ')})`);
-    const min = k === 'maxQueueDelayMicroseconds' ? 0 : 1;
-    if (!Number.isSafeInteger(v) || (v as number) < min) fail(`${where}.${k}`, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-    out[k as keyof BatchingConfig] = v as number;
-  }
-  return out;
+export interface RepositoryOptions {
+  /** Structured log lines; none by default. */
+  log?: (line: Record<string, unknown>) => void;
+  /** A batched request's queue deadline when config.json sets no defaultTimeoutMicroseconds. Default 30000. */
+  requestTimeoutMs?: number;
+  /** How onnxruntime-node is imported (tests fake its absence). */
+  importOnnxRuntime?: OnnxRuntimeImporter;
 }
 
 /**
  * A dynamic batcher over whole requests: each submitted item is one request's batch tensor, a
- * run concatenates them, predicts once and hands each request its rows back. maxBatchSize and
+ * run concatenates them, runs once and hands each request its rows back. maxBatchSize and
  * maxQueueSize count requests (a TF Serving request usually holds one instance).
  */
-function batcherFor(name: string, sv: ServableVersion, cfg: BatchingConfig): DynamicBatcher<Tensor, Tensor> {
-  const model = sv.loaded!.model;
+function batcherFor(sv: ServableVersion, cfg: BatchingConfig, timeoutMs: number): DynamicBatcher<Tensor, Tensor> {
+  const runtime = sv.serving!;
   return new DynamicBatcher<Tensor, Tensor>({
-    name: `${name}/${sv.version}`,
+    name: `${sv.model}/${sv.version}`,
     maxBatchSize: cfg.maxBatchSize,
     maxQueueDelayMicroseconds: cfg.maxQueueDelayMicroseconds,
     maxQueueSize: cfg.maxQueueSize,
-    timeoutMs: cfg.timeoutMs,
-    run: (xs) => {
-      if (xs.length === 1) return [model.predict(xs[0])];
-      const out = model.predict(concat(xs, 0));
+    timeoutMs,
+    run: async (xs) => {
+      if (xs.length === 1) return [await runtime.run(xs[0])];
+      const out = await runtime.run(concat(xs, 0));
       let start = 0;
       return xs.map((x) => {
         const rows = narrow(out, 0, start, x.shape[0]);
@@ -156,45 +102,63 @@ function batcherFor(name: string, sv: ServableVersion, cfg: BatchingConfig): Dyn
   });
 }
 
-/** The versions a policy serves out of those on disk; `specific` versions absent from disk are kept, to report them. */
-function selectVersions(policy: VersionPolicy, onDisk: number[]): number[] {
-  const sorted = [...onDisk].sort((a, b) => a - b);
-  if ('all' in policy) return sorted;
-  if ('latest' in policy) return sorted.slice(-policy.latest);
-  return policy.specific;
-}
-
-/** The signature of a loaded model: model.json's for Lathe, the graph's for ONNX. */
-function signatureOf(loaded: InferenceModel): Signature {
-  const m = loaded.model;
-  if (m instanceof OnnxModel) {
-    const spec = (v: OnnxModel['inputs'][number]): TensorSpec => ({ name: v.name, dtype: v.dtype, shape: v.shape ?? [null] });
-    return { inputs: m.inputs.map(spec), outputs: m.outputs.map(spec) };
+function readConfig(dir: string): ModelConfig {
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(file)) return defaultModelConfig();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    fail(file, `not valid JSON (${(e as Error).message})`);
   }
-  const sig = (loaded as { json: { signature?: Signature } }).json.signature;
-  if (!sig?.inputs?.length || !sig.outputs?.length) fail('serve', 'model.json has no signature');
-  return { inputs: sig.inputs, outputs: sig.outputs };
+  return parseModelConfig(raw, file);
 }
 
-/** One predict on zeros of the signature, so the first request pays no first-call costs. */
-function warmUp(loaded: InferenceModel): void {
-  const shape = loaded.model.inputShape;
-  if (!shape || loaded.preprocessor) return; // a dynamic shape or raw records: nothing fixed to warm up with
-  const out = loaded.model.predict(full([1, ...shape], 0));
-  out.dataSync();
+function versionFolders(dir: string): number[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => parseVersion(d.name)).filter((v): v is number => v !== undefined);
+}
+
+/** Labels must point at versions the policy serves. */
+function checkLabels(config: ModelConfig, selected: Iterable<number>, where: string): void {
+  const served = new Set(selected);
+  for (const [label, v] of config.labels) {
+    if (!served.has(v)) fail(where, `labels.${label}: version ${v} is not among the served versions (${[...served].sort((a, b) => a - b).join(', ') || 'none'})`);
+  }
+}
+
+/** Stops routing to a version, lets its admitted requests finish, then frees its runtime. */
+async function endVersion(sv: ServableVersion): Promise<void> {
+  sv.state = 'UNLOADING'; // routing only picks AVAILABLE versions, so nothing new reaches it
+  if (sv.batcher) {
+    sv.batcher.close();
+    await sv.batcher.drain();
+  }
+  await Promise.allSettled([...sv.inFlight]);
+  await sv.serving?.close().catch(() => {});
+  Object.assign(sv, { state: 'END', serving: undefined, loaded: undefined, run: undefined });
 }
 
 export class ModelRepository {
   readonly models = new Map<string, ServedModel>();
   /** Entries skipped while scanning (bad names, unreadable configs), for the log. */
   readonly warnings: string[] = [];
+  /** Why a model folder is not loaded: "unloaded", or its failed load's errors. */
+  private readonly notLoaded = new Map<string, string>();
+  private lock: Promise<unknown> = Promise.resolve();
+  private ort?: Promise<OnnxRuntimeModule>;
+  private warnedNoOrt = false;
+  private readonly log: (line: Record<string, unknown>) => void;
+  readonly requestTimeoutMs: number;
 
-  constructor(readonly root: string) {}
+  constructor(readonly root: string, private readonly options: RepositoryOptions = {}) {
+    this.log = options.log ?? (() => {});
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
 
   /** Scans the root and loads every version the policies select; a version that fails is reported, not thrown. */
-  static load(root: string, log: (line: Record<string, unknown>) => void = () => {}): ModelRepository {
+  static async load(root: string, options: RepositoryOptions = {}): Promise<ModelRepository> {
     if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) fail('serve', `--model-repository ${root} is not a directory`);
-    const repo = new ModelRepository(root);
+    const repo = new ModelRepository(root, options);
     for (const entry of fs.readdirSync(root, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       if (!entry.isDirectory()) continue;
       if (!isValidName(entry.name)) {
@@ -202,75 +166,236 @@ export class ModelRepository {
         continue;
       }
       const dir = path.join(root, entry.name);
-      let config: ModelConfig = { versionPolicy: { latest: 1 }, labels: new Map() };
-      const configFile = path.join(dir, 'config.json');
-      if (fs.existsSync(configFile)) {
-        let raw: unknown;
-        try {
-          raw = JSON.parse(fs.readFileSync(configFile, 'utf8'));
-        } catch (e) {
-          fail(configFile, `not valid JSON (${(e as Error).message})`);
-        }
-        config = parseModelConfig(raw, configFile);
-      }
-      const onDisk = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => parseVersion(d.name)).filter((v): v is number => v !== undefined);
+      const config = readConfig(dir);
+      checkLabels(config, selectVersions(config.versionPolicy, versionFolders(dir)), path.join(dir, 'config.json'));
       const served: ServedModel = { name: entry.name, config, versions: new Map() };
-      for (const v of selectVersions(config.versionPolicy, onDisk)) {
-        const sv = prepareVersion(entry.name, config, loadVersion(entry.name, path.join(dir, String(v)), v));
-        log({ event: 'load', model: entry.name, version: v, state: sv.state, ...(sv.error ? { error: sv.error } : {}) });
-        served.versions.set(v, sv);
-      }
-      for (const [label, v] of config.labels) {
-        if (!served.versions.has(v)) fail(configFile, `labels.${label}: version ${v} is not among the served versions (${[...served.versions.keys()].join(', ') || 'none'})`);
-      }
+      await repo.sync(served, false);
       repo.models.set(entry.name, served);
     }
     return repo;
   }
 
+  /** Runs repository changes one at a time: a poll and a management load never load the same version twice. */
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => {});
+    return run;
+  }
+
   /**
-   * Picks up version folders added or removed since the last scan (TF Serving's file-system
-   * polling), for the models loaded at start. A new version loads and warms up beside the serving
-   * one and takes the traffic once AVAILABLE (requests without a version get the latest
-   * AVAILABLE); a version the policy no longer selects stops taking requests, drains its queue and
-   * ends. A version that fails to load is reported and the others keep serving.
+   * Brings a model's versions in line with its policy and the folders on disk. New versions load
+   * and warm up beside the serving ones (requests without a version get the latest AVAILABLE);
+   * versions the policy dropped stop taking requests, drain and end, unless that would leave the
+   * model nothing to serve. `reload` (the management API's load) also retries versions that failed
+   * or ended, and reloads those loaded with other config.json settings, swapping once the new one is AVAILABLE.
    */
-  async poll(log: (line: Record<string, unknown>) => void = () => {}): Promise<void> {
-    for (const m of this.models.values()) {
-      const dir = path.join(this.root, m.name);
-      let onDisk: number[];
-      try {
-        onDisk = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => parseVersion(d.name)).filter((v): v is number => v !== undefined);
-      } catch {
-        continue; // the folder went away: keep serving what is loaded
-      }
-      const want = new Set(selectVersions(m.config.versionPolicy, onDisk));
-      for (const v of want) {
-        if (m.versions.has(v)) continue;
-        const sv = prepareVersion(m.name, m.config, loadVersion(m.name, path.join(dir, String(v)), v));
+  private async sync(m: ServedModel, reload: boolean): Promise<{ version: number; error: string }[]> {
+    const failures: { version: number; error: string }[] = [];
+    const want = selectVersions(m.config.versionPolicy, versionFolders(path.join(this.root, m.name)));
+    const settings = JSON.stringify({ batching: m.config.batching ?? null, runtime: m.config.runtime });
+    for (const v of want) {
+      const old = m.versions.get(v);
+      if (old && !(reload && (old.state === 'END' || (old.state === 'AVAILABLE' && old.loadedWith !== settings)))) continue;
+      const sv: ServableVersion = { model: m.name, version: v, state: 'LOADING', platform: 'lathe', inFlight: new Set(), loadedWith: settings };
+      if (old?.state !== 'AVAILABLE') m.versions.set(v, sv); // a new version shows LOADING; a reloaded one keeps serving until its successor is ready
+      await this.loadVersion(m, sv);
+      this.log({ event: 'load', model: m.name, version: v, state: sv.state, ...(sv.runtime ? { runtime: sv.runtime } : {}), ...(sv.error ? { error: sv.error } : {}) });
+      if (sv.error) failures.push({ version: v, error: sv.error });
+      if (old?.state === 'AVAILABLE') {
+        if (sv.state !== 'AVAILABLE') continue; // the old one keeps serving; the log has the error
         m.versions.set(v, sv);
-        log({ event: 'load', model: m.name, version: v, state: sv.state, ...(sv.error ? { error: sv.error } : {}) });
-      }
-      const labelled = new Set(m.config.labels.values());
-      for (const [v, sv] of m.versions) {
-        if (want.has(v) || labelled.has(v) || sv.state !== 'AVAILABLE') continue;
-        if (![...m.versions.values()].some((o) => o !== sv && o.state === 'AVAILABLE')) continue; // never leave a model with nothing to serve
-        sv.state = 'UNLOADING'; // routing only picks AVAILABLE versions, so nothing new reaches it
-        if (sv.batcher) {
-          sv.batcher.close();
-          await sv.batcher.drain();
-        }
-        sv.state = 'END';
-        log({ event: 'unload', model: m.name, version: v });
+        await endVersion(old);
       }
     }
+    const keep = new Set([...want, ...m.config.labels.values()]);
+    for (const [v, sv] of m.versions) {
+      if (keep.has(v) || sv.state !== 'AVAILABLE') continue;
+      if (![...m.versions.values()].some((o) => o !== sv && o.state === 'AVAILABLE')) continue; // never leave a model with nothing to serve
+      await endVersion(sv);
+      this.log({ event: 'unload', model: m.name, version: v });
+    }
+    return failures;
+  }
+
+  /** The version's runtime, loaded, warmed up and behind its batcher; or the version END with the error. */
+  private async loadVersion(m: ServedModel, sv: ServableVersion): Promise<void> {
+    const dir = path.join(this.root, m.name, String(sv.version));
+    const onnxFile = path.join(dir, 'model.onnx');
+    sv.platform = fs.existsSync(onnxFile) ? 'onnx' : 'lathe';
+    try {
+      if (!fs.existsSync(dir)) fail(dir, 'version folder not found');
+      if (sv.platform === 'lathe' && !fs.existsSync(path.join(dir, 'model.json'))) fail(dir, 'holds neither model.json nor model.onnx');
+      const runtime = await this.openRuntime(sv.platform === 'onnx' ? onnxFile : dir, m.config);
+      try {
+        await runtime.warmUp();
+      } catch (e) {
+        await runtime.close().catch(() => {});
+        throw e;
+      }
+      Object.assign(sv, { serving: runtime, runtime: runtime.name, loaded: runtime.inference, signature: runtime.signature });
+      this.attachRunner(sv, m.config);
+      sv.state = 'AVAILABLE';
+    } catch (e) {
+      Object.assign(sv, { state: 'END', error: (e as Error).message });
+    }
+  }
+
+  /** config.json's "runtime" for this file: auto takes onnxruntime-node for model.onnx when it can be imported. */
+  private async openRuntime(source: string, config: ModelConfig): Promise<ServingRuntime> {
+    const onnx = source.endsWith('model.onnx');
+    if (!onnx) {
+      if (config.runtime === 'onnxruntime') fail(source, 'runtime "onnxruntime" serves model.onnx files; this version is a Lathe saved model (set "runtime" to "auto" or "lathe")');
+      return loadLatheRuntime(source);
+    }
+    if (config.runtime === 'lathe') return loadLatheRuntime(source);
+    let ort: OnnxRuntimeModule;
+    try {
+      ort = await (this.ort ??= (this.options.importOnnxRuntime ?? importOnnxRuntime)());
+    } catch (e) {
+      this.ort = undefined; // installed later, a management load finds it
+      if (config.runtime === 'onnxruntime') fail(source, missingOnnxRuntime(e));
+      if (!this.warnedNoOrt) this.log({ event: 'warning', message: `onnxruntime-node cannot be imported (${(e as Error)?.message?.split('\n')[0]}); model.onnx versions run on Lathe's ONNX importer. npm install onnxruntime-node to run them on ONNX Runtime` });
+      this.warnedNoOrt = true;
+      return loadLatheRuntime(source);
+    }
+    return loadOnnxRuntime(source, ort);
+  }
+
+  private attachRunner(sv: ServableVersion, config: ModelConfig): void {
+    const runtime = sv.serving!;
+    if (config.batching) {
+      const modelTimeoutMs = config.batching.defaultTimeoutMicroseconds !== undefined ? config.batching.defaultTimeoutMicroseconds / 1000 : this.requestTimeoutMs;
+      const b = batcherFor(sv, config.batching, modelTimeoutMs);
+      sv.batcher = b;
+      sv.run = async (x, options = {}) => {
+        const r = await b.submit([x], { timeoutMs: Math.min(options.timeoutMs ?? Infinity, modelTimeoutMs) });
+        sv.onResult?.(r);
+        return r.outputs[0];
+      };
+      return;
+    }
+    // Unbatched: nothing queues, so there is no deadline to keep; async runs are tracked for draining.
+    sv.run = (x) => {
+      let out: Tensor | Promise<Tensor>;
+      try {
+        out = runtime.run(x);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (!(out instanceof Promise)) return Promise.resolve(out);
+      sv.inFlight.add(out);
+      const done = () => sv.inFlight.delete(out);
+      out.then(done, done);
+      return out;
+    };
+  }
+
+  /**
+   * Picks up version folders added or removed since the last scan (TF Serving's file-system
+   * polling), for the models loaded now. A version that fails to load is reported and the others keep serving.
+   */
+  poll(): Promise<void> {
+    return this.serialized(async () => {
+      for (const m of [...this.models.values()]) {
+        try {
+          await this.sync(m, false);
+        } catch {
+          // the folder went away or cannot be read: keep serving what is loaded
+        }
+      }
+    });
+  }
+
+  /** Whether `name` is a model folder of this repository: a valid name and a real directory (not a link). */
+  hasModelFolder(name: string): boolean {
+    if (!isValidName(name)) return false;
+    try {
+      return fs.lstatSync(path.join(this.root, name)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Triton's repository load: re-reads the model's folder and config.json and applies its version
+   * policy. Returns the model's index entries; throws (a LatheError) when config.json is bad or
+   * no version can serve, leaving what was serving as it was.
+   */
+  loadModel(name: string): Promise<IndexEntry[]> {
+    return this.serialized(async () => {
+      if (!this.hasModelFolder(name)) fail('load', `model ${JSON.stringify(name.slice(0, 80))} is not a folder of the repository`);
+      const dir = path.join(this.root, name);
+      const config = readConfig(dir);
+      checkLabels(config, selectVersions(config.versionPolicy, versionFolders(dir)), path.join(dir, 'config.json'));
+      const existing = this.models.get(name);
+      const m: ServedModel = existing ?? { name, config, versions: new Map() };
+      m.config = config;
+      const failures = await this.sync(m, true);
+      const serving = [...m.versions.values()].filter((v) => v.state === 'AVAILABLE').map((v) => v.version);
+      if (!existing && serving.length > 0) this.models.set(name, m);
+      if (this.models.has(name)) this.notLoaded.delete(name);
+      if (failures.length > 0 || serving.length === 0) {
+        const reason = failures.map((f) => `version ${f.version}: ${f.error}`).join('; ') || 'no version folder the policy selects';
+        if (!this.models.has(name)) this.notLoaded.set(name, reason);
+        fail('load', `model "${name}" did not load: ${reason}${serving.length ? ` (serving version${serving.length > 1 ? 's' : ''} ${serving.join(', ')} as before)` : ''}`);
+      }
+      return this.entriesOf(m);
+    });
+  }
+
+  /** Triton's repository unload: stops routing to the model, drains its requests, then drops it (404 after). */
+  unloadModel(name: string): Promise<void> {
+    return this.serialized(async () => {
+      const m = this.models.get(name);
+      if (!m) {
+        if (!this.hasModelFolder(name)) fail('unload', `model ${JSON.stringify(name.slice(0, 80))} is not a folder of the repository`);
+        return; // already unloaded, as Triton answers
+      }
+      const serving = [...m.versions.values()].filter((v) => v.state === 'AVAILABLE');
+      for (const v of serving) v.state = 'UNLOADING'; // all at once, so no request moves to another version meanwhile
+      await Promise.all(serving.map(endVersion));
+      this.models.delete(name);
+      this.notLoaded.set(name, 'unloaded');
+      this.log({ event: 'unload', model: name });
+    });
+  }
+
+  private entriesOf(m: ServedModel): IndexEntry[] {
+    const versions = [...m.versions.values()].sort((a, b) => a.version - b.version);
+    if (versions.length === 0) return [{ name: m.name, state: 'UNAVAILABLE', reason: 'no version folder the policy selects' }];
+    return versions.map((v) => ({
+      name: m.name,
+      version: String(v.version),
+      state: INDEX_STATE[v.state],
+      reason: v.error ?? (v.state === 'END' ? 'unloaded' : ''),
+      ...(v.runtime ? { runtime: v.runtime } : {}),
+    }));
+  }
+
+  /** Triton's repository index: every model folder, with each loaded version's state. */
+  index(): IndexEntry[] {
+    const names = new Set(this.models.keys());
+    for (const e of fs.readdirSync(this.root, { withFileTypes: true })) if (e.isDirectory() && isValidName(e.name)) names.add(e.name);
+    return [...names].sort().flatMap((name) => {
+      const m = this.models.get(name);
+      return m ? this.entriesOf(m) : [{ name, state: 'UNAVAILABLE' as const, reason: this.notLoaded.get(name) ?? 'not loaded' }];
+    });
   }
 
   /** Stops admitting batched requests and waits for those admitted (SIGTERM). */
   async drain(): Promise<void> {
-    const batchers = [...this.models.values()].flatMap((m) => [...m.versions.values()]).flatMap((v) => (v.batcher ? [v.batcher] : []));
-    for (const b of batchers) b.close();
-    await Promise.all(batchers.map((b) => b.drain()));
+    const versions = [...this.models.values()].flatMap((m) => [...m.versions.values()]);
+    for (const v of versions) v.batcher?.close();
+    await Promise.all(versions.map(async (v) => {
+      await v.batcher?.drain();
+      await Promise.allSettled([...v.inFlight]);
+    }));
+  }
+
+  /** drain(), then frees every runtime (ORT sessions); the repository serves nothing after. */
+  async close(): Promise<void> {
+    await this.drain();
+    await Promise.all([...this.models.values()].flatMap((m) => [...m.versions.values()]).map((v) => v.serving?.close().catch(() => {})));
   }
 
   /** A model by name, or undefined; a Map lookup, so "__proto__" and friends simply miss. */
@@ -284,37 +409,7 @@ export class ModelRepository {
   }
 }
 
-/** Puts a loaded version behind its model's dynamic batcher, when the model's config asks for one. */
-function prepareVersion(model: string, config: ModelConfig, sv: ServableVersion): ServableVersion {
-  if (sv.state !== 'AVAILABLE' || !config.batching) return sv;
-  const b = batcherFor(model, sv, config.batching);
-  sv.batcher = b;
-  sv.run = async (x) => {
-    const r = await b.submit([x]);
-    sv.onResult?.(r);
-    return r.outputs[0];
-  };
-  return sv;
-}
-
 /** The latest AVAILABLE version: what a request without a version gets. */
 export function defaultVersion(m: ServedModel): ServableVersion | undefined {
   return [...m.versions.values()].filter((v) => v.state === 'AVAILABLE').sort((a, b) => b.version - a.version)[0];
-}
-
-function loadVersion(model: string, dir: string, version: number): ServableVersion {
-  const onnxFile = path.join(dir, 'model.onnx');
-  const platform = fs.existsSync(onnxFile) ? 'onnx' : 'lathe';
-  const sv: ServableVersion = { model, version, state: 'LOADING', platform };
-  try {
-    if (!fs.existsSync(dir)) fail(dir, 'version folder not found');
-    if (platform === 'lathe' && !fs.existsSync(path.join(dir, 'model.json'))) fail(dir, 'holds neither model.json nor model.onnx');
-    const loaded = loadForInference(platform === 'onnx' ? onnxFile : dir);
-    const signature = signatureOf(loaded);
-    warmUp(loaded);
-    Object.assign(sv, { loaded, signature, state: 'AVAILABLE' });
-  } catch (e) {
-    Object.assign(sv, { state: 'END', error: (e as Error).message });
-  }
-  return sv;
 }

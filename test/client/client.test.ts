@@ -49,3 +49,24 @@ test('the package exports it as lathe/client', () => {
   assert.equal(pkg.exports['./client'].default, './dist/src/client/index.js');
   assert.ok(fs.existsSync(new URL('../../src/client/index.js', import.meta.url)));
 });
+
+test('the model repository API with a token: index, unload, load; without it, 401', async () => {
+  const token = 'feedfacefeedfacefeedfacefeedface';
+  const s = await startServer({ repository: fx.root, port: 0, managementToken: token });
+  try {
+    const c = new LatheClient(s.url, { managementToken: token });
+    const index = await c.repositoryIndex();
+    assert.deepEqual(index.filter((e) => e.name === 'old'), [{ name: 'old', version: '7', state: 'READY', reason: '', runtime: 'lathe' }]);
+    assert.deepEqual(await c.unloadModel('old'), [{ name: 'old', state: 'UNAVAILABLE', reason: 'unloaded' }]);
+    await assert.rejects(c.predict('old', pixels(1, 1).toArray() as number[][]), (e: LatheClientError) => e.status === 404);
+    assert.ok(!(await c.repositoryIndex({ ready: true })).some((e) => e.name === 'old'));
+    assert.deepEqual((await c.loadModel('old')).map((e) => [e.version, e.state]), [['7', 'READY']]);
+    assert.equal((await c.predict('old', pixels(1, 1).toArray() as number[][])).predictions.length, 1);
+    await assert.rejects(new LatheClient(s.url).repositoryIndex(), (e: LatheClientError) => e.status === 401 && /Authorization: Bearer/.test(e.message));
+    await assert.rejects(new LatheClient(s.url, { managementToken: 'x'.repeat(32) }).loadModel('old'), (e: LatheClientError) => e.status === 401);
+    const r = await c.infer('mlp', [{ name: 'input', shape: [1, 784], datatype: 'FP32', data: (pixels(1, 1).toArray() as number[][])[0] }], { timeoutMicroseconds: 1_000_000 });
+    assert.equal(r.outputs[0].shape.join(), '1,10');
+  } finally {
+    await s.close();
+  }
+});

@@ -63,5 +63,8 @@ test('a full queue answers 503 with Retry-After at once, and the queued request 
 test('bad batching fields in config.json are named', () => {
   assert.throws(() => parseModelConfig({ batching: { maxBatchSize: 0 } }, 'config.json'), /^LatheError: config\.json: batching\.maxBatchSize: must be an integer >= 1, got 0$/);
   assert.throws(() => parseModelConfig({ batching: { maxDelay: 5 } }, 'config.json'), /config\.json: batching: unknown field "maxDelay"/);
-  assert.deepEqual(parseModelConfig({ batching: {} }, 'c').batching, { maxBatchSize: 32, maxQueueDelayMicroseconds: 500, maxQueueSize: 256, timeoutMs: 30000 });
+  assert.deepEqual(parseModelConfig({ batching: {} }, 'c').batching, { maxBatchSize: 32, maxQueueDelayMicroseconds: 500, maxQueueSize: 256 });
+  assert.equal(parseModelConfig({ batching: { defaultTimeoutMicroseconds: 2500 } }, 'c').batching!.defaultTimeoutMicroseconds, 2500);
+  assert.throws(() => parseModelConfig({ batching: { defaultTimeoutMicroseconds: 0 } }, 'config.json'), /config\.json: batching\.defaultTimeoutMicroseconds: must be an integer >= 1, got 0/);
+  assert.throws(() => parseModelConfig({ runtime: 'tensorrt' }, 'config.json'), /config\.json: runtime: must be one of "auto", "lathe", "onnxruntime", got "tensorrt"/);
 });

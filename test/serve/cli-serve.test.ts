@@ -48,3 +48,55 @@ test('lathe serve refuses a missing repository and a bad port with a clear messa
   assert.equal(port.status, 1);
   assert.match(port.stderr, /--port must be an integer from 0 to 65535, got 70000/);
 });
+
+/** Spawns `lathe serve`, resolves with its URL once it prints {"listening"}. */
+async function serveCli(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(process.execPath, [bin, 'serve', '--model-repository', fx.root, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]).listening);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code} before listening: ${stderr}`)));
+  });
+  return { url, stop: async () => (child.kill('SIGTERM'), await exited), stderr: () => stderr };
+}
+
+test('--management-token-file turns the repository API on; the token never reaches the log', async () => {
+  const token = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+  const file = path.join(fx.root, 'token');
+  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  const s = await serveCli(['--management-token-file', file, '--access-log', '--request-timeout-ms', '5000']);
+  try {
+    assert.equal((await fetch(`${s.url}/v2/repository/index`, { method: 'POST' })).status, 401);
+    const r = await fetch(`${s.url}/v2/repository/index`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 200);
+    assert.ok(((await r.json()) as { name: string }[]).some((e) => e.name === 'mlp'));
+  } finally {
+    assert.equal(await s.stop(), 0);
+  }
+  assert.match(s.stderr(), /"event":"management","enabled":true/);
+  assert.ok(!s.stderr().includes(token), 'the token is not in the log');
+  assert.ok(!/"event":"warning"[^\n]*token/.test(s.stderr()), 'a token file of mode 600 gives no warning');
+});
+
+test('the token from the command line warns; short tokens, two sources and a bad timeout are refused', () => {
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [bin, 'serve', '--model-repository', fx.root, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const flag = run(['--management-token', 'short']);
+  assert.equal(flag.status, 1);
+  assert.match(flag.stderr, /--management-token puts the token on the command line, where ps and shell history show it/);
+  assert.match(flag.stderr, /--management-token: the management token must be at least 16 characters/);
+  const env = run([], { LATHE_MANAGEMENT_TOKEN: 'x' });
+  assert.equal(env.status, 1);
+  assert.match(env.stderr, /LATHE_MANAGEMENT_TOKEN: the management token must be at least 16 characters/);
+  const both = run(['--management-token-file', path.join(fx.root, 'token')], { LATHE_MANAGEMENT_TOKEN: 'x'.repeat(20) });
+  assert.equal(both.status, 1);
+  assert.match(both.stderr, /give the management token one way/);
+  const missing = run(['--management-token-file', path.join(fx.root, 'no-such-token')]);
+  assert.match(missing.stderr, /--management-token-file .*no-such-token: cannot read it \(ENOENT\)/);
+  assert.match(run(['--request-timeout-ms', '0']).stderr, /--request-timeout-ms must be a number > 0, got 0/);
+});

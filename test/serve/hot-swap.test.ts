@@ -33,11 +33,15 @@ for (const batched of [true, false]) {
           seen.push({ status: r.status, version: j.model_version });
         }
       };
+      // Wait for answers, not for time: fixed sleeps saw too little traffic on a loaded machine.
+      const untilSeen = async (n: number) => {
+        for (const t0 = performance.now(); seen.length < n && performance.now() - t0 < 20_000;) await new Promise((r) => setTimeout(r, 5));
+      };
       const workers = Array.from({ length: 16 }, worker);
-      await new Promise((r) => setTimeout(r, 150));
+      await untilSeen(30);
       lt.save(fx.v2, path.join(fx.root, model, '2'));
       await server.repository.poll();
-      await new Promise((r) => setTimeout(r, 150));
+      await untilSeen(seen.length + 30);
       stop = true;
       await Promise.all(workers);
       assert.ok(seen.length > 50, `enough traffic: ${seen.length}`);

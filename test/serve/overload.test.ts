@@ -53,8 +53,13 @@ test('256 concurrent requests against a queue of 64: the excess get 503 at once,
 
 test('closing under load (the SIGTERM path) completes every admitted request', async () => {
   const server = await startServer({ repository: fx.root, port: 0 });
+  let arrived = 0;
+  server.server.on('request', () => arrived++);
   const pending = burst(server.url, 48); // within the queue: all admitted
-  await new Promise((r) => setTimeout(r, 100)); // the requests are queued, waiting out the 200 ms delay
+  // Close once every request has reached the server (a fixed sleep flaked on a loaded machine:
+  // a request still connecting when close() begins was never admitted).
+  for (const t0 = performance.now(); arrived < 48 && performance.now() - t0 < 10_000;) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(arrived, 48);
   const closed = server.close();
   const answers = await pending;
   await closed;

@@ -105,7 +105,7 @@ describe('KServe v2', () => {
     assert.deepEqual(await call('GET', '/v2/health/ready'), { status: 200, json: { ready: true } });
     assert.equal((await call('GET', '/v2')).json.name, 'lathe');
     const meta = await call('GET', '/v2/models/mlp');
-    assert.deepEqual(meta.json, { name: 'mlp', versions: ['1', '2'], platform: 'lathe', inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 784] }], outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 10] }] });
+    assert.deepEqual(meta.json, { name: 'mlp', versions: ['1', '2'], platform: 'lathe', runtime: 'lathe', inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 784] }], outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 10] }] });
     assert.equal((await call('GET', '/v2/models/mlp-onnx')).json.platform, 'onnx');
     assert.deepEqual(await call('GET', '/v2/models/mlp/versions/1/ready'), { status: 200, json: { name: 'mlp', ready: true } });
     assert.equal((await call('GET', '/v2/models/broken/versions/1/ready')).status, 400);
@@ -129,7 +129,7 @@ test('config.json errors name the field', () => {
   assert.throws(() => parseModelConfig({ versionPolicy: { latest: 0 } }, 'c.json'), /c\.json: versionPolicy\.latest: must be a positive integer, got 0/);
   assert.throws(() => parseModelConfig({ versionPolicy: { specific: [1, '2'] } }, 'c.json'), /versionPolicy\.specific\[1\]/);
   assert.throws(() => parseModelConfig({ labels: { '../x': 1 } }, 'c.json'), /labels: label "..\/x"/);
-  assert.throws(() => parseModelConfig({ batching: {}, versions: 2 }, 'c.json'), /unknown field "versions" \(known: versionPolicy, labels, batching\)/);
+  assert.throws(() => parseModelConfig({ batching: {}, versions: 2 }, 'c.json'), /unknown field "versions" \(known: versionPolicy, labels, batching, runtime\)/);
   assert.deepEqual(parseModelConfig({ versionPolicy: { specific: [3, 1, 3] } }, 'c.json').versionPolicy, { specific: [1, 3] });
 });
 
@@ -166,7 +166,7 @@ test('an ONNX model from ../shared (mnist-cntk) serves through both APIs when pr
     assert.equal(model.state, 'AVAILABLE', model.error);
     const input = model.signature!.inputs[0];
     const imgs = lt.tensor(Float32Array.from(pixels(3, 5).dataSync()), { shape: [3, 1, 28, 28] });
-    const want = model.loaded!.model.predict(imgs).toArray();
+    const want = (await model.serving!.run(imgs)).toArray(); // the runtime serving it, in process (onnxruntime when installed)
     const tf = await (await fetch(`${s.url}/v1/models/cntk:predict`, { method: 'POST', body: JSON.stringify({ instances: imgs.toArray() }) })).json();
     assert.ok(maxDiff(tf.predictions, want) <= 1e-6);
     const ks = await (await fetch(`${s.url}/v2/models/cntk/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: input.name, shape: [3, 1, 28, 28], datatype: 'FP32', data: Array.from(imgs.dataSync()) }] }) })).json();

@@ -26,19 +26,19 @@ function isObject(v: unknown): v is Record<string, unknown> {
 const datatypeOf = (dtype: string): string => KSERVE_OF[dtype] ?? dtype.toUpperCase();
 const specJson = (t: TensorSpec) => ({ name: t.name, datatype: datatypeOf(t.dtype), shape: t.shape.map((d) => d ?? -1) });
 
-export const serverMetadata = () => ({ name: 'lathe', version: VERSION, extensions: [] as string[] });
+export const serverMetadata = (extensions: string[] = []) => ({ name: 'lathe', version: VERSION, extensions });
 
 export function healthReady(repo: ModelRepository): unknown {
   if (!repo.ready) throw new HttpError(503, 'not every model has an available version');
   return { ready: true };
 }
 
-/** GET /v2/models/{m}[/versions/{v}]: name, available versions, platform and the signature. */
+/** GET /v2/models/{m}[/versions/{v}]: name, available versions, platform, the runtime serving it and the signature. */
 export function modelMetadata(repo: ModelRepository, name: string, sel: VersionSelector): unknown {
   const sv = servingVersion(repo, name, sel);
   const m = findModel(repo, name);
   const versions = [...m.versions.values()].filter((v) => v.state === 'AVAILABLE').map((v) => String(v.version));
-  return { name, versions, platform: sv.platform, inputs: sv.signature!.inputs.map(specJson), outputs: sv.signature!.outputs.map(specJson) };
+  return { name, versions, platform: sv.platform, runtime: sv.runtime, inputs: sv.signature!.inputs.map(specJson), outputs: sv.signature!.outputs.map(specJson) };
 }
 
 /** GET .../ready: 200 when the version (or the model's default) can serve; 400 otherwise, as the protocol's false. */
@@ -112,6 +112,19 @@ function parseInputTensor(sv: ServableVersion, inputs: unknown) {
   return { spec, tensor: fromArray(out, shape, { dtype: kind.dtype }, 'infer', true) };
 }
 
+/**
+ * Triton's per-request "parameters": {"timeout": microseconds}: how long the request may wait in
+ * the model's batching queue. It can shorten the model's deadline, never lengthen it.
+ */
+function requestTimeoutMs(parameters: unknown): number | undefined {
+  if (parameters === undefined) return undefined;
+  if (!isObject(parameters)) throw badRequest(`"parameters" must be an object, got ${JSON.stringify(parameters)?.slice(0, 40)}`);
+  const t = parameters.timeout;
+  if (t === undefined) return undefined;
+  if (!Number.isSafeInteger(t) || (t as number) < 1) throw badRequest(`parameters.timeout must be a positive integer (microseconds), got ${JSON.stringify(t)?.slice(0, 40)}`);
+  return (t as number) / 1000;
+}
+
 /** POST /v2/models/{m}[/versions/{v}]/infer. */
 export async function infer(repo: ModelRepository, name: string, sel: VersionSelector, body: unknown): Promise<unknown> {
   if (!isObject(body)) throw badRequest('the body must be a JSON object with "inputs"');
@@ -124,10 +137,10 @@ export async function infer(repo: ModelRepository, name: string, sel: VersionSel
       if (!isObject(o) || !outSpecs.some((s) => s.name === o.name)) throw badRequest(`outputs[${i}]: unknown output ${JSON.stringify(isObject(o) ? o.name : o)?.slice(0, 80)}; the model gives ${outSpecs.map((s) => `"${s.name}"`).join(', ')}`);
     });
   }
+  const timeoutMs = requestTimeoutMs(body.parameters);
   const { tensor } = parseInputTensor(sv, body.inputs);
-  // Through the version's batcher when batching is on; model.predict itself is synchronous (Lathe
-  // has no async path for a whole model yet, only matmulAsync/conv2dAsync).
-  const out = sv.run ? await sv.run(tensor) : sv.loaded!.model.predict(tensor);
+  // Through the version's batcher when batching is on, else straight to its runtime.
+  const out = await sv.run!(tensor, { timeoutMs });
   const data = out.dtype === 'bool' ? Array.from(out.dataSync(), (v) => v !== 0) : Array.from(out.dataSync());
   return {
     model_name: name,

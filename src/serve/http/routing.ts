@@ -59,7 +59,11 @@ export function findVersion(m: ServedModel, sel: VersionSelector): ServableVersi
 export function servingVersion(repo: ModelRepository, name: string, sel: VersionSelector): ServableVersion {
   const m = findModel(repo, name);
   const sv = findVersion(m, sel) ?? defaultVersion(m);
-  if (!sv) throw notFound(`model "${name}" has no available version`);
+  if (!sv) {
+    // Say why: the newest version's state and load error (a missing runtime package, a bad file).
+    const newest = [...m.versions.values()].sort((a, b) => b.version - a.version)[0];
+    throw notFound(`model "${name}" has no available version${newest ? ` (version ${newest.version} is ${newest.state}${newest.error ? `: ${newest.error}` : ''})` : ''}`);
+  }
   if (sv.state !== 'AVAILABLE') throw notFound(`model "${name}" version ${sv.version} is not available (${sv.state}${sv.error ? `: ${sv.error}` : ''})`);
   return sv;
 }

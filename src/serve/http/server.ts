@@ -5,7 +5,9 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ModelRepository, defaultVersion } from '../repository.js';
 import { ServingMetrics } from '../metrics.js';
+import type { OnnxRuntimeImporter } from '../runtimes/onnxruntime.js';
 import { healthReady, infer, modelMetadata, modelReady, serverMetadata } from './kserve.js';
+import { HOW_TO_ENABLE, ManagementAuth, repositoryIndex, repositoryLoad, repositoryUnload } from './management.js';
 import { errorStatus, findVersion, HttpError, type VersionSelector } from './routing.js';
 import { tfClassify, tfMetadata, tfPredict, tfStatus } from './tfserving.js';
 
@@ -26,6 +28,12 @@ export interface ServerOptions {
   pollSeconds?: number;
   /** How long close() lets in-flight requests finish before cutting connections. */
   drainMs?: number;
+  /** Enables the model repository API (index, load, unload) for requests bearing this token; off when unset. */
+  managementToken?: string;
+  /** A batched request's deadline in its model's queue when config.json sets none. Default 30000. */
+  requestTimeoutMs?: number;
+  /** How onnxruntime-node is imported (tests fake its absence). */
+  importOnnxRuntime?: OnnxRuntimeImporter;
 }
 
 export interface RunningServer {
@@ -43,6 +51,17 @@ type Handler = (body: unknown) => unknown;
 interface Route {
   method: 'GET' | 'POST';
   handler: Handler;
+  /** Needs the management token, checked before the body is read. */
+  auth?: boolean;
+}
+
+/** The model repository API's routes, once its token has been checked; undefined (404) for other paths. */
+function managementRoute(repo: ModelRepository, segs: string[], onChange: () => void): Route | undefined {
+  const post = (handler: Handler): Route => ({ method: 'POST', handler, auth: true });
+  if (segs.length === 3 && segs[2] === 'index') return post((b) => repositoryIndex(repo, b));
+  if (segs.length === 5 && segs[2] === 'models' && segs[4] === 'load') return post((b) => repositoryLoad(repo, segs[3], b, onChange));
+  if (segs.length === 5 && segs[2] === 'models' && segs[4] === 'unload') return post((b) => repositoryUnload(repo, segs[3], b, onChange));
+  return undefined;
 }
 
 /** Splits "{m}[/versions/{v}|/labels/{l}]" off the segments; `labels` only where TF Serving allows them. */
@@ -54,8 +73,8 @@ function selector(rest: string[], labels: boolean): { name: string; sel: Version
   return { name, sel: {}, tail: rest.slice(1) };
 }
 
-/** The route for a decoded path, or undefined (404). */
-function route(repo: ModelRepository, segs: string[]): Route | undefined {
+/** The route for a decoded path, or undefined (404). `management` is set when the repository API is on. */
+function route(repo: ModelRepository, segs: string[], management?: () => void): Route | undefined {
   const get = (handler: Handler): Route => ({ method: 'GET', handler });
   const post = (handler: Handler): Route => ({ method: 'POST', handler });
   if (segs[0] === 'v1' && segs[1] === 'models' && segs.length >= 3) {
@@ -75,9 +94,13 @@ function route(repo: ModelRepository, segs: string[]): Route | undefined {
     return undefined;
   }
   if (segs[0] !== 'v2') return undefined;
-  if (segs.length === 1) return get(serverMetadata);
+  if (segs.length === 1) return get(() => serverMetadata(management ? ['model_repository'] : []));
   if (segs.length === 3 && segs[1] === 'health' && segs[2] === 'live') return get(() => ({ live: true }));
   if (segs.length === 3 && segs[1] === 'health' && segs[2] === 'ready') return get(() => healthReady(repo));
+  if (segs[1] === 'repository') {
+    if (!management) throw new HttpError(404, `the model repository API (index, load, unload) is off; ${HOW_TO_ENABLE}`);
+    return managementRoute(repo, segs, management);
+  }
   if (segs[1] !== 'models') return undefined;
   const s = selector(segs.slice(2), false);
   if (!s) return undefined;
@@ -167,7 +190,9 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? (() => {});
-  const repo = typeof options.repository === 'string' ? ModelRepository.load(options.repository, log) : options.repository;
+  const owned = typeof options.repository === 'string';
+  const repo = typeof options.repository === 'string' ? await ModelRepository.load(options.repository, { log, requestTimeoutMs: options.requestTimeoutMs, importOnnxRuntime: options.importOnnxRuntime }) : options.repository;
+  const auth = options.managementToken !== undefined ? new ManagementAuth(options.managementToken) : undefined;
   const max = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const host = options.host ?? '127.0.0.1';
   let closing = false;
@@ -175,10 +200,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let polling: Promise<void> = Promise.resolve();
   const poller = options.pollSeconds
     ? setInterval(() => {
-        polling = polling.then(() => repo.poll(log)).then(() => metrics.watch(repo), (e) => log({ event: 'error', error: String(e) }));
+        polling = polling.then(() => repo.poll()).then(() => metrics.watch(repo), (e) => log({ event: 'error', error: String(e) }));
       }, options.pollSeconds * 1000)
     : undefined;
   poller?.unref();
+  // After a management load or unload: hook the metrics into the versions it loaded.
+  const management = auth ? () => metrics.watch(repo) : undefined;
 
   const send = (res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) => {
     const body = JSON.stringify(value);
@@ -197,12 +224,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.end(text);
       return;
     }
-    const r = route(repo, segs);
+    const r = route(repo, segs, management);
     if (!r) throw new HttpError(404, `no route for ${req.method} ${(req.url ?? '').slice(0, 200)}`);
+    if (r.auth) auth!.check(req.headers.authorization);
     if (req.method !== r.method && !(r.method === 'GET' && req.method === 'HEAD')) throw new HttpError(405, `${req.method} is not allowed here; use ${r.method}`, { allow: r.method });
     let body: unknown;
     if (r.method === 'POST') {
       const text = (await readBody(req, max)).toString('utf8');
+      if (r.auth && text.trim() === '') return send(res, 200, await r.handler(undefined)); // Triton's clients post empty bodies here
       if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new HttpError(400, `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`);
       try {
         body = JSON.parse(text);
@@ -251,12 +280,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       new Promise<void>((resolve) => {
         closing = true;
         if (poller) clearInterval(poller);
-        const deadline = setTimeout(() => server.closeAllConnections(), options.drainMs ?? 10_000);
+        const drainMs = options.drainMs ?? 10_000;
+        const deadline = setTimeout(() => server.closeAllConnections(), drainMs);
         deadline.unref();
         server.close(() => {
           clearTimeout(deadline);
-          // Batchers: admit nothing more, finish what was admitted, stop their timers.
-          void repo.drain().then(resolve, resolve);
+          // Batchers: admit nothing more, finish what was admitted (a batch that hangs is given
+          // drainMs more), then free the runtimes this server loaded.
+          const stop = setTimeout(resolve, drainMs);
+          stop.unref();
+          void (owned ? repo.close() : repo.drain()).then(resolve, resolve).finally(() => clearTimeout(stop));
         });
         server.closeIdleConnections();
       }),

@@ -1,7 +1,7 @@
 // TF Serving's REST API (https://www.tensorflow.org/tfx/serving/api_rest): model status,
 // metadata (the signature), predict in the row ("instances") and columnar ("inputs") forms, and
 // classify. Bodies become batches through src/io/inference.ts, as `lathe predict` does.
-import { predict, predictWith, type PredictResponse } from '../../io/inference.js';
+import { predictWith, type PredictResponse } from '../../io/inference.js';
 import type { ModelRepository, ServableVersion, TensorSpec } from '../repository.js';
 import { badRequest, findModel, findVersion, servingVersion, type VersionSelector } from './routing.js';
 
@@ -75,9 +75,10 @@ function unwrapAll(sv: ServableVersion, rows: unknown, where: string): unknown[]
   return rows.map((r, i) => unwrapInstance(sv, r, `${where}[${i}]`));
 }
 
-/** predict through the version's batcher when batching is on. */
-function run(sv: ServableVersion, body: unknown): PredictResponse | Promise<PredictResponse> {
-  return sv.run ? predictWith(sv.loaded!, body, sv.run) : predict(sv.loaded!, body);
+/** predict through the version's runner: its batcher when batching is on, else its runtime. */
+function run(sv: ServableVersion, body: unknown): Promise<PredictResponse> {
+  const runner = sv.run!;
+  return predictWith(sv.loaded!, body, (x) => runner(x));
 }
 
 /** POST ...:predict: {"instances": rows} gives {"predictions"}, {"inputs": columns} gives {"outputs"}. */
