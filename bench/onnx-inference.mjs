@@ -71,7 +71,9 @@ for (const [name, model] of [['mlp', mlp()], ['cnn', cnn()]]) {
     const ortCalls = await calibrate(onnx);
     const latheUs = [];
     const ortUs = [];
-    const pause = () => new Promise((r) => setTimeout(r, 30)); // spinning threads of either side go idle
+    // ORT's idle threads keep spinning about 40 ms of CPU after a run (measured with
+    // process.cpuUsage); 100 ms lets them stop before Lathe's sample, and Lathe's before ORT's.
+    const pause = () => new Promise((r) => setTimeout(r, 100));
     for (let s = 0; s < SAMPLES; s++) {
       latheUs.push(await sample(lathe, latheCalls));
       await pause();

@@ -140,6 +140,15 @@ export class Tensor implements TensorInfo {
     return this;
   }
 
+  /**
+   * Hands the storage back to the backend for reuse and disposes the tensor. Only for storage
+   * nothing else can reach (no view shares it): Sequential's own intermediates at inference.
+   */
+  recycle(): void {
+    if (this.buf !== null) this.backend.recycle?.(this.buf);
+    this.dispose();
+  }
+
   /** Drops the storage now instead of waiting for the garbage collector. The tensor is unusable after. */
   dispose(): void {
     this.buf = null;

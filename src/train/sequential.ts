@@ -1,6 +1,7 @@
 // Sequential: layers applied in order, as in Keras and torch.nn.Sequential. With an input shape
 // on the first layer, build() checks that every layer accepts the previous one's output before
 // any data flows, and names the layer that does not.
+import { isGradEnabled } from '../autograd/engine.js';
 import { fail, fmtShape } from '../errors.js';
 import { LatheError } from '../errors.js';
 import type { Json } from '../nn/config.js';
@@ -80,8 +81,16 @@ export class Sequential extends Model {
     if (x.rank !== expected.length + 1 || expected.some((d, i) => d !== x.shape[i + 1])) {
       fail(this.layers[0].name, `expected input [batch,${expected.join(',')}], got ${fmtShape(x.shape)}`);
     }
+    // At inference (no gradient, eval mode) each intermediate is garbage once the next layer has
+    // read it: its storage goes back to the backend while still in cache. Not the input, nor a
+    // layer output that is a view of it (Flatten, an identity Dropout).
+    const reuse = !isGradEnabled() && !this.training;
     let y = x;
-    for (const layer of this.layers) y = layer.call(y);
+    for (const layer of this.layers) {
+      const next = layer.call(y);
+      if (reuse && y.buf !== x.buf && next.buf !== y.buf) y.recycle();
+      y = next;
+    }
     return y;
   }
 

@@ -173,3 +173,37 @@ onEachBackend('Sequential summary, config, add', () => {
     assert.ok(values(model.call(x)).filter((v) => v === 0).length > values(ref).filter((v) => v === 0).length, 'training mode drops');
   });
 });
+
+onEachBackend('Sequential inference reuses its intermediates', (backend) => {
+  // Big enough that outputs are whole buffers of their own (the native backend recycles those).
+  const net = () =>
+    new lt.Sequential([
+      new Flatten({ inputShape: [4, 32, 32] }), // a view of the input: it must never be recycled
+      new Dense(512, { activation: 'relu' }),
+      new Dropout(0.5), // the identity at inference: the same tensor comes back
+      new Dense(256, { activation: 'tanh' }),
+      new Dense(10, { activation: 'softmax' }),
+    ]);
+
+  test('predict equals the recorded forward, repeatedly, and leaves the input intact', () => {
+    lt.manualSeed(3);
+    const model = net();
+    const x = lt.randn([64, 4, 32, 32]);
+    const before = values(x);
+    model.eval();
+    const recorded = model.call(x); // gradients on: nothing is recycled
+    for (let i = 0; i < 3; i++) assertClose(model.predict(x), recorded, EXACT, `predict ${i}`);
+    assert.deepEqual(values(x), before, 'the input is unchanged and still readable');
+  });
+
+  test('an intermediate given back is the storage of the next output of its size', { skip: backend !== 'native' && 'only the native backend recycles' }, () => {
+    const a = lt.noGrad(() => lt.relu(lt.randn([256, 256])));
+    const storage = (a.buf as Float32Array).buffer;
+    a.recycle();
+    assert.ok(a.isDisposed);
+    const b = lt.noGrad(() => lt.tanh(lt.randn([256, 256])));
+    assert.equal((b.buf as Float32Array).buffer, storage, 'reused');
+    const c = lt.noGrad(() => lt.tanh(lt.randn([256, 256])));
+    assert.notEqual((c.buf as Float32Array).buffer, storage, 'handed out once only');
+  });
+});

@@ -26,10 +26,34 @@ const SLAB_MIN_ITEM = 256;
 let slab = new ArrayBuffer(0);
 let slabUsed = 0;
 
+/**
+ * Large buffers handed back by `recycle`, by byte length, for the next output of that size.
+ * Bounded: a few per size and RECYCLE_MAX_BYTES in all, the rest left to the garbage collector.
+ */
+const recycled = new Map<number, ArrayBuffer[]>();
+const RECYCLE_PER_SIZE = 4;
+const RECYCLE_MAX_BYTES = 256 << 20;
+let recycledBytes = 0;
+
+function recycleBuffer(buf: TypedArray): void {
+  const ab = buf.buffer as ArrayBuffer;
+  // Only whole buffers of their own (allocOutput's large outputs), never a slab's slice.
+  if (buf.byteOffset !== 0 || ab.byteLength !== buf.byteLength || ab.byteLength < SLAB_MAX_ITEM) return;
+  const list = recycled.get(ab.byteLength) ?? [];
+  if (list.length >= RECYCLE_PER_SIZE || recycledBytes + ab.byteLength > RECYCLE_MAX_BYTES || list.includes(ab)) return;
+  list.push(ab);
+  recycled.set(ab.byteLength, list);
+  recycledBytes += ab.byteLength;
+}
+
 function allocOutput(dtype: DType, size: number): TypedArray {
   const Ctor = arrayType(dtype);
   const bytes = size * Ctor.BYTES_PER_ELEMENT;
-  if (bytes >= SLAB_MAX_ITEM) return new Ctor(Buffer.allocUnsafeSlow(bytes).buffer, 0, size);
+  if (bytes >= SLAB_MAX_ITEM) {
+    const reused = recycled.get(bytes)?.pop();
+    if (reused) recycledBytes -= bytes;
+    return new Ctor(reused ?? Buffer.allocUnsafeSlow(bytes).buffer, 0, size);
+  }
   if (bytes <= SLAB_MIN_ITEM) return new Ctor(size); // scalars (losses) are often kept: never let them pin a slab
   let offset = (slabUsed + 63) & ~63; // 64-byte aligned, for the SIMD kernels
   if (offset + bytes > slab.byteLength) {
@@ -282,6 +306,10 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       if (x.dtype === 'bool') return jsBackend.scaleShift(x, scale, offset, dtype);
       addon.scaleShift(x.buf as TypedArray, out, scale, offset);
       return out;
+    },
+
+    recycle(buf) {
+      recycleBuffer(buf as TypedArray);
     },
 
     biasActivation(x, bias, activation) {
