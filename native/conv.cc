@@ -103,13 +103,14 @@ void col2im(const T* col, T* dx, const Conv2dShape& s, int64_t c0) {
       }
 }
 
+// `pool` is for a GEMM that should spread itself: only when there are fewer images than threads.
 inline void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-                 int64_t ldb, float* C, int64_t ldc, bool acc) {
-  sgemm(tA, tB, M, N, K, A, lda, B, ldb, C, ldc, acc, nullptr);
+                 int64_t ldb, float* C, int64_t ldc, bool acc, ThreadPool* pool = nullptr) {
+  sgemm(tA, tB, M, N, K, A, lda, B, ldb, C, ldc, acc, pool);
 }
 inline void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B,
-                 int64_t ldb, double* C, int64_t ldc, bool acc) {
-  dgemm(tA, tB, M, N, K, A, lda, B, ldb, C, ldc, acc, nullptr);
+                 int64_t ldb, double* C, int64_t ldc, bool acc, ThreadPool* pool = nullptr) {
+  dgemm(tA, tB, M, N, K, A, lda, B, ldb, C, ldc, acc, pool);
 }
 
 int64_t colSize(const Conv2dShape& s) { return s.Cg * s.KH * s.KW * s.OH * s.OW; }
@@ -131,19 +132,25 @@ void biasActivationRow(T* __restrict y, int64_t n, T b, int act) {
 template <typename T>
 void conv2d(const T* x, const T* w, const T* bias, int act, T* y, const Conv2dShape& s, ThreadPool& pool) {
   const int64_t K = s.Cg * s.KH * s.KW, P = s.OH * s.OW, Og = s.O / s.groups;
-  pool.run(s.N, [&](int64_t n) {
+  // Images spread over the pool; a batch smaller than the pool (one request at a time, when
+  // serving) goes image by image instead, each GEMM spreading itself.
+  const bool perImage = s.N >= pool.size();
+  auto image = [&](int64_t n) {
     thread_local std::vector<T> col;
     col.resize(colSize(s));
     for (int64_t g = 0; g < s.groups; g++) {
       im2col(x + n * s.C * s.H * s.W, col.data(), s, g * s.Cg);
       // y[n, g*Og..] [Og, P] = W_g [Og, K] x col [K, P]
       T* yg = y + (n * s.O + g * Og) * P;
-      gemm(false, false, Og, P, K, w + g * Og * K, K, col.data(), P, yg, P, false);
+      gemm(false, false, Og, P, K, w + g * Og * K, K, col.data(), P, yg, P, false, perImage ? nullptr : &pool);
       // The epilogue while the image's output is still in cache: two passes over memory fewer.
       if (bias || act != 0)
         for (int64_t o = 0; o < Og; o++) biasActivationRow(yg + o * P, P, bias ? bias[g * Og + o] : T(0), act);
     }
-  });
+  };
+  if (perImage) pool.run(s.N, image);
+  else
+    for (int64_t n = 0; n < s.N; n++) image(n);
 }
 
 template <typename T>
