@@ -24,6 +24,7 @@ describe('native fast paths match the js reference', { skip: !hasNative && 'nati
   const pools: [number[], number | [number, number], lt.Pool2dOptions][] = [
     [[2, 3, 26, 26], 2, {}],
     [[1, 2, 27, 25], 2, {}],
+    [[1, 3, 9, 70], 2, {}], // rows of 35 outputs: more than one 16-wide step
     [[1, 2, 9, 7], 3, { stride: 2, padding: 1 }],
     [[2, 1, 8, 11], [2, 3], { stride: [1, 2], padding: [1, 1] }],
     [[1, 1, 5, 5], 2, { stride: 1 }],
