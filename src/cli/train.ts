@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
 import { fail } from '../errors.js';
+import { integratedGradientsHeatmaps } from '../explain/example-heatmaps.js';
 import { saveModel } from '../io/saved-model.js';
 import { BackupAndRestore, JsonLinesLogger, ModelCheckpoint, NanGuard, StepLogger } from '../train/callbacks/index.js';
 import type { History } from '../train/fit.js';
@@ -182,5 +183,5 @@ async function evaluateRun(runDir: string, model: Sequential, config: RunConfig,
   const imageShape: [number, number, number] | undefined = named
     ? [1, 28, 28]
     : spec.type === 'images' && x.rank === 4 && (x.shape[1] === 1 || x.shape[1] === 3) ? [x.shape[1], x.shape[2], x.shape[3]] : undefined;
-  return writeRunEvaluation(runDir, model, held[0], held[1], { split, classNames: data.classNames, ...(imageShape ? { imageShape } : {}) });
+  return writeRunEvaluation(runDir, model, held[0], held[1], { split, classNames: data.classNames, ...(imageShape ? { imageShape, explainer: integratedGradientsHeatmaps(model) } : {}) });
 }

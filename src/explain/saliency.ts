@@ -1,6 +1,13 @@
 // Saliency maps (Simonyan et al., 2013): the gradient of the target class's score with respect
 // to the input, per example; with `samples`, SmoothGrad (Smilkov et al., 2017) averages it over
-// noisy copies of the input, which the paper finds removes much of a raw gradient's speckle.
+// noisy copies of the input, which the paper finds removes much of a raw gradient's speckle;
+// with `multiplyByInput`, gradient x input (Shrikumar et al., 2016).
+//
+// What each shows, measured on the MNIST MLP after one epoch (96% on test; test/explain/mnist.test.ts):
+// |gradient| answers "where would ink change the score", which is the background as much as the
+// stroke (stroke pixels, 18% of the area, hold 19% of its mass; SmoothGrad the same). The signed
+// gradient's positive part, the evidence for the class, does sit on the stroke: 1.7x the stroke's
+// area share. Gradient x input and integrated gradients from black are stroke-only by construction.
 import { fail } from '../errors.js';
 import { fromArray } from '../tensor/create.js';
 import { Generator } from '../tensor/random.js';
@@ -21,6 +28,8 @@ export interface SaliencyOptions extends ScoreOptions {
   seed?: number;
   /** Rows per forward and backward pass; default 256. */
   batchSize?: number;
+  /** Gradient x input: each feature's gradient times its value (default false); with `absolute`, |gradient x input|. */
+  multiplyByInput?: boolean;
 }
 
 /** Attributions with what they explain: the class and the score f per example. */
@@ -74,10 +83,16 @@ export function saliencyWithTargets(model: Model, x: Tensor, options: SaliencyOp
   if (!Number.isInteger(samples) || samples < 0) fail(where, `samples must be a non-negative integer (0: no SmoothGrad), got ${JSON.stringify(samples)}`);
   const noise = options.noise ?? 0.15;
   if (typeof noise !== 'number' || !(noise >= 0) || !Number.isFinite(noise)) fail(where, `noise must be a non-negative number (a fraction of the input's range), got ${JSON.stringify(noise)}`);
+  const multiplyByInput = options.multiplyByInput ?? false;
+  if (typeof multiplyByInput !== 'boolean') fail(where, `multiplyByInput must be true or false, got ${JSON.stringify(multiplyByInput)}`);
   const clean = gradientsAt(where, model, xf, options);
   let out = clean.grads;
   if (samples > 0) out = smoothGrad(where, model, xf, clean.targets, samples, noise, absolute, options);
-  else if (absolute) out = out.map(Math.abs);
+  if (multiplyByInput) {
+    const xs = xf.dataSync() as ArrayLike<number>;
+    out = out.map((g, j) => g * xs[j]);
+  }
+  if (absolute) out = out.map(Math.abs);
   const data = xf.dtype === 'float64' ? out : Float32Array.from(out);
   return {
     attributions: fromArray(data, xf.shape, { dtype: xf.dtype, backend: xf.backend }, where, true),

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pngjs from 'pngjs';
+import * as lt from '../../src/index.js';
 import { mlpConfig, syntheticDigits, writeSyntheticMnist } from '../train/synthetic-mnist.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -117,7 +118,7 @@ describe('lathe train writes the run folder; lathe runs and lathe compare read i
     assert.equal(list.length, Math.min(64, wrong));
     const test = syntheticDigits(TEST_EXAMPLES, 1001);
     for (const [i, e] of list.entries()) {
-      assert.deepEqual(Object.keys(e).sort(), ['confidence', 'image', 'index', 'label', 'labelName', 'predicted', 'predictedName']);
+      assert.deepEqual(Object.keys(e).sort(), ['confidence', 'explanation', 'image', 'index', 'label', 'labelName', 'predicted', 'predictedName']);
       assert.equal(e.label, test.labels[e.index]);
       assert.notEqual(e.predicted, e.label);
       assert.ok(e.confidence > 0 && e.confidence <= 1);
@@ -130,6 +131,40 @@ describe('lathe train writes the run folder; lathe runs and lathe compare read i
       assert.deepEqual(gray, Array.from(test.images.subarray(e.index * 784, (e.index + 1) * 784)), `pixels of example ${e.index}`);
     }
     assert.equal(fs.readdirSync(path.join(weakDir, 'misclassified')).length, list.length);
+  });
+
+  test('each misclassified example has its explanation: an integrated-gradients heat map of the predicted class, at the image\'s size', () => {
+    const list = readJson(path.join(weakDir, 'misclassified.json'));
+    const test = syntheticDigits(TEST_EXAMPLES, 1001);
+    let reddish = 0;
+    for (const e of list) {
+      assert.equal(e.explanation, `explanations/${e.index}.png`);
+      const bytes = fs.readFileSync(path.join(weakDir, e.explanation));
+      assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG signature');
+      const png = pngjs.PNG.sync.read(bytes);
+      assert.equal(png.width, 28);
+      assert.equal(png.height, 28);
+      const ink = test.images.subarray(e.index * 784, (e.index + 1) * 784);
+      for (let p = 0; p < 784; p++) {
+        const [r, g, b] = [png.data[p * 4], png.data[p * 4 + 1], png.data[p * 4 + 2]];
+        // integrated gradients from black attribute nothing to a black pixel: it stays black
+        if (ink[p] === 0) assert.deepEqual([r, g, b], [0, 0, 0], `example ${e.index}, pixel ${p}: background should carry no attribution`);
+        else if (r > g + 60 && r > b + 60) reddish++;
+      }
+    }
+    // attributions sum to f(x) - f(black) > 0 for the predicted class, so some ink argues for it
+    assert.ok(reddish > 0, 'some stroke pixels are drawn red (evidence for the predicted class)');
+    // the first one, redrawn here from the saved model: 32-step integrated gradients of the predicted class
+    const loaded = lt.load(path.join(weakDir, 'model')).model as lt.Sequential;
+    const e = list[0];
+    const x = lt.tensor(Float32Array.from(test.images.subarray(e.index * 784, (e.index + 1) * 784)), { shape: [1, ...loaded.inputShape!] });
+    const attributions = lt.explain.integratedGradients(loaded, x, { target: e.predicted, steps: 32 });
+    const [panel] = lt.explain.heatmapPanels(x, attributions, { channels: 1, height: 28, width: 28 }, 1);
+    const want = pngjs.PNG.sync.read(Buffer.from(lt.explain.heatmapPng([panel], 28, 28, { scale: 1 }))).data;
+    const got = pngjs.PNG.sync.read(fs.readFileSync(path.join(weakDir, e.explanation))).data;
+    const worst = Math.max(...Array.from(got, (v, k) => Math.abs(v - want[k])));
+    assert.ok(worst <= 2, `example ${e.index}: the heat map differs from integrated gradients of class ${e.predicted} by up to ${worst} levels`);
+    assert.deepEqual(fs.readdirSync(path.join(weakDir, 'explanations')).sort(), list.map((e: { index: number }) => `${e.index}.png`).sort());
   });
 
   test('lathe runs lists both, newest first, as a table and as JSON lines', () => {

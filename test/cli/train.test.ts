@@ -75,8 +75,8 @@ describe('lathe train --json, then evaluate and predict', () => {
   });
 
   test('the run folder holds the config, the metrics, the checkpoints and the model, and nothing else', () => {
-    // (the run folder's own contract, misclassified/*.png included, is test/cli/runs.test.ts's)
-    assert.deepEqual(listFiles(run).filter((f) => !f.startsWith(`misclassified${path.sep}`)), [
+    // (the run folder's own contract, misclassified/*.png and explanations/*.png included, is test/cli/runs.test.ts's)
+    assert.deepEqual(listFiles(run).filter((f) => !f.startsWith(`misclassified${path.sep}`) && !f.startsWith(`explanations${path.sep}`)), [
       'checkpoints/best.safetensors',
       'checkpoints/last.safetensors',
       'config.json',

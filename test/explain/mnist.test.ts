@@ -1,14 +1,22 @@
 // Issue 8, acceptance 3, on the brief's MNIST MLP (Rescaling 1/255, 784-128 relu, 10 softmax),
-// trained here briefly: 375 Adam steps on the first 12000 training images (about 0.5 s, 91%
-// on the test images). Needs $LATHE_DATA/mnist.
+// trained here properly: one epoch of Adam at batch 32 on all 60000 training images (1875 steps,
+// about 2 s on 2 cores; 96% on the test images). Needs $LATHE_DATA/mnist.
 //
-// Saliency measure: per test image, the mean |saliency| over stroke pixels (value > 0) divided
-// by the mean over background pixels (value 0), averaged over 300 test images. An untrained
-// (randomly initialised) model scores about 1.03; the briefly trained one 1.32, and the test
-// asks for at least 1.2. Measured with longer training, the ratio falls (1.10 after one epoch
-// of all 60000 images, 0.99 after three): an MLP's raw gradient also weighs the background
-// where ink would change the class (the hole of a 0), so it is diffuse. Integrated gradients
-// from a black baseline are stroke-only by construction (zero where the pixel is zero).
+// Where saliency puts its mass (300 test images; stroke: pixel > 0, 18% of the area). Measured
+// from untrained to 3 epochs (7%, 92% after 375 steps, 96%, 97%, 97.6%), the share of |attribution|
+// mass on stroke pixels, and the ratio of mean |attribution| on stroke to background:
+//   |gradient| (saliency's default)          share 18% 22% 19% 18% 18%, ratio 1.03 1.32 1.10 1.01 0.99
+//   SmoothGrad, noise 0.1-0.2, 25-50 samples  the same within 0.01 (ratio 1.10 at one epoch)
+//   signed gradient, its positive part        share 21% 32% 29% 27% 26% of the positive mass
+//   gradient x input, IG from black           100%: zero wherever the pixel is zero, by construction
+// |gradient| says where ink would change the score, and a trained MLP looks at the background
+// too (against background pixels that training ever inked, the ratio is 0.92 at one epoch), so
+// it does not concentrate on the stroke; SmoothGrad does not change that for a ReLU MLP. What
+// does, and is tested below, is the evidence for the class: the signed gradient's positive part
+// (how much adding ink raises the predicted class's logit), per image its share of the positive
+// mass on stroke pixels over the stroke's share of the area: 1.70 and 1.78 for seeds 0 and 1
+// after one epoch, 1.19 and 1.13 untrained. It fades with long training (1.40 after 5 epochs,
+// 1.29 after 10), so the bound is for the model trained here.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -21,19 +29,23 @@ const data = process.env.LATHE_DATA ? path.join(process.env.LATHE_DATA, 'mnist')
 const ready = data !== '' && fs.existsSync(data);
 const cntk = data ? path.join(data, '..', '..', 'models', 'onnx', 'mnist-cntk.onnx') : '';
 
-/** Mean over images of (mean |s| on pixels > 0) / (mean |s| on pixels == 0). */
-export function strokeToBackgroundRatio(x: lt.Tensor, s: lt.Tensor): number {
+/**
+ * Mean over images of (share of the positive part of s on stroke pixels, x > 0) / (stroke
+ * pixels' share of the image): 1 when the evidence for the class is spread like the ink.
+ */
+export function positiveStrokeConcentration(x: lt.Tensor, s: lt.Tensor): number {
   const xv = x.dataSync();
   const sv = s.dataSync();
   const d = x.size / x.shape[0];
   let total = 0;
   for (let i = 0; i < x.shape[0]; i++) {
-    let [on, onN, off, offN] = [0, 0, 0, 0];
+    let [onStroke, all, strokePixels] = [0, 0, 0];
     for (let p = i * d; p < (i + 1) * d; p++) {
-      if (xv[p] > 0) [on, onN] = [on + Math.abs(sv[p]), onN + 1];
-      else [off, offN] = [off + Math.abs(sv[p]), offN + 1];
+      const evidence = Math.max(0, sv[p]);
+      all += evidence;
+      if (xv[p] > 0) [onStroke, strokePixels] = [onStroke + evidence, strokePixels + 1];
     }
-    total += on / onN / (off / offN);
+    total += onStroke / all / (strokePixels / d);
   }
   return total / x.shape[0];
 }
@@ -52,11 +64,10 @@ describe('explanations of the MNIST MLP', { skip: ready ? false : 'needs $LATHE_
     lt.manualSeed(0);
     model = mlp();
     model.compile({ optimizer: new lt.Adam(), loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
-    const n = 12000;
-    await model.fit(train.images.narrow(0, 0, n).reshape([n, 784]).cast('float32'), train.labels.narrow(0, 0, n), { epochs: 1, batchSize: 32, verbose: 0 });
+    await model.fit(train.images.reshape([60000, 784]).cast('float32'), train.labels, { epochs: 1, batchSize: 32, verbose: 0 });
     images = split.images.narrow(0, 0, 1000).reshape([1000, 784]).cast('float32');
     const { accuracy } = await model.evaluate(images, split.labels.narrow(0, 0, 1000));
-    assert.ok(accuracy > 0.9, `the briefly trained MLP should pass 90% on the test images, got ${accuracy}`);
+    assert.ok(accuracy >= 0.95, `the MLP trained one epoch should pass 95% on the test images, got ${accuracy}`);
   });
 
   test('integrated gradients with 64 steps sum to f(x) - f(black) within 1%, on 100 test images', () => {
@@ -77,13 +88,17 @@ describe('explanations of the MNIST MLP', { skip: ready ? false : 'needs $LATHE_
     assert.ok(xv.every((v, k) => v > 0 || av[k] === 0));
   });
 
-  test('saliency: mean |saliency| on stroke pixels is at least 1.2x that on the background, over 300 test images', () => {
+  test('saliency: the evidence for the predicted class (signed gradient, positive part) sits on the stroke at 1.4x its area share or more, over 300 test images', () => {
     const x = images.narrow(0, 0, 300);
-    const trained = strokeToBackgroundRatio(x, lt.explain.saliency(model, x));
+    const trained = positiveStrokeConcentration(x, lt.explain.saliency(model, x, { absolute: false }));
     lt.manualSeed(0);
-    const untrained = strokeToBackgroundRatio(x, lt.explain.saliency(mlp(), x));
-    assert.ok(trained >= 1.2, `stroke/background saliency ratio ${trained.toFixed(3)} (bound 1.2)`);
-    assert.ok(untrained < 1.1, `the control, an untrained MLP, should show no concentration: ratio ${untrained.toFixed(3)}`);
+    const untrained = positiveStrokeConcentration(x, lt.explain.saliency(mlp(), x, { absolute: false }));
+    assert.ok(trained >= 1.4, `positive saliency on the stroke, relative to its area: ${trained.toFixed(3)} (bound 1.4; measured 1.70)`);
+    assert.ok(untrained < 1.25, `the control, an untrained MLP, should show little concentration: ${untrained.toFixed(3)} (measured 1.19)`);
+    // gradient x input, like integrated gradients from black, is zero wherever the pixel is
+    const times = lt.explain.saliency(model, x, { multiplyByInput: true }).dataSync();
+    const xv = x.dataSync();
+    assert.ok(times.every((v, k) => xv[k] > 0 || v === 0), 'gradient x input is zero on the background');
   });
 
   test('an imported ONNX model with a fixed batch of 1 (mnist-cntk.onnx) is explained one path point a pass', { skip: fs.existsSync(cntk) ? false : `needs ${cntk}` }, () => {

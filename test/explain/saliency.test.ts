@@ -62,6 +62,20 @@ describe('saliency', () => {
     assert.ok(gap > 1e-6, `SmoothGrad should differ from the plain gradient, max gap ${gap}`);
   });
 
+  test('multiplyByInput is gradient x input: the signed gradient times x, absolute on request, and with SmoothGrad', () => {
+    const tiny = tinyModel();
+    const x = x64();
+    const signed = lt.explain.saliency(tiny.model, x, { target: [2, 0, 1], absolute: false });
+    const times = lt.explain.saliency(tiny.model, x, { target: [2, 0, 1], absolute: false, multiplyByInput: true });
+    assertClose(times, signed.mul(x), { atol: 1e-15 });
+    assert.ok(Math.max(...Array.from(times.sub(signed).abs().dataSync())) > 1e-3, 'x is not all ones, so the product differs from the gradient');
+    assertClose(lt.explain.saliency(tiny.model, x, { target: [2, 0, 1], multiplyByInput: true }), times.abs(), { atol: 1e-15 });
+    const smooth = lt.explain.saliency(tiny.model, x, { target: 0, samples: 4, noise: 0.2, multiplyByInput: true, absolute: false });
+    const smoothGrad = lt.explain.saliency(tiny.model, x, { target: 0, samples: 4, noise: 0.2, absolute: false });
+    assertClose(smooth, smoothGrad.mul(x), { atol: 1e-15 });
+    assertThrowsLathe(() => lt.explain.saliency(tiny.model, x, { multiplyByInput: 1 as never }), /saliency: multiplyByInput must be true or false, got 1/);
+  });
+
   test('a float32 model explains float32 and uint8 input, in float32', () => {
     lt.manualSeed(1);
     const model = new lt.Sequential([new lt.layers.Rescaling(1 / 255, 0, { inputShape: [6] }), new lt.layers.Dense(3, { activation: 'softmax' })]);

@@ -135,6 +135,13 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('#misclassified-gallery img')].every((i) => i.complete && i.naturalWidth === 28));
     const first = await figures.first().innerText();
     assert.match(first, /true\s*4[\s\S]*predicted\s*9[\s\S]*97\.0%/);
+    // each example shows its explanation heat map beside it, captioned with the class it explains
+    const explanations = page.locator('#misclassified-gallery figure img.explanation');
+    assert.equal(await explanations.count(), MISCLASSIFIED.length);
+    assert.deepEqual(await explanations.evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth)), MISCLASSIFIED.map(() => 28));
+    assert.match(await explanations.first().getAttribute('src') ?? '', new RegExp(`/api/runs/${RUN_IDS.mlp}/files/explanations/100\\.png$`));
+    assert.deepEqual(await page.locator('#misclassified-gallery .explanation-caption').allInnerTexts(), MISCLASSIFIED.map(([, predicted]) => `why it said ${predicted}`));
+    assert.match(await page.locator('#misclassified-gallery .gallery-legend').innerText(), /integrated gradients[\s\S]*red[\s\S]*blue/);
     await shot(page.locator('#misclassified-gallery'), 'misclassified.png');
     await page.close();
   });

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import pngjs from 'pngjs';
+import { heatmapPng } from '../../src/explain/heatmap.js';
 
 export const RUN_IDS = {
   mlp: 'mnist-mlp-2025-06-01T10-00-00-000Z',
@@ -136,7 +137,8 @@ export function writeFixtureRuns(runsDir: string): string {
     const entries = MISCLASSIFIED.map(([label, predicted, confidence], i) => {
       const index = 100 + i * 737;
       write(path.join(dir, 'misclassified', `${index}.png`), digitPng(label, i));
-      return { index, label, predicted, labelName: classNames[label], predictedName: classNames[predicted], confidence, image: `misclassified/${index}.png` };
+      write(path.join(dir, 'explanations', `${index}.png`), explanationPng(label, predicted, i));
+      return { index, label, predicted, labelName: classNames[label], predictedName: classNames[predicted], confidence, image: `misclassified/${index}.png`, explanation: `explanations/${index}.png` };
     });
     write(path.join(dir, 'misclassified.json'), JSON.stringify(entries, null, 2));
   };
@@ -159,3 +161,19 @@ export function writeFixtureRuns(runsDir: string): string {
 }
 
 export const LIVE_CURVE: CurveOptions = { epochs: 5, floor: 0.06, seed: 5 };
+
+/**
+ * A stand-in for the heat map `lathe train` draws (src/explain/example-heatmaps.ts), drawn the
+ * same way at 28x28: the true digit's ink is red where the predicted digit's glyph has ink too
+ * (it "looked like" that class) and blue where it does not.
+ */
+export function explanationPng(label: number, predicted: number, seed: number): Buffer {
+  const gray = (digit: number) => {
+    const png = pngjs.PNG.sync.read(digitPng(digit, seed));
+    return Array.from({ length: 784 }, (_, p) => png.data[p * 4]);
+  };
+  const truth = gray(label);
+  const other = gray(predicted);
+  const attributions = truth.map((v, p) => (v / 255) * (other[p] > 0 ? 1 : -0.6));
+  return Buffer.from(heatmapPng([{ gray: truth, attributions }], 28, 28, { scale: 1 }));
+}

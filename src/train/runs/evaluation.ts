@@ -1,6 +1,8 @@
 // A classifier run's final evaluation: loss and metrics as Model.evaluate gives them, the
 // confusion matrix (rows true, columns predicted), and for image data the most confident
-// mistakes as PNGs of the raw input pixels, for the dashboard's gallery.
+// mistakes as PNGs of the raw input pixels, for the dashboard's gallery, each with a heat map
+// of why the model predicted what it did when the caller passes an explainer (the explain
+// layer sits below train, so `lathe train` hands one in: src/explain/example-heatmaps.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import pngjs from 'pngjs';
@@ -17,7 +19,24 @@ export interface RunEvaluationOptions {
   imageShape?: [number, number, number];
   /** At most this many misclassified examples (default 64). */
   maxMisclassified?: number;
+  /** Draws explanations/<index>.png for each misclassified example, explaining its predicted class. */
+  explainer?: ExampleExplainer;
 }
+
+/** The gallery's examples as evaluated (rows of x) and how their pixels read as an image. */
+export interface ExampleImages {
+  x: Tensor;
+  /** The class to explain per example: the predicted one. */
+  targets: Int32Array;
+  channels: number;
+  height: number;
+  width: number;
+  /** Multiplies x's values into 0-255 gray levels (255 for [0, 1] floats, else 1). */
+  pixelScale: number;
+}
+
+/** One PNG (height x width) per example of `images.x`, in order. */
+export type ExampleExplainer = (images: ExampleImages) => Uint8Array[];
 
 /** Evaluates the model on [x, y], writes evaluation.json (and the misclassified gallery) into runDir. */
 export async function writeRunEvaluation(runDir: string, model: Model, x: Tensor, y: Tensor, options: RunEvaluationOptions): Promise<Evaluation> {
@@ -42,11 +61,11 @@ export async function writeRunEvaluation(runDir: string, model: Model, x: Tensor
   const { loss, ...metrics } = logs;
   const evaluation: Evaluation = { split: options.split, examples: n, loss, metrics, classNames, confusion: { labels: classNames, matrix } };
   writeFileAtomic(path.join(runDir, 'evaluation.json'), `${JSON.stringify(evaluation, null, 2)}\n`);
-  if (options.imageShape) writeMisclassified(runDir, x, mistakes, options.imageShape, classNames, options.maxMisclassified ?? 64);
+  if (options.imageShape) writeMisclassified(runDir, x, mistakes, options.imageShape, classNames, options.maxMisclassified ?? 64, options.explainer);
   return evaluation;
 }
 
-/** misclassified.json (most confident mistakes first) and misclassified/<index>.png. */
+/** misclassified.json (most confident mistakes first), misclassified/<index>.png and, with an explainer, explanations/<index>.png. */
 function writeMisclassified(
   runDir: string,
   x: Tensor,
@@ -54,23 +73,46 @@ function writeMisclassified(
   [channels, height, width]: [number, number, number],
   classNames: string[],
   max: number,
+  explainer: ExampleExplainer | undefined,
 ): void {
   const chosen = [...mistakes].sort((a, b) => b.confidence - a.confidence || a.index - b.index).slice(0, max);
-  const folder = path.join(runDir, 'misclassified');
-  fs.rmSync(folder, { recursive: true, force: true }); // a resumed run's gallery replaces the last one
+  // a resumed run's gallery replaces the last one
+  for (const folder of ['misclassified', 'explanations']) fs.rmSync(path.join(runDir, folder), { recursive: true, force: true });
   const perExample = channels * height * width;
-  const pixels = chosen.length ? rows(x, Int32Array.from(chosen, (m) => m.index)).dataSync() : new Float32Array(0);
+  const chosenX = chosen.length ? rows(x, Int32Array.from(chosen, (m) => m.index)) : null;
+  const pixels = chosenX ? chosenX.dataSync() : new Float32Array(0);
   // Rescaling lives in the model, so x holds raw 0-255 pixels; scale [0, 1] floats should they come.
   let top = 0;
   for (let i = 0; i < pixels.length; i++) top = Math.max(top, Number(pixels[i]));
   const scale = top <= 1 && !(x.dtype === 'uint8') ? 255 : 1;
+  const heatmaps = chosenX && explainer ? drawExplanations(explainer, { x: chosenX, targets: Int32Array.from(chosen, (m) => m.predicted), channels, height, width, pixelScale: scale }) : null;
   const entries: MisclassifiedExample[] = chosen.map((m, e) => {
     const image = `misclassified/${m.index}.png`;
     const png = encodePng(pixels, e * perExample, channels, height, width, scale);
     writeFileAtomic(path.join(runDir, image), png);
-    return { index: m.index, label: m.label, predicted: m.predicted, labelName: classNames[m.label], predictedName: classNames[m.predicted], confidence: +m.confidence.toFixed(6), image };
+    const entry: MisclassifiedExample = { index: m.index, label: m.label, predicted: m.predicted, labelName: classNames[m.label], predictedName: classNames[m.predicted], confidence: +m.confidence.toFixed(6), image };
+    if (heatmaps) {
+      entry.explanation = `explanations/${m.index}.png`;
+      writeFileAtomic(path.join(runDir, entry.explanation), heatmaps[e]);
+    }
+    return entry;
   });
   writeFileAtomic(path.join(runDir, 'misclassified.json'), `${JSON.stringify(entries, null, 2)}\n`);
+}
+
+/**
+ * The explainer's heat maps, or null with a warning when it fails: the run has trained by now,
+ * and its gallery is still worth writing without them.
+ */
+function drawExplanations(explainer: ExampleExplainer, images: ExampleImages): Uint8Array[] | null {
+  try {
+    const pngs = explainer(images);
+    if (pngs.length !== images.targets.length) fail('run evaluation', `the explainer drew ${pngs.length} heat maps for ${images.targets.length} examples`);
+    return pngs;
+  } catch (e) {
+    console.error(`lathe: warning: the misclassified gallery is written without explanations: ${(e as Error).message}`);
+    return null;
+  }
 }
 
 /** One CHW example as a grayscale (1 channel) or RGB (3 channels) PNG. */

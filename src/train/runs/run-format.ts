@@ -90,6 +90,8 @@ export interface MisclassifiedExample {
   confidence: number;
   /** Relative to the run folder: misclassified/<index>.png. */
   image: string;
+  /** explanations/<index>.png: integrated gradients of the predicted class over the image (why it said `predicted`); absent when none was drawn. */
+  explanation?: string;
 }
 
 /** The id `lathe train` gives a run: the config's name and the start time, safe as a folder name. */
