@@ -2,9 +2,12 @@
 // with batching off and on, at concurrency 1, 16 and 64, beside a bare node:http server that
 // parses the same JSON into a Float32Array and answers a constant: the ceiling. Each server is
 // its own process; autocannon runs in this one. One JSON line per case.
-//   node bench/serve.mjs [--seconds 5]
+// --only worker-ab instead compares the "lathe-worker" runtime with the in-process "lathe" at
+// concurrency 1, request by request, interleaved so the shared machine's drift hits both alike.
+//   node bench/serve.mjs [--seconds 5] [--only worker-ab [--pairs 3000]]
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
+import * as http from 'node:http';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,6 +25,8 @@ const model = new lt.Sequential([new lt.layers.Dense(128, { activation: 'relu', 
 lt.save(model, path.join(repo, 'mlp', '1'));
 lt.save(model, path.join(repo, 'mlp-batched', '1'));
 fs.writeFileSync(path.join(repo, 'mlp-batched', 'config.json'), JSON.stringify({ batching: { maxBatchSize: 32, maxQueueDelayMicroseconds: 500, maxQueueSize: 1024 } }));
+lt.save(model, path.join(repo, 'mlp-worker', '1'));
+fs.writeFileSync(path.join(repo, 'mlp-worker', 'config.json'), JSON.stringify({ runtime: 'lathe-worker' }));
 const instance = Array.from({ length: 784 }, (_, i) => (i % 255) / 255);
 const body = JSON.stringify({ instances: [instance] });
 const x = lt.tensor(Float32Array.from(instance), { shape: [1, 784] });
@@ -55,10 +60,66 @@ async function load(url, connections) {
   return { requests: r.requests.sent, rps: Math.round(r.requests.average), mean_ms: +r.latency.average.toFixed(3), p50_ms: r.latency.p50, p99_ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors };
 }
 
+/** One POST on a kept-alive connection; resolves with its round-trip time in microseconds. */
+function timedPost(agent, url) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.once('end', () => (res.statusCode === 200 ? resolve(Number(process.hrtime.bigint() - t0) / 1000) : reject(new Error(`status ${res.statusCode}`))));
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+const median = (v) => [...v].sort((p, q) => p - q)[Math.floor(v.length / 2)];
+
+/**
+ * mlp (in-process "lathe") against mlp-worker ("lathe-worker") at concurrency 1, request by
+ * request: A and B alternate (the order flips every pair), so load from elsewhere on the machine
+ * hits both alike; the figure is the median of the paired differences.
+ */
+async function workerAB(url) {
+  const pairs = Number(args.pairs ?? 3000);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const a = `${url}/v1/models/mlp:predict`;
+  const b = `${url}/v1/models/mlp-worker:predict`;
+  for (let i = 0; i < 300; i++) await timedPost(agent, i % 2 ? a : b); // warm both paths and the connection
+  const usA = [];
+  const usB = [];
+  const diffs = [];
+  for (let i = 0; i < pairs; i++) {
+    const [first, second] = i % 2 ? [a, b] : [b, a];
+    const t1 = await timedPost(agent, first);
+    const t2 = await timedPost(agent, second);
+    const [ta, tb] = first === a ? [t1, t2] : [t2, t1];
+    usA.push(ta);
+    usB.push(tb);
+    diffs.push(tb - ta);
+  }
+  agent.destroy();
+  console.log(JSON.stringify({
+    bench: 'serve-worker-ab', connections: 1, pairs,
+    lathe_median_us: Math.round(median(usA)), lathe_worker_median_us: Math.round(median(usB)),
+    median_paired_overhead_us: Math.round(median(diffs)), in_process_inference_us: +inProcessUs.toFixed(1),
+  }));
+}
+
 const sent = { mlp: 0, 'mlp-batched': 0 };
 const bare = await start(['-e', BARE]);
 const lathe = await start([path.join(root, 'bin', 'lathe.js'), 'serve', '--model-repository', repo, '--port', '0']);
 try {
+  if (args.only === 'worker-ab') {
+    await workerAB(lathe.url);
+  } else await mainCases();
+} finally {
+  bare.child.kill('SIGTERM');
+  lathe.child.kill('SIGTERM');
+  fs.rmSync(repo, { recursive: true, force: true });
+}
+
+async function mainCases() {
   for (const c of [1, 16, 64]) {
     const ceiling = await load(bare.url, c);
     console.log(JSON.stringify({ bench: 'serve', target: 'bare-node-http', connections: c, ...ceiling }));
@@ -79,8 +140,4 @@ try {
   const metrics = await (await fetch(`${lathe.url}/metrics`)).text();
   const counted = (model) => metrics.split('\n').filter((l) => l.startsWith('lathe_requests_total{') && l.includes(`model="${model}"`) && l.includes('outcome="success"')).reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   console.log(JSON.stringify({ bench: 'serve-metrics', sent_by_client: sent, counted_by_server: { mlp: counted('mlp'), 'mlp-batched': counted('mlp-batched') } }));
-} finally {
-  bare.child.kill('SIGTERM');
-  lathe.child.kill('SIGTERM');
-  fs.rmSync(repo, { recursive: true, force: true });
 }

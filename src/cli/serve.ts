@@ -7,7 +7,7 @@ import { MIN_TOKEN_LENGTH } from '../serve/http/management.js';
 import { DEFAULT_MAX_REQUEST_BYTES, startServer } from '../serve/http/server.js';
 import { parseArgs } from './args.js';
 
-const USAGE = 'Usage: lathe serve --model-repository DIR [--host 127.0.0.1] [--port 8501] [--max-request-bytes N] [--poll-seconds S] [--request-timeout-ms MS] [--management-token-file FILE] [--access-log]';
+const USAGE = 'Usage: lathe serve --model-repository DIR [--host 127.0.0.1] [--port 8501] [--max-request-bytes N] [--poll-seconds S] [--request-timeout-ms MS] [--management-token-file FILE] [--access-log] [--ui [--runs DIR]]';
 
 /**
  * The management token: from a file (--management-token-file) or LATHE_MANAGEMENT_TOKEN, so it
@@ -45,7 +45,7 @@ function managementToken(flags: Record<string, unknown>, warn: (message: string)
 export async function serveCommand(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs('serve', argv, {
     'model-repository': 'string', host: 'string', port: 'number', 'max-request-bytes': 'int', 'poll-seconds': 'number', 'access-log': 'flag',
-    'request-timeout-ms': 'number', 'management-token-file': 'string', 'management-token': 'string',
+    'request-timeout-ms': 'number', 'management-token-file': 'string', 'management-token': 'string', ui: 'flag', runs: 'string',
   });
   if (positional.length !== 0 || typeof flags['model-repository'] !== 'string') fail('serve', USAGE);
   const port = (flags.port as number | undefined) ?? 8501;
@@ -54,6 +54,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (poll !== undefined && !(poll >= 0)) fail('serve', `--poll-seconds must be a number >= 0 (0: never), got ${poll}`);
   const timeoutMs = flags['request-timeout-ms'] as number | undefined;
   if (timeoutMs !== undefined && !(timeoutMs > 0 && Number.isFinite(timeoutMs))) fail('serve', `--request-timeout-ms must be a number > 0, got ${timeoutMs}`);
+  const ui = flags.ui === true;
+  const runsDir = flags.runs as string | undefined;
+  if (runsDir !== undefined && !ui) fail('serve', '--runs DIR shows runs in the dashboard: it needs --ui');
+  if (runsDir !== undefined && !(fs.existsSync(runsDir) && fs.statSync(runsDir).isDirectory())) fail('serve', `--runs ${runsDir}: no such folder`);
   const accessLog = flags['access-log'] === true;
   const log = (line: Record<string, unknown>) => {
     if (line.event !== 'request' || accessLog) process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
@@ -74,9 +78,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
     log,
     requestTimeoutMs: timeoutMs,
     managementToken: token,
+    ...(ui ? { ui: { runsDir } } : {}),
   });
   for (const w of running.repository.warnings) log({ event: 'warning', message: w });
-  console.log(JSON.stringify({ listening: running.url }));
+  console.log(JSON.stringify({ listening: running.url, ...(ui ? { ui: `${running.url}/ui/` } : {}) }));
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -27,6 +27,35 @@ export interface InferResult {
   outputs: InferTensor[];
 }
 
+/** What :explain answers: one explanation per instance (attributions in the input's shape). */
+export interface ExplainResult {
+  method: 'ig' | 'saliency';
+  /** What f is: the target's logit (before softmax or sigmoid), or the model's output. */
+  score: 'logit' | 'output';
+  explanations: Array<{
+    target: number;
+    class?: string;
+    score: number;
+    /** Integrated gradients: f(baseline) and sum(attributions) - (f(x) - f(baseline)). */
+    baseline_score?: number;
+    delta?: number;
+    attributions: unknown[];
+    /** Tabular models: attribution per input column, largest first. */
+    columns?: Array<{ column: string; value: unknown; attribution: number }>;
+  }>;
+}
+
+export interface ExplainOptions {
+  /** 'ig' (integrated gradients, the default) or 'saliency'. */
+  method?: 'ig' | 'saliency';
+  /** Integrated gradients' steps (server cap 256). */
+  steps?: number;
+  /** A class index or name, or one index per instance; default the predicted class. */
+  target?: number | string | number[];
+  /** 'logits' (default) or 'outputs'. */
+  score?: 'logits' | 'outputs';
+}
+
 /** One line of the model repository index (Triton's states: READY, LOADING, UNLOADING, UNAVAILABLE). */
 export interface RepositoryEntry {
   name: string;
@@ -110,6 +139,11 @@ export class LatheClient {
   /** TF Serving's classify: [label, score] pairs per example, for models with class names. */
   classify(model: string, examples: unknown[], sel?: VersionSelector): Promise<{ results: [string, number][][] }> {
     return this.call('POST', `${this.tfPath(model, sel)}:classify`, { examples });
+  }
+
+  /** KServe v1's explain verb on a Lathe model: attributions of each instance's prediction (at most 16 instances). */
+  explain(model: string, instances: unknown[], options: ExplainOptions = {}, sel?: VersionSelector): Promise<ExplainResult> {
+    return this.call('POST', `${this.tfPath(model, sel)}:explain`, { instances, ...options });
   }
 
   /**

@@ -4,6 +4,7 @@
 // models and the process's memory. Model labels come only from the repository's own names, so a
 // client cannot grow the label set by inventing names (those count as model "").
 import client from 'prom-client';
+import { RecentStats } from './recent-stats.js';
 import type { ModelRepository } from './repository.js';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -23,6 +24,8 @@ export class ServingMetrics {
   private readonly total = new client.Histogram({ name: 'lathe_request_duration_seconds', help: 'Whole-request latency', labelNames: ['api', 'model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly queue = new client.Histogram({ name: 'lathe_queue_duration_seconds', help: 'Time a request waited in its model\'s batching queue', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly compute = new client.Histogram({ name: 'lathe_compute_duration_seconds', help: 'Time the model computed a request\'s batch', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  /** The last seconds of each model's traffic, for the dashboard's serving view. */
+  readonly recent = new RecentStats();
   readonly batchSize = new client.Histogram({ name: 'lathe_batch_size', help: 'Requests in the batch each batched request ran in', labelNames: ['model', 'version'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [this.registry] });
 
   constructor(repo: ModelRepository) {
@@ -54,6 +57,7 @@ export class ServingMetrics {
           this.queue.observe(labels, r.queueMicros / 1e6);
           this.compute.observe(labels, r.computeMicros / 1e6);
           this.batchSize.observe(labels, r.batchSize);
+          this.recent.batch(m.name, r.batchSize);
         };
       }
     }

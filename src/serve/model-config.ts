@@ -30,11 +30,12 @@ export interface BatchingConfig {
 
 /**
  * What runs a version: "lathe" (Lathe's own ops; Lathe's ONNX importer for model.onnx),
+ * "lathe-worker" (the same, in a worker thread, so the event loop never waits on a batch),
  * "onnxruntime" (onnxruntime-node, for model.onnx only), or "auto": onnxruntime for model.onnx
  * when onnxruntime-node can be imported, else lathe.
  */
-export type RuntimeChoice = 'auto' | 'lathe' | 'onnxruntime';
-export const RUNTIME_CHOICES: readonly RuntimeChoice[] = ['auto', 'lathe', 'onnxruntime'];
+export type RuntimeChoice = 'auto' | 'lathe' | 'lathe-worker' | 'onnxruntime';
+export const RUNTIME_CHOICES: readonly RuntimeChoice[] = ['auto', 'lathe', 'lathe-worker', 'onnxruntime'];
 
 export interface ModelConfig {
   versionPolicy: VersionPolicy;

@@ -12,6 +12,7 @@ import { fail } from '../errors.js';
 import type { InferenceModel } from '../io/inference.js';
 import { type BatchingConfig, defaultModelConfig, isValidName, type ModelConfig, parseModelConfig, parseVersion, selectVersions } from './model-config.js';
 import { loadLatheRuntime } from './runtimes/lathe.js';
+import { loadLatheWorkerRuntime } from './runtimes/lathe-worker.js';
 import { importOnnxRuntime, loadOnnxRuntime, missingOnnxRuntime, type OnnxRuntimeImporter, type OnnxRuntimeModule } from './runtimes/onnxruntime.js';
 import type { RuntimeName, ServingRuntime, Signature } from './runtimes/runtime.js';
 
@@ -243,8 +244,9 @@ export class ModelRepository {
   /** config.json's "runtime" for this file: auto takes onnxruntime-node for model.onnx when it can be imported. */
   private async openRuntime(source: string, config: ModelConfig): Promise<ServingRuntime> {
     const onnx = source.endsWith('model.onnx');
+    if (config.runtime === 'lathe-worker') return loadLatheWorkerRuntime(source);
     if (!onnx) {
-      if (config.runtime === 'onnxruntime') fail(source, 'runtime "onnxruntime" serves model.onnx files; this version is a Lathe saved model (set "runtime" to "auto" or "lathe")');
+      if (config.runtime === 'onnxruntime') fail(source, 'runtime "onnxruntime" serves model.onnx files; this version is a Lathe saved model (set "runtime" to "auto", "lathe" or "lathe-worker")');
       return loadLatheRuntime(source);
     }
     if (config.runtime === 'lathe') return loadLatheRuntime(source);

@@ -70,3 +70,16 @@ test('the model repository API with a token: index, unload, load; without it, 40
     await s.close();
   }
 });
+
+test('explain: integrated gradients by label with a class-name target; a bad method is a 400 LatheClientError', async () => {
+  const c = new LatheClient(server.url);
+  const rows = pixels(2, 8).toArray() as number[][];
+  const r = await c.explain('mlp', rows, { target: 'seven', steps: 16 }, { label: 'stable' });
+  assert.equal(r.method, 'ig');
+  assert.deepEqual(r.explanations.map((e) => [e.target, e.class, e.attributions.length]), [[7, 'seven', 784], [7, 'seven', 784]]);
+  for (const e of r.explanations) {
+    const sum = (e.attributions as number[]).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - (e.score - e.baseline_score!) - e.delta!) <= 1e-6 * Math.max(1, Math.abs(e.score)));
+  }
+  await assert.rejects(c.explain('mlp', rows, { method: 'shap' as 'ig' }), (e: unknown) => e instanceof LatheClientError && e.status === 400 && /"method" must be one of/.test(e.message));
+});

@@ -3,12 +3,15 @@
 // {"error": "..."} with the status those servers use. Safe by default: 127.0.0.1 only.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createDashboard } from '../../dashboard/handler.js';
 import { ModelRepository, defaultVersion } from '../repository.js';
 import { ServingMetrics } from '../metrics.js';
+import { servingSnapshot } from '../serving-snapshot.js';
 import type { OnnxRuntimeImporter } from '../runtimes/onnxruntime.js';
 import { healthReady, infer, modelMetadata, modelReady, serverMetadata } from './kserve.js';
 import { HOW_TO_ENABLE, ManagementAuth, repositoryIndex, repositoryLoad, repositoryUnload } from './management.js';
 import { errorStatus, findVersion, HttpError, type VersionSelector } from './routing.js';
+import { tfExplain } from './explain.js';
 import { tfClassify, tfMetadata, tfPredict, tfStatus } from './tfserving.js';
 
 export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
@@ -34,6 +37,11 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** How onnxruntime-node is imported (tests fake its absence). */
   importOnnxRuntime?: OnnxRuntimeImporter;
+  /**
+   * Mounts the dashboard (/ui/ and /api/*) with its serving view; off by default, when those
+   * paths answer 404 like any other unknown path. `runsDir` adds the runs pages.
+   */
+  ui?: { runsDir?: string; assetsDir?: string };
 }
 
 export interface RunningServer {
@@ -91,6 +99,7 @@ function route(repo: ModelRepository, segs: string[], management?: () => void): 
     if (tail.length !== 0) return undefined;
     if (verb === 'predict') return post((b) => tfPredict(repo, name, sel, b));
     if (verb === 'classify') return post((b) => tfClassify(repo, name, sel, b));
+    if (verb === 'explain') return post((b) => tfExplain(repo, name, sel, b));
     return undefined;
   }
   if (segs[0] !== 'v2') return undefined;
@@ -242,8 +251,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     send(res, 200, await r.handler(body));
   };
 
+  // The dashboard answers its own paths, outside the model APIs' metrics: a page polling
+  // /api/serving is not model traffic.
+  const dashboard = options.ui ? createDashboard({ runsDir: options.ui.runsDir, assetsDir: options.ui.assetsDir, serving: () => servingSnapshot(repo, metrics.recent) }) : undefined;
+
   const server = http.createServer((req, res) => {
     const t0 = performance.now();
+    if (dashboard?.handle(req, res)) {
+      res.once('finish', () => log({ event: 'request', method: req.method, url: req.url?.slice(0, 200), status: res.statusCode, ms: +(performance.now() - t0).toFixed(3) }));
+      return;
+    }
     handle(req, res)
       .catch((e) => {
         const { status, message, headers } = errorStatus(e);
@@ -255,6 +272,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         log({ event: 'request', method: req.method, url: req.url?.slice(0, 200), status: res.statusCode, ms: +ms.toFixed(3) });
         const { api, model, version } = metricLabels(repo, req.url ?? '/');
         if (api !== 'metrics') metrics.request(api, model, version, res.statusCode, ms / 1000);
+        // The serving view's figures: inference calls (every POST to a model), by served model name.
+        if (model && req.method === 'POST') metrics.recent.request(model, ms, res.statusCode < 400);
       });
   });
   // A slow client cannot hold a connection open indefinitely.
@@ -280,6 +299,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       new Promise<void>((resolve) => {
         closing = true;
         if (poller) clearInterval(poller);
+        dashboard?.close(); // open metric streams would hold the server open until the drain deadline
         const drainMs = options.drainMs ?? 10_000;
         const deadline = setTimeout(() => server.closeAllConnections(), drainMs);
         deadline.unref();

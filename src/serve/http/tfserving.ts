@@ -8,7 +8,7 @@ import { badRequest, findModel, findVersion, servingVersion, type VersionSelecto
 const TF_DTYPES: Record<string, string> = { float32: 'DT_FLOAT', float64: 'DT_DOUBLE', int32: 'DT_INT32', uint8: 'DT_UINT8', bool: 'DT_BOOL', int64: 'DT_INT64' };
 const SIGNATURE = 'serving_default';
 
-function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
@@ -53,7 +53,7 @@ export function tfMetadata(repo: ModelRepository, name: string, sel: VersionSele
   };
 }
 
-function checkSignatureName(body: Record<string, unknown>): void {
+export function checkSignatureName(body: Record<string, unknown>): void {
   const s = body.signature_name;
   if (s !== undefined && s !== SIGNATURE) throw badRequest(`signature_name: this server has only "${SIGNATURE}", got ${JSON.stringify(s)?.slice(0, 80)}`);
 }
@@ -70,7 +70,7 @@ function unwrapInstance(sv: ServableVersion, inst: unknown, where: string): unkn
   return inst[input];
 }
 
-function unwrapAll(sv: ServableVersion, rows: unknown, where: string): unknown[] {
+export function unwrapAll(sv: ServableVersion, rows: unknown, where: string): unknown[] {
   if (!Array.isArray(rows)) throw badRequest(`"${where}" must be an array, got ${JSON.stringify(rows)?.slice(0, 40) ?? 'nothing'}`);
   return rows.map((r, i) => unwrapInstance(sv, r, `${where}[${i}]`));
 }

@@ -8,7 +8,7 @@ import { full } from '../../ops/functions.js';
 import type { ServingRuntime, Signature, TensorSpec } from './runtime.js';
 
 /** The signature of a loaded model: model.json's for Lathe, the graph's for ONNX. */
-function signatureOf(loaded: InferenceModel): Signature {
+export function signatureOf(loaded: InferenceModel): Signature {
   const m = loaded.model;
   if (m instanceof OnnxModel) {
     const spec = (v: OnnxModel['inputs'][number]): TensorSpec => ({ name: v.name, dtype: v.dtype, shape: v.shape ?? [null] });
