@@ -11,6 +11,7 @@
         "native/conv.cc",
         "native/optim.cc",
         "native/layout.cc",
+        "native/attention.cc",
         "<!@(node -p \"require('fs').readdirSync('native/gemm').filter(f => f.endsWith('.cc') && !f.endsWith('_bench.cc')).map(f => 'native/gemm/' + f).join(' ')\")"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],

@@ -452,9 +452,63 @@ void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   else softmaxCrossEntropy<double>((const double*)x.data, labels, (double*)losses.data, (double*)grad.data, N, C, *pool);
 }
 
+// The arrays of one attention call, checked against its dims (all of one float dtype, each of
+// its size), so a malformed call cannot read or write out of bounds.
+struct AttentionDims {
+  int64_t heads, Tq, Tk, D;
+};
+
+AttentionDims attentionDims(const Napi::CallbackInfo& info, size_t first, const std::vector<Array>& arrays,
+                            const std::vector<char>& kinds) {
+  const AttentionDims d{intArg(info, first), intArg(info, first + 1), intArg(info, first + 2), intArg(info, first + 3)};
+  if (d.heads < 0 || d.Tq < 0 || d.Tk < 1 || d.D < 1 || (info[first + 5].ToBoolean().Value() && d.Tq > d.Tk)) {
+    throw Napi::RangeError::New(info.Env(), "lathe native: attention: bad dimensions");
+  }
+  for (size_t i = 0; i < arrays.size(); i++) {
+    // q: query rows [heads, Tq, D]; k: key rows [heads, Tk, D]; l: one per query row [heads, Tq].
+    const int64_t want = kinds[i] == 'q' ? d.heads * d.Tq * d.D : kinds[i] == 'k' ? d.heads * d.Tk * d.D : d.heads * d.Tq;
+    if (arrays[i].type != arrays[0].type || (arrays[i].type != napi_float32_array && arrays[i].type != napi_float64_array) ||
+        static_cast<int64_t>(arrays[i].length) != want) {
+      throw Napi::RangeError::New(info.Env(), "lathe native: attention: argument " + std::to_string(i) + " has the wrong type or length");
+    }
+  }
+  return d;
+}
+
+// attention(q, k, v, out, lse, heads, Tq, Tk, D, scale, causal)
+void Attention(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
+  Array q = arrayArg(info, 0), k = arrayArg(info, 1), v = arrayArg(info, 2), out = arrayArg(info, 3), lse = arrayArg(info, 4);
+  const auto d = attentionDims(info, 5, {q, k, v, out, lse}, {'q', 'k', 'k', 'q', 'l'});
+  const double scale = info[9].As<Napi::Number>().DoubleValue();
+  const bool causal = boolArg(info, 10);
+  if (isF32(q)) attentionForward<float>((const float*)q.data, (const float*)k.data, (const float*)v.data, (float*)out.data, (float*)lse.data, d.heads, d.Tq, d.Tk, d.D, scale, causal, *pool);
+  else attentionForward<double>((const double*)q.data, (const double*)k.data, (const double*)v.data, (double*)out.data, (double*)lse.data, d.heads, d.Tq, d.Tk, d.D, scale, causal, *pool);
+}
+
+// attentionGrad(dout, q, k, v, out, lse, dq, dk, dv, heads, Tq, Tk, D, scale, causal)
+void AttentionGrad(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
+  std::vector<Array> a;
+  for (size_t i = 0; i < 9; i++) a.push_back(arrayArg(info, i));
+  const auto d = attentionDims(info, 9, a, {'q', 'q', 'k', 'k', 'q', 'l', 'q', 'k', 'k'});
+  const double scale = info[13].As<Napi::Number>().DoubleValue();
+  const bool causal = boolArg(info, 14);
+  auto run = [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto in = [&](int i) { return static_cast<const T*>(a[i].data); };
+    auto outp = [&](int i) { return static_cast<T*>(a[i].data); };
+    attentionBackward<T>(in(0), in(1), in(2), in(3), in(4), in(5), outp(6), outp(7), outp(8), d.heads, d.Tq, d.Tk, d.D, scale, causal, *pool);
+  };
+  if (isF32(a[0])) run((float*)nullptr);
+  else run((double*)nullptr);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tuneMalloc();
   exports.Set("softmaxCrossEntropy", Napi::Function::New(env, SoftmaxCrossEntropy));
+  exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("attentionGrad", Napi::Function::New(env, AttentionGrad));
   exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));
   exports.Set("scaleShift", Napi::Function::New(env, ScaleShift));
   exports.Set("stridedCopy", Napi::Function::New(env, StridedCopy));

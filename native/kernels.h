@@ -101,6 +101,18 @@ template <typename T>
 void scatterAdd(const T* src, const int32_t* index, T* out, int rank, const int64_t* idxShape, const int64_t* outStrides,
                 int axis);
 
+// Scaled dot-product attention over `heads` independent (batch, head) pairs: q and out
+// [heads, Tq, D], k and v [heads, Tk, D], lse [heads, Tq] (each row's log-sum-exp of its scaled
+// scores). causal masks key j from query i when j > i + (Tk - Tq); needs Tq <= Tk, D, Tk >= 1.
+template <typename T>
+void attentionForward(const T* q, const T* k, const T* v, T* out, T* lse, int64_t heads, int64_t Tq, int64_t Tk,
+                      int64_t D, double scale, bool causal, ThreadPool& pool);
+// Its gradients dq, dk, dv (written in full) from dout and the forward's out and lse.
+template <typename T>
+void attentionBackward(const T* dout, const T* q, const T* k, const T* v, const T* out, const T* lse, T* dq, T* dk,
+                       T* dv, int64_t heads, int64_t Tq, int64_t Tk, int64_t D, double scale, bool causal,
+                       ThreadPool& pool);
+
 struct AdamHyper {
   double lr, beta1, beta2, epsilon, weightDecay, biasCorrection1, biasCorrection2;
   bool decoupled;

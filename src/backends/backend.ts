@@ -129,6 +129,16 @@ export interface Backend {
    */
   softmaxCrossEntropy(logits: TensorInfo, labels: TensorInfo): { losses: Buf; grad: Buf };
 
+  /**
+   * Scaled dot-product attention over B*H independent heads: q [B,H,Tq,D], k and v [B,H,Tk,D].
+   * out = softmax(q k^T * scale) v [B,H,Tq,D], where causal masks key j from query i when
+   * j > i + (Tk - Tq); also lse [B,H,Tq], each row's log-sum-exp of its scaled, masked scores,
+   * from which the backward recomputes the probabilities instead of keeping [Tq,Tk] per head.
+   */
+  attention(q: TensorInfo, k: TensorInfo, v: TensorInfo, scale: number, causal: boolean): { out: Buf; lse: Buf };
+  /** attention's gradients w.r.t. q, k and v, from dOut and the forward's out and lse. */
+  attentionGrad(dOut: TensorInfo, q: TensorInfo, k: TensorInfo, v: TensorInfo, out: TensorInfo, lse: TensorInfo, scale: number, causal: boolean): { dq: Buf; dk: Buf; dv: Buf };
+
   // Optimizer updates, fused and in place on p, m and v (as PyTorch's are), one pass over memory.
   adamUpdate(p: TensorInfo, g: TensorInfo, m: TensorInfo, v: TensorInfo, h: AdamHyper): void;
 }

@@ -5,3 +5,4 @@ export * from './layout.js';
 export * from './linalg.js';
 export * from './nn.js';
 export * from '../tensor/create.js';
+export { scaledDotProductAttention, type AttentionOptions } from './attention.js';

@@ -221,6 +221,25 @@ export const softmaxCrossEntropy: OpDef<{ reduction: 'mean' | 'sum' | 'none' }> 
   },
 };
 
+/**
+ * Scaled dot-product attention, fused: softmax(q k^T * scale, causally masked) v per (batch,
+ * head). The forward saves each row's log-sum-exp so the backward recomputes the probabilities
+ * block by block (FlashAttention's recomputation) instead of keeping a [B,H,Tq,Tk] tensor.
+ * The backward is a kernel too, so it has no second derivative.
+ */
+export const attention: OpDef<{ scale: number; causal: boolean }> = {
+  name: 'attention',
+  forward: ([q, k, v], { scale, causal }, saved) => {
+    const r = q.backend.attention(q, k, v, scale, causal);
+    saved.lse = out(q, q.shape.slice(0, 3), q.dtype, r.lse);
+    return out(q, q.shape, q.dtype, r.out);
+  },
+  backward: (g, { inputs: [q, k, v], out: y, attrs: { scale, causal }, saved }) => {
+    const r = g.backend.attentionGrad(g, q, k, v, y, saved.lse as Tensor, scale, causal);
+    return [out(g, q.shape, q.dtype, r.dq), out(g, k.shape, k.dtype, r.dk), out(g, v.shape, v.dtype, r.dv)];
+  },
+};
+
 // ---- matmul: C = op(A) op(B), op = transpose or not ------------------------------------------------------
 interface MatmulAttrs { transA: boolean; transB: boolean; shape: readonly number[] }
 

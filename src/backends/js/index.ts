@@ -9,6 +9,7 @@ import { matmul } from './matmul.js';
 import { gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { adamUpdate } from './optim.js';
 import { softmaxCrossEntropy } from './loss.js';
+import { attention, attentionGrad } from './attention.js';
 import { avgPool2d, avgPool2dGrad, conv2d, conv2dGradInput, conv2dGradWeight, maxPool2d, maxPool2dGrad } from './conv.js';
 
 export const jsBackend: Backend = {
@@ -40,5 +41,7 @@ export const jsBackend: Backend = {
   biasActivation,
   scaleShift,
   softmaxCrossEntropy,
+  attention,
+  attentionGrad,
   adamUpdate,
 };

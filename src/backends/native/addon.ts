@@ -29,6 +29,9 @@ export interface NativeAddon {
   biasActivation(x: F, bias: F, out: F, act: number): void;
   scaleShift(x: TypedArray, out: F, scale: number, offset: number): void;
   softmaxCrossEntropy(logits: F, labels: Int32Array, losses: F, grad: F, n: number, c: number): void;
+  /** q, out [heads, Tq, D], k, v [heads, Tk, D], lse [heads, Tq]; one dtype throughout. */
+  attention(q: F, k: F, v: F, out: F, lse: F, heads: number, Tq: number, Tk: number, D: number, scale: number, causal: boolean): void;
+  attentionGrad(dOut: F, q: F, k: F, v: F, out: F, lse: F, dq: F, dk: F, dv: F, heads: number, Tq: number, Tk: number, D: number, scale: number, causal: boolean): void;
   adamUpdate(p: F, g: F, m: F, v: F, hyper: Float64Array): void;
   matmul(a: F, b: F, out: F, offA: Float64Array, offB: Float64Array, M: number, N: number, K: number, transA: boolean, transB: boolean): void;
   /** matmul on the addon's executor thread; the event loop keeps running meanwhile. */

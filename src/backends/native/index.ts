@@ -326,6 +326,23 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       return { losses, grad };
     },
 
+    attention(q, k, v, scale, causal) {
+      const [b, h, tq, d] = q.shape;
+      const out = allocOutput(q.dtype, b * h * tq * d) as F;
+      const lse = allocOutput(q.dtype, b * h * tq) as F;
+      addon.attention(q.buf as F, k.buf as F, v.buf as F, out, lse, b * h, tq, k.shape[2], d, scale, causal);
+      return { out, lse };
+    },
+
+    attentionGrad(dOut, q, k, v, out, lse, scale, causal) {
+      const [b, h, tq, d] = q.shape;
+      const dq = allocOutput(q.dtype, sizeOf(q.shape)) as F;
+      const dk = allocOutput(k.dtype, sizeOf(k.shape)) as F;
+      const dv = allocOutput(v.dtype, sizeOf(v.shape)) as F;
+      addon.attentionGrad(dOut.buf as F, q.buf as F, k.buf as F, v.buf as F, out.buf as F, lse.buf as F, dq, dk, dv, b * h, tq, k.shape[2], d, scale, causal);
+      return { dq, dk, dv };
+    },
+
     adamUpdate(p, g, m, v, h) {
       if (!isFloat(p.dtype) || p.dtype !== g.dtype) return jsBackend.adamUpdate(p, g, m, v, h);
       const hyper = Float64Array.of(h.lr, h.beta1, h.beta2, h.epsilon, h.weightDecay, h.biasCorrection1, h.biasCorrection2, h.decoupled ? 1 : 0);
