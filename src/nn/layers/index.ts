@@ -3,6 +3,7 @@ import { LatheError, fail } from '../../errors.js';
 import { ConfigReader } from '../config.js';
 import type { Layer } from '../layer.js';
 import { Activation, ReLU, Softmax } from './activation.js';
+import { MultiHeadAttention } from './attention.js';
 import { Conv2D, Conv2d } from './conv.js';
 import { Dense, Linear } from './dense.js';
 import { Dropout } from './dropout.js';
@@ -11,17 +12,23 @@ import { LeakyReLU } from './leaky-relu.js';
 import { BatchNorm1d, BatchNorm2d, BatchNormalization, LayerNorm, LayerNormalization } from './normalization.js';
 import { AvgPool2D, AvgPool2d, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPool2D, MaxPool2d } from './pooling.js';
 import { Flatten, Reshape } from './reshape.js';
+import { PositionEmbedding } from './position-embedding.js';
 import { Rescaling } from './rescaling.js';
+import { TransformerBlock } from './transformer.js';
 
 export { Activation, Dense, Linear, ReLU, Rescaling, Softmax };
 export { Conv2D, Conv2d, Dropout, Embedding, Flatten, LeakyReLU, Reshape };
 export { BatchNorm1d, BatchNorm2d, BatchNormalization, LayerNorm, LayerNormalization };
 export { AvgPool2D, AvgPool2d, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPool2D, MaxPool2d };
+export { MultiHeadAttention, PositionEmbedding, TransformerBlock };
 /** Keras' longer names for the same classes. */
 export { AvgPool2D as AveragePooling2D, Conv2D as Convolution2D, MaxPool2D as MaxPooling2D };
 export type { Conv2DOptions, Conv2dLayerOptions } from './conv.js';
 export type { DropoutOptions } from './dropout.js';
 export type { EmbeddingOptions } from './embedding.js';
+export type { KVCacheEntry, MultiHeadAttentionOptions } from './attention.js';
+export type { PositionEmbeddingOptions } from './position-embedding.js';
+export type { TransformerBlockOptions } from './transformer.js';
 export type { BatchNormalizationOptions, BatchNormOptions, LayerNormalizationOptions } from './normalization.js';
 export type { GlobalPooling2DOptions, Pooling2DOptions } from './pooling.js';
 export type { Padding } from './padding.js';
@@ -42,6 +49,9 @@ export const LAYER_TYPES: Record<string, (r: ConfigReader) => Layer> = {
   layernormalization: LayerNormalization.fromConfig,
   embedding: Embedding.fromConfig,
   leakyrelu: LeakyReLU.fromConfig,
+  multiheadattention: MultiHeadAttention.fromConfig,
+  positionembedding: PositionEmbedding.fromConfig,
+  transformerblock: TransformerBlock.fromConfig,
 };
 
 /** Builds one layer from its config; `where` names it in errors: config.model.layers[1]. */
