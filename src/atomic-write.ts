@@ -20,3 +20,20 @@ export function writeFileAtomic(file: string, data: string | Uint8Array | readon
   }
   fs.renameSync(tmp, file);
 }
+
+/**
+ * Writes a folder of files as one: into a fresh folder beside `dir`, each file atomically, then
+ * swapped in by renames, so a crash leaves the old folder or the new one (a saved model is never
+ * half old, half new).
+ */
+export function writeFolderAtomic(dir: string, files: Record<string, string | Uint8Array | readonly Uint8Array[]>): void {
+  const target = path.resolve(dir);
+  const stamp = `${process.pid}-${Date.now().toString(36)}`;
+  const tmp = `${target}.tmp-${stamp}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  for (const [name, data] of Object.entries(files)) writeFileAtomic(path.join(tmp, name), data);
+  const old = `${target}.old-${stamp}`;
+  if (fs.existsSync(target)) fs.renameSync(target, old);
+  fs.renameSync(tmp, target);
+  fs.rmSync(old, { recursive: true, force: true });
+}

@@ -4,13 +4,14 @@
 // half-written model. (Issue 6 adds optimizer state, ONNX export and import.)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../atomic-write.js';
+import { writeFolderAtomic } from '../atomic-write.js';
 import { fail } from '../errors.js';
 import { decodeSafetensors, encodeSafetensors } from '../tensor/safetensors.js';
 import { TabularPreprocessor, type TabularPreprocessorJson } from '../data/tabular/index.js';
 import { optimizerFromConfig } from '../optim/registry.js';
 import { Sequential } from '../train/sequential.js';
 import type { Model } from '../train/model.js';
+import type { Module } from '../nn/module.js';
 import { VERSION } from '../version.js';
 
 export const MODEL_FORMAT = 'lathe-saved-model';
@@ -62,19 +63,13 @@ export function saveModel(model: Model, dir: string, options: SaveOptions = {}):
       : {}),
   };
   if (options.includeOptimizer && !model.optimizer) fail('save', 'includeOptimizer: the model has no optimizer; compile it first');
-  const target = path.resolve(dir);
-  const tmp = `${target}.tmp-${process.pid}-${Date.now().toString(36)}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  writeFileAtomic(path.join(tmp, 'weights.safetensors'), encodeSafetensors(model.stateDict(), { format: 'lathe' }));
+  const files: Record<string, string | Uint8Array | readonly Uint8Array[]> = { 'weights.safetensors': encodeSafetensors(model.stateDict(), { format: 'lathe' }) };
   if (options.includeOptimizer) {
     const state = model.optimizer!.stateDict();
-    writeFileAtomic(path.join(tmp, 'optimizer.safetensors'), encodeSafetensors(state.slots, { format: 'lathe-optimizer', iterations: String(state.iterations) }));
+    files['optimizer.safetensors'] = encodeSafetensors(state.slots, { format: 'lathe-optimizer', iterations: String(state.iterations) });
   }
-  writeFileAtomic(path.join(tmp, 'model.json'), `${JSON.stringify(json, null, 2)}\n`);
-  const old = `${target}.old-${process.pid}-${Date.now().toString(36)}`;
-  if (fs.existsSync(target)) fs.renameSync(target, old);
-  fs.renameSync(tmp, target);
-  fs.rmSync(old, { recursive: true, force: true });
+  files['model.json'] = `${JSON.stringify(json, null, 2)}\n`; // last: a folder without it is no model
+  writeFolderAtomic(dir, files);
 }
 
 /**
@@ -108,11 +103,15 @@ export interface LoadedModel {
   preprocessor?: TabularPreprocessor;
 }
 
-export function loadModel(dir: string): LoadedModel {
+/**
+ * model.json of a saved-model folder, its size, format and version checked, and its architecture
+ * of the `type` expected (every kind of saved model, Sequential or GPT, starts here).
+ */
+export function readModelJson<J extends { architecture?: { type?: unknown } }>(dir: string, type: string): { json: J; file: string } {
   const file = path.join(dir, 'model.json');
   if (!fs.existsSync(file)) fail('load', `${file} not found: ${dir} is not a Lathe saved model (expected model.json and weights.safetensors)`);
   if (fs.statSync(file).size > MAX_MODEL_JSON_BYTES) fail(file, `larger than ${MAX_MODEL_JSON_BYTES} bytes`);
-  let json: SavedModelJson;
+  let json: any;
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
@@ -121,13 +120,12 @@ export function loadModel(dir: string): LoadedModel {
   if (json?.format !== MODEL_FORMAT) fail(file, `"format" must be "${MODEL_FORMAT}", got ${JSON.stringify(json?.format)}`);
   if (!Number.isInteger(json.formatVersion) || json.formatVersion < 1) fail(file, `"formatVersion" must be a positive integer, got ${JSON.stringify(json.formatVersion) ?? 'nothing'}`);
   if (json.formatVersion > MODEL_FORMAT_VERSION) fail(file, `format version ${json.formatVersion} is newer than this Lathe reads (${MODEL_FORMAT_VERSION}); upgrade Lathe`);
-  if (json.architecture?.type !== 'sequential') fail(file, `"architecture.type" must be "sequential", got ${JSON.stringify(json.architecture?.type)}`);
-  const model = Sequential.fromConfig(json.architecture.layers, `${file}: architecture.layers`);
-  const input = json.signature?.inputs?.[0]?.shape;
-  if (!model.built) {
-    if (!Array.isArray(input) || input.length < 2) fail(file, 'signature.inputs[0].shape must give the input shape, e.g. [null, 784]');
-    model.build(input.slice(1) as number[]);
-  }
+  if (json.architecture?.type !== type) fail(file, `"architecture.type" must be "${type}", got ${JSON.stringify(json.architecture?.type)}`);
+  return { json: json as J, file };
+}
+
+/** Loads weights.safetensors of `dir` into `model` (every tensor checked by loadStateDict), then sets eval mode. */
+export function loadWeights(model: Module, dir: string): void {
   const weightsFile = path.join(dir, 'weights.safetensors');
   if (!fs.existsSync(weightsFile)) fail('load', `${weightsFile} not found`);
   const { tensors } = decodeSafetensors(fs.readFileSync(weightsFile), weightsFile);
@@ -137,6 +135,17 @@ export function loadModel(dir: string): LoadedModel {
     fail(weightsFile, (e as Error).message);
   }
   model.eval();
+}
+
+export function loadModel(dir: string): LoadedModel {
+  const { json, file } = readModelJson<SavedModelJson>(dir, 'sequential');
+  const model = Sequential.fromConfig(json.architecture.layers, `${file}: architecture.layers`);
+  const input = json.signature?.inputs?.[0]?.shape;
+  if (!model.built) {
+    if (!Array.isArray(input) || input.length < 2) fail(file, 'signature.inputs[0].shape must give the input shape, e.g. [null, 784]');
+    model.build(input.slice(1) as number[]);
+  }
+  loadWeights(model, dir);
   if (json.classNames !== undefined && (!Array.isArray(json.classNames) || json.classNames.some((c) => typeof c !== 'string'))) {
     fail(file, '"classNames" must be an array of strings');
   }

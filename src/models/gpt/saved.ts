@@ -4,11 +4,11 @@
 // Written to a fresh folder beside the target and swapped in, as saveModel does.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../../atomic-write.js';
+import { writeFolderAtomic } from '../../atomic-write.js';
 import { fail } from '../../errors.js';
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION } from '../../io/saved-model.js';
+import { MODEL_FORMAT, MODEL_FORMAT_VERSION, loadWeights, readModelJson } from '../../io/saved-model.js';
 import { BPETokenizer, CharTokenizer } from '../../data/text/index.js';
-import { decodeSafetensors, encodeSafetensors } from '../../tensor/safetensors.js';
+import { encodeSafetensors } from '../../tensor/safetensors.js';
 import { VERSION } from '../../version.js';
 import { GPT } from './gpt.js';
 
@@ -53,16 +53,11 @@ export function saveGPT(model: GPT, dir: string, options: { tokenizer?: GPTToken
     ...(tokenizer ? { tokenizer: TOKENIZER_FILE } : {}),
     ...(model.optimizer || options.dataset ? { training: { ...(model.optimizer ? { optimizer: model.optimizer.getConfig() } : {}), ...(options.dataset ? { dataset: options.dataset } : {}) } } : {}),
   };
-  const target = path.resolve(dir);
-  const tmp = `${target}.tmp-${process.pid}-${Date.now().toString(36)}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  writeFileAtomic(path.join(tmp, 'weights.safetensors'), encodeSafetensors(model.stateDict(), { format: 'lathe' }));
-  if (tokenizer) writeFileAtomic(path.join(tmp, TOKENIZER_FILE), `${JSON.stringify(tokenizer.toJSON())}\n`);
-  writeFileAtomic(path.join(tmp, 'model.json'), `${JSON.stringify(json, null, 2)}\n`);
-  const old = `${target}.old-${process.pid}-${Date.now().toString(36)}`;
-  if (fs.existsSync(target)) fs.renameSync(target, old);
-  fs.renameSync(tmp, target);
-  fs.rmSync(old, { recursive: true, force: true });
+  writeFolderAtomic(dir, {
+    'weights.safetensors': encodeSafetensors(model.stateDict(), { format: 'lathe' }),
+    ...(tokenizer ? { [TOKENIZER_FILE]: `${JSON.stringify(tokenizer.toJSON())}\n` } : {}),
+    'model.json': `${JSON.stringify(json, null, 2)}\n`,
+  });
 }
 
 /** True when `dir` holds a saved model whose architecture is a GPT. */
@@ -75,23 +70,9 @@ export function isSavedGPT(dir: string): boolean {
 }
 
 export function loadGPT(dir: string): LoadedGPT {
-  const file = path.join(dir, 'model.json');
-  if (!fs.existsSync(file)) fail('load', `${file} not found: ${dir} is not a Lathe saved model (expected model.json and weights.safetensors)`);
-  const json = readJson(file) as SavedGPTJson;
-  if (json?.format !== MODEL_FORMAT) fail(file, `"format" must be "${MODEL_FORMAT}", got ${JSON.stringify(json?.format)}`);
-  if (!Number.isInteger(json.formatVersion) || json.formatVersion < 1) fail(file, `"formatVersion" must be a positive integer, got ${JSON.stringify(json.formatVersion) ?? 'nothing'}`);
-  if (json.formatVersion > MODEL_FORMAT_VERSION) fail(file, `format version ${json.formatVersion} is newer than this Lathe reads (${MODEL_FORMAT_VERSION}); upgrade Lathe`);
-  if (json.architecture?.type !== 'gpt') fail(file, `"architecture.type" must be "gpt" for a language model, got ${JSON.stringify(json.architecture?.type)}`);
+  const { json, file } = readModelJson<SavedGPTJson>(dir, 'gpt');
   const model = GPT.fromConfig(json.architecture, `${file}: architecture`);
-  const weightsFile = path.join(dir, 'weights.safetensors');
-  if (!fs.existsSync(weightsFile)) fail('load', `${weightsFile} not found`);
-  const { tensors } = decodeSafetensors(fs.readFileSync(weightsFile), weightsFile);
-  try {
-    model.loadStateDict(tensors);
-  } catch (e) {
-    fail(weightsFile, (e as Error).message);
-  }
-  model.eval();
+  loadWeights(model, dir);
   let tokenizer: GPTTokenizer | undefined;
   if (json.tokenizer !== undefined) {
     if (typeof json.tokenizer !== 'string' || path.basename(json.tokenizer) !== json.tokenizer) fail(file, `"tokenizer" must name a file in the model folder, got ${JSON.stringify(json.tokenizer)}`);
