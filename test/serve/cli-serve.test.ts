@@ -1,32 +1,19 @@
 // `lathe serve` as a user runs it: a child process of bin/lathe.js on port 0 prints its
 // listening line, serves both APIs, and on SIGTERM finishes and exits 0; bad flags fail clearly.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { LATHE_BIN as bin, startListening } from '../cli-process.js';
 import { buildRepository, type Fixture, pixels } from './repository-fixture.js';
-
-const bin = path.join(fileURLToPath(new URL('../../../', import.meta.url)), 'bin', 'lathe.js');
 let fx: Fixture;
 before(async () => (fx = await buildRepository()));
 after(() => fs.rmSync(fx.root, { recursive: true, force: true }));
 
 test('lathe serve prints {"listening"}, serves, and exits 0 on SIGTERM', async () => {
-  const child = spawn(process.execPath, [bin, 'serve', '--model-repository', fx.root, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-      if (out.includes('\n')) resolve(out.split('\n')[0]);
-    });
-    child.once('exit', (code) => reject(new Error(`exited ${code} before listening: ${stderr}`)));
-  });
-  const { listening } = JSON.parse(line);
+  const { child, info, exited, stderr } = await startListening(['serve', '--model-repository', fx.root, '--port', '0']);
+  const { listening } = info;
   assert.match(listening, /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.equal((await fetch(`${listening}/v2/health/ready`)).status, 200);
   const x = pixels(2, 3);
@@ -34,10 +21,10 @@ test('lathe serve prints {"listening"}, serves, and exits 0 on SIGTERM', async (
   const want = fx.v2.predict(x).toArray() as number[][];
   assert.ok(r.predictions.flat().every((v: number, i: number) => Math.abs(v - want.flat()[i]) <= 1e-6));
   // The load log names the broken version and its error, as JSON lines on stderr.
-  const logs = stderr.trim().split('\n').map((l) => JSON.parse(l));
-  assert.ok(logs.some((l) => l.event === 'load' && l.model === 'broken' && l.version === 1 && l.state === 'END' && /model\.json/.test(l.error)), stderr);
+  const logs = stderr().trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(logs.some((l) => l.event === 'load' && l.model === 'broken' && l.version === 1 && l.state === 'END' && /model\.json/.test(l.error)), stderr());
   child.kill('SIGTERM');
-  assert.equal(await exited, 0, stderr);
+  assert.equal(await exited, 0, stderr());
 });
 
 test('lathe serve refuses a missing repository and a bad port with a clear message', () => {
@@ -51,19 +38,8 @@ test('lathe serve refuses a missing repository and a bad port with a clear messa
 
 /** Spawns `lathe serve`, resolves with its URL once it prints {"listening"}. */
 async function serveCli(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const child = spawn(process.execPath, [bin, 'serve', '--model-repository', fx.root, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]).listening);
-    });
-    child.once('exit', (code) => reject(new Error(`exited ${code} before listening: ${stderr}`)));
-  });
-  return { url, stop: async () => (child.kill('SIGTERM'), await exited), stderr: () => stderr };
+  const { child, info, exited, stderr } = await startListening(['serve', '--model-repository', fx.root, '--port', '0', ...args], env);
+  return { url: info.listening as string, stop: async () => (child.kill('SIGTERM'), await exited), stderr };
 }
 
 test('--management-token-file turns the repository API on; the token never reaches the log', async () => {

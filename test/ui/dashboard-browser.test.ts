@@ -7,15 +7,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { launchChromium, skipWithoutChromium } from './chromium.js';
 import type { Browser, Page } from 'playwright-core';
 import { writeFileAtomic } from '../../src/atomic-write.js';
 import { startDashboardServer, type DashboardServer } from '../../src/dashboard/server.js';
 import { LIVE_CURVE, metricLines, MISCLASSIFIED, mnistConfusion, RUN_IDS, writeFixtureRuns } from './fixtures.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 const ASSETS = path.join(ROOT, 'ui', 'dist', 'index.html');
-const skip = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install chromium; .ci/run installs it)`;
+const skip = skipWithoutChromium;
 
 describe('dashboard in Chromium', { skip }, () => {
   let tmp: string;
@@ -44,14 +44,7 @@ describe('dashboard in Chromium', { skip }, () => {
         ],
       }),
     });
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // Playwright gives each launch a fresh temporary profile (--user-data-dir) of its own.
-      // Without the background-networking flags Chromium calls out at start, which this closed network refuses.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

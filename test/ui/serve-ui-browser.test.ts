@@ -7,16 +7,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { launchChromium, skipWithoutChromium } from './chromium.js';
 import type { Browser } from 'playwright-core';
 import { writeFileAtomic } from '../../src/atomic-write.js';
 import { type RunningServer, startServer } from '../../src/serve/http/server.js';
 import { buildRepository, type Fixture, pixels } from '../serve/repository-fixture.js';
 import { RUN_IDS, writeFixtureRuns } from './fixtures.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 const ASSETS = path.join(ROOT, 'ui', 'dist', 'index.html');
-const skip = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install chromium; .ci/run installs it)`;
+const skip = skipWithoutChromium;
 
 describe('lathe serve --ui in Chromium', { skip }, () => {
   let fx: Fixture;
@@ -29,12 +29,7 @@ describe('lathe serve --ui in Chromium', { skip }, () => {
     fx = await buildRepository();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lathe-serve-ui-'));
     srv = await startServer({ repository: fx.root, port: 0, ui: { runsDir: writeFixtureRuns(path.join(tmp, 'runs')) } });
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

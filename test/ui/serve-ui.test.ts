@@ -3,15 +3,13 @@
 // predicts a nonzero request rate with latency percentiles measured by the server itself;
 // without --ui, /ui and /api stay 404 like any unknown path. One test runs the real CLI.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { type RunningServer, startServer } from '../../src/serve/http/server.js';
+import { startListening } from '../cli-process.js';
 import { buildRepository, type Fixture, pixels } from '../serve/repository-fixture.js';
 
-const bin = path.join(fileURLToPath(new URL('../../../', import.meta.url)), 'bin', 'lathe.js');
 
 let fx: Fixture;
 before(async () => (fx = await buildRepository()));
@@ -95,20 +93,9 @@ test('without ui, /ui and /api are 404 like any unknown path', async () => {
 });
 
 test('lathe serve --ui prints the page\'s URL and serves /api/serving with the traffic it saw', async () => {
-  const child = spawn(process.execPath, [bin, 'serve', '--model-repository', fx.root, '--port', '0', '--ui'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const { child, info, exited, stderr } = await startListening(['serve', '--model-repository', fx.root, '--port', '0', '--ui']);
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (c) => {
-        out += c;
-        if (out.includes('\n')) resolve(out.split('\n')[0]);
-      });
-      child.once('exit', (code) => reject(new Error(`exited ${code} before listening: ${stderr}`)));
-    });
-    const { listening, ui } = JSON.parse(line);
+    const { listening, ui } = info;
     assert.equal(ui, `${listening}/ui/`);
     for (let i = 0; i < 5; i++) assert.equal(await predict(listening), 200);
     const s = (await (await fetch(`${listening}/api/serving`)).json()) as Snapshot;
@@ -119,5 +106,5 @@ test('lathe serve --ui prints the page\'s URL and serves /api/serving with the t
   } finally {
     child.kill('SIGTERM');
   }
-  assert.equal(await exited, 0, stderr);
+  assert.equal(await exited, 0, stderr());
 });
