@@ -151,6 +151,24 @@ onEachBackend('exportOnnx: layers', () => {
     await matchesOrt(model, { input: 'int32', ids: 11 });
   });
 
+  test('a small GPT as a Sequential: Embedding, PositionEmbedding, causal TransformerBlocks, LayerNorm, Dense', async () => {
+    const model = seq(24, [
+      new L.Embedding(13, 8, { inputShape: [6] }),
+      new L.PositionEmbedding(6, 8),
+      new L.TransformerBlock(2, 8),
+      new L.TransformerBlock(2, 8, { dropout: 0.1 }),
+      new L.LayerNormalization(),
+      new L.Dense(13),
+    ]);
+    await matchesOrt(model, { input: 'int32', ids: 13 });
+  });
+
+  test('MultiHeadAttention alone, causal and not; PositionEmbedding on a shorter sequence than its table', async () => {
+    for (const causal of [true, false]) {
+      await matchesOrt(seq(25, [new L.PositionEmbedding(9, 6, { inputShape: [5, 6] }), new L.MultiHeadAttention(3, 6, { causal })]));
+    }
+  });
+
   test('every activation, as a Dense option and as an Activation layer; LeakyReLU with its slope; Dropout', async () => {
     for (const activation of lt.nn.ACTIVATION_NAMES) {
       await matchesOrt(seq(22, [new L.Dense(7, { inputShape: [4], activation }), new L.Dropout(0.5), new L.Activation(activation)]), { batches: [3] });

@@ -15,6 +15,7 @@ import type { Reshape } from '../../nn/layers/reshape.js';
 import type { Rescaling } from '../../nn/layers/rescaling.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ONNX_ATTR, ONNX_DTYPE } from './schema.js';
+import { transformerExports } from './export-transformer.js';
 
 export type ElemType = (typeof ONNX_DTYPE)[keyof typeof ONNX_DTYPE];
 type Attr = Record<string, unknown>;
@@ -57,9 +58,10 @@ export class GraphBuilder {
     return this.floats(name, Float32Array.from(t.dataSync() as ArrayLike<number>), t.shape);
   }
 
-  int64s(name: string, values: readonly number[]): string {
+  /** An int64 initializer: a vector, or a scalar with `dims` []. */
+  int64s(name: string, values: readonly number[], dims: readonly number[] = [values.length]): string {
     const data = BigInt64Array.from(values.map((v) => BigInt(v)));
-    this.initializers.push({ name, dataType: ONNX_DTYPE.INT64, dims: [values.length], rawData: new Uint8Array(data.buffer) });
+    this.initializers.push({ name, dataType: ONNX_DTYPE.INT64, dims: [...dims], rawData: new Uint8Array(data.buffer) });
     return name;
   }
 
@@ -233,6 +235,8 @@ export const LAYER_EXPORTS: Record<string, Emit> = {
     ctx.value = ctx.g.node('LeakyRelu', [ctx.value], [attr.float('alpha', (layer as LeakyReLU).negativeSlope)]);
   },
 };
+
+Object.assign(LAYER_EXPORTS, transformerExports((ctx, layer) => LAYER_EXPORTS[layer.type](ctx, layer)));
 
 function globalPool(ctx: ExportContext, l: GlobalAveragePooling2D, op: string): void {
   toFloat(ctx);
