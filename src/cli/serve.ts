@@ -1,5 +1,5 @@
 // `lathe serve --model-repository DIR`: the TF Serving and KServe v2 HTTP APIs over a model
-// repository (src/serve). Prints {"listening": URL} on stdout once ready, logs JSON lines on
+// repository (src/serve), and OpenAI's completions API for its GPT models. Prints {"listening": URL} on stdout once ready, logs JSON lines on
 // stderr, and on SIGTERM or SIGINT stops accepting, finishes in-flight requests and exits 0.
 import * as fs from 'node:fs';
 import { fail } from '../errors.js';
@@ -7,7 +7,7 @@ import { MIN_TOKEN_LENGTH } from '../serve/http/management.js';
 import { DEFAULT_MAX_REQUEST_BYTES, startServer } from '../serve/http/server.js';
 import { parseArgs } from './args.js';
 
-const USAGE = 'Usage: lathe serve --model-repository DIR [--host 127.0.0.1] [--port 8501] [--max-request-bytes N] [--poll-seconds S] [--request-timeout-ms MS] [--management-token-file FILE] [--access-log] [--ui [--runs DIR]]';
+const USAGE = 'Usage: lathe serve --model-repository DIR [--host 127.0.0.1] [--port 8501] [--max-request-bytes N] [--poll-seconds S] [--request-timeout-ms MS] [--management-token-file FILE] [--api-key KEY | --api-key-file FILE] [--access-log] [--ui [--runs DIR]]';
 
 /**
  * The management token: from a file (--management-token-file) or LATHE_MANAGEMENT_TOKEN, so it
@@ -42,10 +42,40 @@ function managementToken(flags: Record<string, unknown>, warn: (message: string)
   return token;
 }
 
+/**
+ * The API key every route then needs: --api-key-file FILE, LATHE_API_KEY, or --api-key (which ps
+ * shows, so it warns). Undefined: no route is guarded.
+ */
+function apiKey(flags: Record<string, unknown>, warn: (message: string) => void): string | undefined {
+  const sources = [flags['api-key-file'] !== undefined, flags['api-key'] !== undefined, process.env.LATHE_API_KEY !== undefined].filter(Boolean).length;
+  if (sources > 1) fail('serve', 'give the API key one way: --api-key-file FILE, LATHE_API_KEY, or --api-key');
+  let key: string | undefined;
+  let where = '';
+  if (typeof flags['api-key-file'] === 'string') {
+    where = `--api-key-file ${flags['api-key-file']}`;
+    try {
+      key = fs.readFileSync(flags['api-key-file'], 'utf8').trim();
+    } catch (e) {
+      fail('serve', `${where}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  } else if (typeof flags['api-key'] === 'string') {
+    warn('--api-key puts the key on the command line, where ps and shell history show it; use --api-key-file FILE or LATHE_API_KEY');
+    key = flags['api-key'].trim();
+    where = '--api-key';
+  } else if (process.env.LATHE_API_KEY !== undefined) {
+    key = process.env.LATHE_API_KEY.trim();
+    where = 'LATHE_API_KEY';
+  }
+  if (key === undefined) return undefined;
+  if (key.length < MIN_TOKEN_LENGTH || /\s/.test(key)) fail('serve', `${where}: the API key must be at least ${MIN_TOKEN_LENGTH} characters without spaces (e.g. openssl rand -hex 32); got ${key.length} characters`);
+  return key;
+}
+
 export async function serveCommand(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs('serve', argv, {
     'model-repository': 'string', host: 'string', port: 'number', 'max-request-bytes': 'int', 'poll-seconds': 'number', 'access-log': 'flag',
     'request-timeout-ms': 'number', 'management-token-file': 'string', 'management-token': 'string', ui: 'flag', runs: 'string',
+    'api-key': 'string', 'api-key-file': 'string',
   });
   if (positional.length !== 0 || typeof flags['model-repository'] !== 'string') fail('serve', USAGE);
   const port = (flags.port as number | undefined) ?? 8501;
@@ -64,6 +94,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   };
   const token = managementToken(flags, (message) => log({ event: 'warning', message }));
   const host = (flags.host as string | undefined) ?? '127.0.0.1';
+  const key = apiKey(flags, (message) => log({ event: 'warning', message }));
+  if (key !== undefined) log({ event: 'api_key', enabled: true, message: 'every route needs "Authorization: Bearer <API key>"' });
   if (token !== undefined) {
     const loopback = host === '127.0.0.1' || host === '::1' || host === 'localhost';
     log({ event: 'management', enabled: true, ...(loopback ? {} : { warning: `the model repository API is reachable on ${host} over plain HTTP: put a TLS proxy in front so the token is not sent in clear` }) });
@@ -78,6 +110,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     log,
     requestTimeoutMs: timeoutMs,
     managementToken: token,
+    apiKey: key,
     ...(ui ? { ui: { runsDir } } : {}),
   });
   for (const w of running.repository.warnings) log({ event: 'warning', message: w });

@@ -37,12 +37,22 @@ export interface BatchingConfig {
 export type RuntimeChoice = 'auto' | 'lathe' | 'lathe-worker' | 'onnxruntime';
 export const RUNTIME_CHOICES: readonly RuntimeChoice[] = ['auto', 'lathe', 'lathe-worker', 'onnxruntime'];
 
+/** A language model's decode engine (src/serve/llm/engine.ts): continuous batching limits. */
+export interface GenerationConfig {
+  /** Sequences decoding at once (the batch of one step). */
+  maxSequences: number;
+  /** Requests waiting for a sequence slot; one more is answered 429. */
+  maxQueueSize: number;
+}
+
 export interface ModelConfig {
   versionPolicy: VersionPolicy;
   labels: Map<string, number>;
   /** Triton-style dynamic batching; off (each request runs alone) unless config.json asks. */
   batching?: BatchingConfig;
   runtime: RuntimeChoice;
+  /** For language models (GPT); defaults apply when absent. */
+  generation?: GenerationConfig;
 }
 
 /** A model folder without config.json: its latest version, no labels, no batching. */
@@ -52,7 +62,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const CONFIG_FIELDS = ['versionPolicy', 'labels', 'batching', 'runtime'];
+const CONFIG_FIELDS = ['versionPolicy', 'labels', 'batching', 'runtime', 'generation'];
 
 /** Reads and checks DIR/<model>/config.json; errors name the field. */
 export function parseModelConfig(raw: unknown, where: string): ModelConfig {
@@ -92,7 +102,26 @@ export function parseModelConfig(raw: unknown, where: string): ModelConfig {
     if (!RUNTIME_CHOICES.includes(raw.runtime as RuntimeChoice)) fail(`${where}: runtime`, `must be one of ${RUNTIME_CHOICES.map((r) => `"${r}"`).join(', ')}, got ${JSON.stringify(raw.runtime)}`);
     runtime = raw.runtime as RuntimeChoice;
   }
-  return { versionPolicy, labels, runtime, ...(raw.batching !== undefined ? { batching: parseBatching(raw.batching, `${where}: batching`) } : {}) };
+  return {
+    versionPolicy, labels, runtime,
+    ...(raw.batching !== undefined ? { batching: parseBatching(raw.batching, `${where}: batching`) } : {}),
+    ...(raw.generation !== undefined ? { generation: parseGeneration(raw.generation, `${where}: generation`) } : {}),
+  };
+}
+
+export const GENERATION_DEFAULTS: GenerationConfig = { maxSequences: 32, maxQueueSize: 128 };
+
+function parseGeneration(g: unknown, where: string): GenerationConfig {
+  const fields = Object.keys(GENERATION_DEFAULTS);
+  if (!isObject(g)) fail(where, `must be an object {${fields.join(', ')}}, got ${JSON.stringify(g)}`);
+  const out = { ...GENERATION_DEFAULTS };
+  for (const [k, v] of Object.entries(g)) {
+    if (!fields.includes(k)) fail(where, `unknown field "${k}" (known: ${fields.join(', ')})`);
+    const min = k === 'maxQueueSize' ? 0 : 1;
+    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > 65536) fail(`${where}.${k}`, `must be an integer from ${min} to 65536, got ${JSON.stringify(v)}`);
+    out[k as keyof GenerationConfig] = v as number;
+  }
+  return out;
 }
 
 const BATCHING_DEFAULTS = { maxBatchSize: 32, maxQueueDelayMicroseconds: 500, maxQueueSize: 256 };

@@ -15,6 +15,7 @@ import { loadLatheRuntime } from './runtimes/lathe.js';
 import { loadLatheWorkerRuntime } from './runtimes/lathe-worker.js';
 import { importOnnxRuntime, loadOnnxRuntime, missingOnnxRuntime, type OnnxRuntimeImporter, type OnnxRuntimeModule } from './runtimes/onnxruntime.js';
 import type { RuntimeName, ServingRuntime, Signature } from './runtimes/runtime.js';
+import { isSavedGPT, type LanguageModel, type LanguageModelRuntime, loadLanguageModelRuntime } from './llm/language-model.js';
 
 export { isValidName, parseModelConfig, parseVersion, type BatchingConfig, type ModelConfig, type RuntimeChoice, type VersionPolicy } from './model-config.js';
 export type { Signature, TensorSpec } from './runtimes/runtime.js';
@@ -48,6 +49,8 @@ export interface ServableVersion {
   serving?: ServingRuntime;
   /** The config.json settings it was loaded with; a load with other settings reloads it. */
   loadedWith?: string;
+  /** Set when the version is a GPT: it answers the OpenAI routes (src/serve/llm), not tensor predict. */
+  llm?: LanguageModel;
 }
 
 export interface ServedModel {
@@ -136,7 +139,7 @@ async function endVersion(sv: ServableVersion): Promise<void> {
   }
   await Promise.allSettled([...sv.inFlight]);
   await sv.serving?.close().catch(() => {});
-  Object.assign(sv, { state: 'END', serving: undefined, loaded: undefined, run: undefined });
+  Object.assign(sv, { state: 'END', serving: undefined, loaded: undefined, run: undefined, llm: undefined });
 }
 
 export class ModelRepository {
@@ -193,7 +196,7 @@ export class ModelRepository {
   private async sync(m: ServedModel, reload: boolean): Promise<{ version: number; error: string }[]> {
     const failures: { version: number; error: string }[] = [];
     const want = selectVersions(m.config.versionPolicy, versionFolders(path.join(this.root, m.name)));
-    const settings = JSON.stringify({ batching: m.config.batching ?? null, runtime: m.config.runtime });
+    const settings = JSON.stringify({ batching: m.config.batching ?? null, runtime: m.config.runtime, generation: m.config.generation ?? null });
     for (const v of want) {
       const old = m.versions.get(v);
       if (old && !(reload && (old.state === 'END' || (old.state === 'AVAILABLE' && old.loadedWith !== settings)))) continue;
@@ -233,7 +236,7 @@ export class ModelRepository {
         await runtime.close().catch(() => {});
         throw e;
       }
-      Object.assign(sv, { serving: runtime, runtime: runtime.name, loaded: runtime.inference, signature: runtime.signature });
+      Object.assign(sv, { serving: runtime, runtime: runtime.name, loaded: runtime.inference, signature: runtime.signature, llm: (runtime as Partial<LanguageModelRuntime>).languageModel });
       this.attachRunner(sv, m.config);
       sv.state = 'AVAILABLE';
     } catch (e) {
@@ -244,6 +247,10 @@ export class ModelRepository {
   /** config.json's "runtime" for this file: auto takes onnxruntime-node for model.onnx when it can be imported. */
   private async openRuntime(source: string, config: ModelConfig): Promise<ServingRuntime> {
     const onnx = source.endsWith('model.onnx');
+    if (!onnx && isSavedGPT(source)) {
+      if (config.runtime !== 'auto' && config.runtime !== 'lathe') fail(source, `runtime "${config.runtime}" cannot serve a GPT; a language model runs on its decode engine (set "runtime" to "auto" or "lathe")`);
+      return loadLanguageModelRuntime(source, config.generation);
+    }
     if (config.runtime === 'lathe-worker') return loadLatheWorkerRuntime(source);
     if (!onnx) {
       if (config.runtime === 'onnxruntime') fail(source, 'runtime "onnxruntime" serves model.onnx files; this version is a Lathe saved model (set "runtime" to "auto", "lathe" or "lathe-worker")');

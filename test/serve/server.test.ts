@@ -129,7 +129,7 @@ test('config.json errors name the field', () => {
   assert.throws(() => parseModelConfig({ versionPolicy: { latest: 0 } }, 'c.json'), /c\.json: versionPolicy\.latest: must be a positive integer, got 0/);
   assert.throws(() => parseModelConfig({ versionPolicy: { specific: [1, '2'] } }, 'c.json'), /versionPolicy\.specific\[1\]/);
   assert.throws(() => parseModelConfig({ labels: { '../x': 1 } }, 'c.json'), /labels: label "..\/x"/);
-  assert.throws(() => parseModelConfig({ batching: {}, versions: 2 }, 'c.json'), /unknown field "versions" \(known: versionPolicy, labels, batching, runtime\)/);
+  assert.throws(() => parseModelConfig({ batching: {}, versions: 2 }, 'c.json'), /unknown field "versions" \(known: versionPolicy, labels, batching, runtime, generation\)/);
   assert.deepEqual(parseModelConfig({ versionPolicy: { specific: [3, 1, 3] } }, 'c.json').versionPolicy, { specific: [1, 3] });
 });
 

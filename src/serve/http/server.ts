@@ -1,6 +1,8 @@
 // The model server on node:http: routes TF Serving's /v1 and KServe's /v2 paths to their
-// handlers, limits request bodies before parsing them, and answers every error as
-// {"error": "..."} with the status those servers use. Safe by default: 127.0.0.1 only.
+// handlers, and OpenAI's /v1/completions, /v1/chat/completions and /v1/models to openai.ts;
+// limits request bodies before parsing them, and answers every error as {"error": "..."} with the
+// status those servers use (OpenAI's routes: OpenAI's error object). Safe by default: 127.0.0.1
+// only, and with an API key every route needs it.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createDashboard } from '../../dashboard/handler.js';
@@ -13,6 +15,9 @@ import { HOW_TO_ENABLE, ManagementAuth, repositoryIndex, repositoryLoad, reposit
 import { errorStatus, findVersion, HttpError, type VersionSelector } from './routing.js';
 import { tfExplain } from './explain.js';
 import { tfClassify, tfMetadata, tfPredict, tfStatus } from './tfserving.js';
+import { ApiKeyAuth } from './api-key.js';
+import { handleOpenAI, openAIEndpoint, openAIErrorBody, refuseLanguageModel } from './openai.js';
+import { registerGenerationMetrics } from '../llm/metrics.js';
 
 export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
 /** JSON nested deeper than this is refused before parsing: real tensors are a few levels deep, and deep values would overflow recursive walkers. */
@@ -33,6 +38,8 @@ export interface ServerOptions {
   drainMs?: number;
   /** Enables the model repository API (index, load, unload) for requests bearing this token; off when unset. */
   managementToken?: string;
+  /** When set, every route needs "Authorization: Bearer <apiKey>" (the management token passes too). */
+  apiKey?: string;
   /** A batched request's deadline in its model's queue when config.json sets none. Default 30000. */
   requestTimeoutMs?: number;
   /** How onnxruntime-node is imported (tests fake its absence). */
@@ -97,6 +104,7 @@ function route(repo: ModelRepository, segs: string[], management?: () => void): 
     if (verb === undefined && tail.length === 0) return get(() => tfStatus(repo, name, sel));
     if (verb === undefined && tail.length === 1 && tail[0] === 'metadata') return get(() => tfMetadata(repo, name, sel));
     if (tail.length !== 0) return undefined;
+    if (verb === 'predict' || verb === 'classify' || verb === 'explain') refuseLanguageModel(repo, name, sel);
     if (verb === 'predict') return post((b) => tfPredict(repo, name, sel, b));
     if (verb === 'classify') return post((b) => tfClassify(repo, name, sel, b));
     if (verb === 'explain') return post((b) => tfExplain(repo, name, sel, b));
@@ -116,7 +124,10 @@ function route(repo: ModelRepository, segs: string[], management?: () => void): 
   const { name, sel, tail } = s;
   if (tail.length === 0) return get(() => modelMetadata(repo, name, sel));
   if (tail.length === 1 && tail[0] === 'ready') return get(() => modelReady(repo, name, sel));
-  if (tail.length === 1 && tail[0] === 'infer') return post((b) => infer(repo, name, sel, b));
+  if (tail.length === 1 && tail[0] === 'infer') {
+    refuseLanguageModel(repo, name, sel);
+    return post((b) => infer(repo, name, sel, b));
+  }
   return undefined;
 }
 
@@ -131,7 +142,7 @@ function metricLabels(repo: ModelRepository, url: string): { api: string; model:
   } catch {
     return { api: 'other', model: '', version: '' };
   }
-  const api = segs[0] === 'v1' ? 'tfserving' : segs[0] === 'v2' ? 'kserve' : segs[0] === 'metrics' ? 'metrics' : 'other';
+  const api = openAIEndpoint(segs) ? 'openai' : segs[0] === 'v1' ? 'tfserving' : segs[0] === 'v2' ? 'kserve' : segs[0] === 'metrics' ? 'metrics' : 'other';
   if ((api !== 'tfserving' && api !== 'kserve') || segs[1] !== 'models' || segs.length < 3) return { api, model: '', version: '' };
   const rest = segs.slice(2);
   rest[rest.length - 1] = rest[rest.length - 1].replace(/:[^:/]*$/, '');
@@ -154,6 +165,25 @@ function segmentsOf(url: string): string[] {
     return p.slice(1).split('/').map(decodeURIComponent);
   } catch {
     throw new HttpError(400, 'the path has a malformed percent-encoding');
+  }
+}
+
+/** Parses a request body, refusing nesting deeper than MAX_JSON_DEPTH first. */
+function parseJsonText(text: string): unknown {
+  if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new HttpError(400, `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new HttpError(400, `the body is not valid JSON (${(e as Error).message.slice(0, 200)})`);
+  }
+}
+
+/** Whether a request's path is one of OpenAI's routes, whose errors take OpenAI's shape. */
+function isOpenAIUrl(url: string | undefined): boolean {
+  try {
+    return openAIEndpoint(segmentsOf(url ?? '/')) !== undefined;
+  } catch {
+    return false;
   }
 }
 
@@ -202,10 +232,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const owned = typeof options.repository === 'string';
   const repo = typeof options.repository === 'string' ? await ModelRepository.load(options.repository, { log, requestTimeoutMs: options.requestTimeoutMs, importOnnxRuntime: options.importOnnxRuntime }) : options.repository;
   const auth = options.managementToken !== undefined ? new ManagementAuth(options.managementToken) : undefined;
+  const apiKey = options.apiKey !== undefined ? new ApiKeyAuth(options.apiKey, [options.managementToken]) : undefined;
   const max = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const host = options.host ?? '127.0.0.1';
   let closing = false;
   const metrics = new ServingMetrics(repo);
+  registerGenerationMetrics(metrics.registry, repo);
   let polling: Promise<void> = Promise.resolve();
   const poller = options.pollSeconds
     ? setInterval(() => {
@@ -224,7 +256,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     res.end(body);
   };
 
-  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+  /** The body as JSON, within the size and nesting limits. */
+  const readJson = async (req: http.IncomingMessage): Promise<unknown> => parseJsonText((await readBody(req, max)).toString('utf8'));
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse, authorized: boolean): Promise<void> => {
+    if (!authorized) throw ApiKeyAuth.rejection(req.headers.authorization);
     const segs = segmentsOf(req.url ?? '/');
     if (segs.length === 1 && segs[0] === 'metrics') {
       if (req.method !== 'GET') throw new HttpError(405, `${req.method} is not allowed here; use GET`, { allow: 'GET' });
@@ -233,20 +269,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.end(text);
       return;
     }
+    if (openAIEndpoint(segs)) return handleOpenAI({ repo, segs, req, res, readJson: () => readJson(req) });
     const r = route(repo, segs, management);
     if (!r) throw new HttpError(404, `no route for ${req.method} ${(req.url ?? '').slice(0, 200)}`);
     if (r.auth) auth!.check(req.headers.authorization);
     if (req.method !== r.method && !(r.method === 'GET' && req.method === 'HEAD')) throw new HttpError(405, `${req.method} is not allowed here; use ${r.method}`, { allow: r.method });
     let body: unknown;
     if (r.method === 'POST') {
-      const text = (await readBody(req, max)).toString('utf8');
-      if (r.auth && text.trim() === '') return send(res, 200, await r.handler(undefined)); // Triton's clients post empty bodies here
-      if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new HttpError(400, `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`);
-      try {
-        body = JSON.parse(text);
-      } catch (e) {
-        throw new HttpError(400, `the body is not valid JSON (${(e as Error).message.slice(0, 200)})`);
-      }
+      if (r.auth) {
+        const text = (await readBody(req, max)).toString('utf8');
+        if (text.trim() === '') return send(res, 200, await r.handler(undefined)); // Triton's clients post empty bodies here
+        body = parseJsonText(text);
+      } else body = await readJson(req);
     }
     send(res, 200, await r.handler(body));
   };
@@ -257,15 +291,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const server = http.createServer((req, res) => {
     const t0 = performance.now();
-    if (dashboard?.handle(req, res)) {
+    const authorized = !apiKey || apiKey.allows(req.headers.authorization);
+    if (authorized && dashboard?.handle(req, res)) {
       res.once('finish', () => log({ event: 'request', method: req.method, url: req.url?.slice(0, 200), status: res.statusCode, ms: +(performance.now() - t0).toFixed(3) }));
       return;
     }
-    handle(req, res)
+    handle(req, res, authorized)
       .catch((e) => {
         const { status, message, headers } = errorStatus(e);
         if (status >= 500) log({ event: 'error', method: req.method, url: req.url?.slice(0, 200), error: (e as Error)?.stack ?? String(e) });
-        if (!res.headersSent) send(res, status, { error: message }, headers);
+        if (!res.headersSent) send(res, status, isOpenAIUrl(req.url) ? openAIErrorBody(e, status, message) : { error: message }, headers);
       })
       .finally(() => {
         const ms = performance.now() - t0;
