@@ -12,6 +12,8 @@
         "native/optim.cc",
         "native/layout.cc",
         "native/attention.cc",
+        "native/norm.cc",
+        "native/gelu.cc",
         "<!@(node -p \"require('fs').readdirSync('native/gemm').filter(f => f.endsWith('.cc') && !f.endsWith('_bench.cc')).map(f => 'native/gemm/' + f).join(' ')\")"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],

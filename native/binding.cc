@@ -452,6 +452,73 @@ void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   else softmaxCrossEntropy<double>((const double*)x.data, labels, (double*)losses.data, (double*)grad.data, N, C, *pool);
 }
 
+// Every array one float dtype and of its expected length (an empty one where `optional` and
+// none is passed), so a malformed call cannot read or write out of bounds.
+void checkFloatArrays(const Napi::CallbackInfo& info, const char* op, const std::vector<Array>& arrays,
+                      const std::vector<int64_t>& lengths, const std::vector<bool>& optional) {
+  for (size_t i = 0; i < arrays.size(); i++) {
+    const bool absent = optional[i] && arrays[i].length == 0;
+    if (arrays[i].type != arrays[0].type || (arrays[i].type != napi_float32_array && arrays[i].type != napi_float64_array) ||
+        (!absent && static_cast<int64_t>(arrays[i].length) != lengths[i])) {
+      throw Napi::RangeError::New(info.Env(), std::string("lathe native: ") + op + ": argument " + std::to_string(i) + " has the wrong type or length");
+    }
+  }
+}
+
+// layerNorm(x, gamma, beta, out, mean, rstd, rows, C, eps); an empty gamma or beta: none
+void LayerNorm(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
+  std::vector<Array> a;
+  for (size_t i = 0; i < 6; i++) a.push_back(arrayArg(info, i));
+  const int64_t rows = intArg(info, 6), C = intArg(info, 7);
+  const double eps = info[8].As<Napi::Number>().DoubleValue();
+  checkFloatArrays(info, "layerNorm", a, {rows * C, C, C, rows * C, rows, rows}, {false, true, true, false, false, false});
+  auto run = [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto p = [&](int i) { return a[i].length ? static_cast<T*>(a[i].data) : nullptr; };
+    layerNormForward<T>(p(0), p(1), p(2), p(3), p(4), p(5), rows, C, eps, *pool);
+  };
+  if (isF32(a[0])) run((float*)nullptr);
+  else run((double*)nullptr);
+}
+
+// layerNormGrad(dy, x, mean, rstd, gamma, dx, dgamma, dbeta, rows, C); empty gamma: none; empty dgamma or dbeta: not wanted
+void LayerNormGrad(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
+  std::vector<Array> a;
+  for (size_t i = 0; i < 8; i++) a.push_back(arrayArg(info, i));
+  const int64_t rows = intArg(info, 8), C = intArg(info, 9);
+  checkFloatArrays(info, "layerNormGrad", a, {rows * C, rows * C, rows, rows, C, rows * C, C, C}, {false, false, false, false, true, false, true, true});
+  auto run = [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto p = [&](int i) { return a[i].length ? static_cast<T*>(a[i].data) : nullptr; };
+    layerNormBackward<T>(p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), rows, C, *pool);
+  };
+  if (isF32(a[0])) run((float*)nullptr);
+  else run((double*)nullptr);
+}
+
+// gelu(x, y, approximate) and geluGrad(x, dy, dx, approximate)
+void Gelu(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
+  Array x = arrayArg(info, 0), y = arrayArg(info, 1);
+  const bool approx = boolArg(info, 2);
+  const int64_t n = static_cast<int64_t>(x.length);
+  checkFloatArrays(info, "gelu", {x, y}, {n, n}, {false, false});
+  if (isF32(x)) geluForward<float>((const float*)x.data, (float*)y.data, n, approx, *pool);
+  else geluForward<double>((const double*)x.data, (double*)y.data, n, approx, *pool);
+}
+
+void GeluGrad(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
+  Array x = arrayArg(info, 0), dy = arrayArg(info, 1), dx = arrayArg(info, 2);
+  const bool approx = boolArg(info, 3);
+  const int64_t n = static_cast<int64_t>(x.length);
+  checkFloatArrays(info, "geluGrad", {x, dy, dx}, {n, n, n}, {false, false, false});
+  if (isF32(x)) geluBackward<float>((const float*)x.data, (const float*)dy.data, (float*)dx.data, n, approx, *pool);
+  else geluBackward<double>((const double*)x.data, (const double*)dy.data, (double*)dx.data, n, approx, *pool);
+}
+
 // The arrays of one attention call, checked against its dims (all of one float dtype, each of
 // its size), so a malformed call cannot read or write out of bounds.
 struct AttentionDims {
@@ -509,6 +576,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("softmaxCrossEntropy", Napi::Function::New(env, SoftmaxCrossEntropy));
   exports.Set("attention", Napi::Function::New(env, Attention));
   exports.Set("attentionGrad", Napi::Function::New(env, AttentionGrad));
+  exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
+  exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
+  exports.Set("gelu", Napi::Function::New(env, Gelu));
+  exports.Set("geluGrad", Napi::Function::New(env, GeluGrad));
   exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));
   exports.Set("scaleShift", Napi::Function::New(env, ScaleShift));
   exports.Set("stridedCopy", Napi::Function::New(env, StridedCopy));

@@ -113,6 +113,23 @@ void attentionBackward(const T* dout, const T* q, const T* k, const T* v, const 
                        T* dv, int64_t heads, int64_t Tq, int64_t Tk, int64_t D, double scale, bool causal,
                        ThreadPool& pool);
 
+// LayerNorm over the last axis of x [rows, C]: out = (x - mean) * rstd * gamma + beta, gamma and
+// beta optional (nullptr); saves each row's mean and rstd = 1/sqrt(var + eps), biased variance.
+template <typename T>
+void layerNormForward(const T* x, const T* gamma, const T* beta, T* out, T* mean, T* rstd, int64_t rows, int64_t C,
+                      double eps, ThreadPool& pool);
+// Its gradients: dx (written in full) and, where not nullptr, dgamma and dbeta [C] (overwritten).
+template <typename T>
+void layerNormBackward(const T* dy, const T* x, const T* mean, const T* rstd, const T* gamma, T* dx, T* dgamma,
+                       T* dbeta, int64_t rows, int64_t C, ThreadPool& pool);
+
+// GELU, y = x Phi(x) or GPT-2's tanh approximation (approximate = true), and its backward
+// dx = dy * gelu'(x), each one pass.
+template <typename T>
+void geluForward(const T* x, T* y, int64_t n, bool approximate, ThreadPool& pool);
+template <typename T>
+void geluBackward(const T* x, const T* dy, T* dx, int64_t n, bool approximate, ThreadPool& pool);
+
 struct AdamHyper {
   double lr, beta1, beta2, epsilon, weightDecay, biasCorrection1, biasCorrection2;
   bool decoupled;

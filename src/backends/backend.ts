@@ -139,6 +139,17 @@ export interface Backend {
   /** attention's gradients w.r.t. q, k and v, from dOut and the forward's out and lse. */
   attentionGrad(dOut: TensorInfo, q: TensorInfo, k: TensorInfo, v: TensorInfo, out: TensorInfo, lse: TensorInfo, scale: number, causal: boolean): { dq: Buf; dk: Buf; dv: Buf };
 
+  /**
+   * LayerNorm over the last axis of x [..., C]: out = (x - mean) * rstd * gamma + beta (gamma and
+   * beta [C], each optional), with each row's mean and rstd = 1/sqrt(biased var + eps) [rows]
+   * for the backward.
+   */
+  layerNorm(x: TensorInfo, gamma: TensorInfo | null, beta: TensorInfo | null, eps: number): { out: Buf; mean: Buf; rstd: Buf };
+  /** layerNorm's gradients from dOut and the forward's mean and rstd: dx [..., C], dgamma and dbeta [C] (sums over the rows). */
+  layerNormGrad(dOut: TensorInfo, x: TensorInfo, mean: TensorInfo, rstd: TensorInfo, gamma: TensorInfo | null): { dx: Buf; dgamma: Buf; dbeta: Buf };
+  /** dx = dOut * gelu'(x), one pass; approximate: GPT-2's tanh form instead of x Phi(x). */
+  geluGrad(x: TensorInfo, dOut: TensorInfo, approximate: boolean): Buf;
+
   // Optimizer updates, fused and in place on p, m and v (as PyTorch's are), one pass over memory.
   adamUpdate(p: TensorInfo, g: TensorInfo, m: TensorInfo, v: TensorInfo, h: AdamHyper): void;
 }

@@ -6,3 +6,4 @@ export * from './linalg.js';
 export * from './nn.js';
 export * from '../tensor/create.js';
 export { scaledDotProductAttention, type AttentionOptions } from './attention.js';
+export { layerNorm, type LayerNormOptions } from './norm.js';

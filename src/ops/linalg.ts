@@ -47,6 +47,13 @@ function prepare(a: Tensor, b: Tensor): { x: Tensor; y: Tensor; resultShape: num
 /** Matrix product, like numpy.matmul / torch.matmul / the @ operator. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   const { x, y, resultShape } = prepare(a, b);
+  if (x.rank > 2 && y.rank === 2 && !resultShape) {
+    // [..., M, K] x [K, N] is one [(...M), K] GEMM: its weight gradient is then one GEMM too,
+    // not a product per batch entry summed afterwards (a Dense layer on a GPT's [B, T, C]).
+    const k = x.shape[x.rank - 1];
+    const flat = matmulT(reshape(x, [x.size / k, k]), y, false, false);
+    return reshape(flat, [...x.shape.slice(0, -1), y.shape[1]]);
+  }
   const out = matmulT(x, y, false, false);
   return resultShape ? reshape(out, resultShape) : out;
 }

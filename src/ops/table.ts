@@ -5,7 +5,7 @@
 // may return a gradient in the output's broadcast shape: the engine sums it down to the input's
 // shape. Rules run under noGrad, written with the same tensor ops users call.
 // Argument checks and output shapes live in the public functions (src/ops/*.ts), not here.
-import type { GradContext, OpDef, Saved } from '../autograd/engine.js';
+import { apply, type GradContext, type OpDef, type Saved } from '../autograd/engine.js';
 import type { BinaryOp, Conv2dGeometry, FusedActivation, Pool2dGeometry, ReduceOp, UnaryOp } from '../backends/backend.js';
 import type { DType } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -49,16 +49,10 @@ export const reciprocal = unary('reciprocal', (g, _x, y) => g.mul(y.square()).ne
 export const tanh = unary('tanh', (g, _x, y) => g.sub(g.mul(y.square()))); // 1 - tanh^2
 export const sigmoid = unary('sigmoid', (g, _x, y) => g.mul(y.sub(y.square()))); // s (1 - s)
 export const relu = unary('relu', (g, x) => where(x.gt(0), g, 0));
-// gelu(x) = x Phi(x), so gelu' = Phi(x) + x phi(x)
-export const gelu = unary('gelu', (g, x) =>
-  g.mul(x.div(Math.SQRT2).erf().add(1).mul(0.5).add(x.mul(x.square().mul(-0.5).exp()).mul(INV_SQRT_2PI))),
-);
-// y = x/2 (1 + tanh u), u = c (x + 0.044715 x^3): y' = (1 + t)/2 + x/2 (1 - t^2) c (1 + 3 * 0.044715 x^2)
-export const geluTanh = unary('geluTanh', (g, x) => {
-  const t = x.pow(3).mul(0.044715).add(x).mul(SQRT_2_OVER_PI).tanh();
-  const du = x.square().mul(3 * 0.044715).add(1).mul(SQRT_2_OVER_PI);
-  return g.mul(t.add(1).mul(0.5).add(x.mul(0.5).mul(t.square().neg().add(1)).mul(du)));
-});
+// gelu(x) = x Phi(x), so gelu' = Phi(x) + x phi(x); the tanh form's y' is in geluGrad below.
+// One fused kernel each (geluGrad), itself an op with a gradient rule.
+export const gelu = unary('gelu', (g, x) => apply(geluGrad, [g, x], { approximate: false }));
+export const geluTanh = unary('geluTanh', (g, x) => apply(geluGrad, [g, x], { approximate: true }));
 export const erf = unary('erf', (g, x) => g.mul(x.square().neg().exp()).mul(2 / Math.sqrt(Math.PI)));
 export const sin = unary('sin', (g, x) => g.mul(x.cos()));
 export const cos = unary('cos', (g, x) => g.mul(x.sin()).neg());
@@ -353,3 +347,54 @@ export const avgPool2d: OpDef<Pool2dGeometry & { shape: readonly number[] }> = {
   backward: (g, { inputs: [x], attrs }) => [out(g, x.shape, g.dtype, g.backend.avgPool2dGrad(g, attrs, x.shape))],
 };
 
+// ---- fused transformer ops (GPT) --------------------------------------------------------------------
+/**
+ * dx = g * gelu'(x) in one kernel: the backward of gelu and geluTanh. Its own rule gives the
+ * second derivative: d/dg = gelu'(x) (this op again) and d/dx = g gg gelu''(x), with
+ * gelu'' = phi(x) (2 - x^2) for the exact form and, for y = x/2 (1 + tanh u), u = c (x + a x^3),
+ * y'' = (1 - t^2) (u' - x t u'^2 + 3 a c x^2) where t = tanh u and u' = c (1 + 3 a x^2).
+ * (The engine runs rules under noGrad, so only a direct apply of geluGrad reaches this rule today.)
+ */
+export const geluGrad: OpDef<{ approximate: boolean }> = {
+  name: 'geluGrad',
+  forward: ([g, x], { approximate }) => out(x, x.shape, x.dtype, x.backend.geluGrad(x, g, approximate)),
+  backward: (gg, { inputs: [g, x], attrs: { approximate } }) => {
+    let second: Tensor;
+    if (approximate) {
+      const a = 0.044715;
+      const t = x.pow(3).mul(a).add(x).mul(SQRT_2_OVER_PI).tanh();
+      const du = x.square().mul(3 * a).add(1).mul(SQRT_2_OVER_PI);
+      second = t.square().neg().add(1).mul(du.sub(x.mul(t).mul(du.square())).add(x.square().mul(3 * a * SQRT_2_OVER_PI)));
+    } else {
+      second = x.square().mul(-0.5).exp().mul(INV_SQRT_2PI).mul(x.square().neg().add(2));
+    }
+    return [apply(geluGrad, [gg, x], { approximate }), gg.mul(g).mul(second)];
+  },
+};
+
+/**
+ * LayerNorm over the last axis, fused: inputs x [..., C] then gamma [C] and beta [C] where
+ * present. The forward saves each row's mean and rstd; the backward is one kernel giving dx,
+ * dgamma and dbeta (llm.c's layernorm_backward), so it has no second derivative.
+ */
+export const layerNorm: OpDef<{ eps: number; gamma: boolean; beta: boolean }> = {
+  name: 'layerNorm',
+  forward: (inputs, { eps, gamma, beta }, saved) => {
+    const x = inputs[0];
+    const r = x.backend.layerNorm(x, gamma ? inputs[1] : null, beta ? inputs[gamma ? 2 : 1] : null, eps);
+    const rows = x.shape.slice(0, -1);
+    saved.mean = out(x, rows, x.dtype, r.mean);
+    saved.rstd = out(x, rows, x.dtype, r.rstd);
+    return out(x, x.shape, x.dtype, r.out);
+  },
+  backward: (g, { inputs, attrs, saved }) => {
+    const x = inputs[0];
+    const r = g.backend.layerNormGrad(g, x, saved.mean as Tensor, saved.rstd as Tensor, attrs.gamma ? inputs[1] : null);
+    const C = [x.shape[x.rank - 1]];
+    return [
+      out(g, x.shape, x.dtype, r.dx),
+      ...(attrs.gamma ? [out(g, C, x.dtype, r.dgamma)] : []),
+      ...(attrs.beta ? [out(g, C, x.dtype, r.dbeta)] : []),
+    ];
+  },
+};

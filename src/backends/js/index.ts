@@ -10,6 +10,8 @@ import { gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { adamUpdate } from './optim.js';
 import { softmaxCrossEntropy } from './loss.js';
 import { attention, attentionGrad } from './attention.js';
+import { layerNorm, layerNormGrad } from './norm.js';
+import { geluGrad } from './gelu.js';
 import { avgPool2d, avgPool2dGrad, conv2d, conv2dGradInput, conv2dGradWeight, maxPool2d, maxPool2dGrad } from './conv.js';
 
 export const jsBackend: Backend = {
@@ -43,5 +45,8 @@ export const jsBackend: Backend = {
   softmaxCrossEntropy,
   attention,
   attentionGrad,
+  layerNorm,
+  layerNormGrad,
+  geluGrad,
   adamUpdate,
 };

@@ -32,6 +32,12 @@ export interface NativeAddon {
   /** q, out [heads, Tq, D], k, v [heads, Tk, D], lse [heads, Tq]; one dtype throughout. */
   attention(q: F, k: F, v: F, out: F, lse: F, heads: number, Tq: number, Tk: number, D: number, scale: number, causal: boolean): void;
   attentionGrad(dOut: F, q: F, k: F, v: F, out: F, lse: F, dq: F, dk: F, dv: F, heads: number, Tq: number, Tk: number, D: number, scale: number, causal: boolean): void;
+  /** x, out [rows, C]; gamma, beta [C] or empty (none); mean, rstd [rows]. */
+  layerNorm(x: F, gamma: F, beta: F, out: F, mean: F, rstd: F, rows: number, C: number, eps: number): void;
+  /** gamma empty: none. dgamma and dbeta [C], overwritten. */
+  layerNormGrad(dOut: F, x: F, mean: F, rstd: F, gamma: F, dx: F, dgamma: F, dbeta: F, rows: number, C: number): void;
+  gelu(x: F, out: F, approximate: boolean): void;
+  geluGrad(x: F, dOut: F, dx: F, approximate: boolean): void;
   adamUpdate(p: F, g: F, m: F, v: F, hyper: Float64Array): void;
   matmul(a: F, b: F, out: F, offA: Float64Array, offB: Float64Array, M: number, N: number, K: number, transA: boolean, transB: boolean): void;
   /** matmul on the addon's executor thread; the event loop keeps running meanwhile. */

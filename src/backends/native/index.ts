@@ -116,6 +116,9 @@ const NO_INDEX = new Int32Array(0);
 const NO_BIAS_F32 = new Float32Array(0);
 const NO_BIAS_F64 = new Float64Array(0);
 
+/** An absent optional operand (LayerNorm without gamma or beta): an empty array of the dtype. */
+const emptyLike = (dtype: DType): F => (dtype === 'float64' ? NO_BIAS_F64 : NO_BIAS_F32);
+
 type MatmulArgs = [Float64Array, Float64Array, number, number, number, boolean, boolean];
 
 /** The output array and the addon's matmul arguments: per-batch offsets of A and B, sizes, flags. */
@@ -150,6 +153,11 @@ export function createNativeBackend(addon: NativeAddon): Backend {
     name: 'native',
 
     unary(op, x, outDtype, param) {
+      if ((op === 'gelu' || op === 'geluTanh') && addon.gelu && isFloat(x.dtype) && outDtype === x.dtype) {
+        const out = allocOutput(outDtype, sizeOf(x.shape)) as F;
+        addon.gelu(x.buf as F, out, op === 'geluTanh');
+        return out;
+      }
       const code = unaryCode.get(op);
       if (code === undefined || !isFloat(x.dtype) || outDtype !== x.dtype) return jsBackend.unary(op, x, outDtype, param);
       const out = allocOutput(outDtype, sizeOf(x.shape)) as F;
@@ -341,6 +349,36 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       const dv = allocOutput(v.dtype, sizeOf(v.shape)) as F;
       addon.attentionGrad(dOut.buf as F, q.buf as F, k.buf as F, v.buf as F, out.buf as F, lse.buf as F, dq, dk, dv, b * h, tq, k.shape[2], d, scale, causal);
       return { dq, dk, dv };
+    },
+
+    layerNorm(x, gamma, beta, eps) {
+      if (!addon.layerNorm || !isFloat(x.dtype)) return jsBackend.layerNorm(x, gamma, beta, eps);
+      const C = x.shape[x.shape.length - 1];
+      const rows = C > 0 ? sizeOf(x.shape) / C : 0;
+      const none = emptyLike(x.dtype);
+      const out = allocOutput(x.dtype, rows * C) as F;
+      const mean = allocOutput(x.dtype, rows) as F;
+      const rstd = allocOutput(x.dtype, rows) as F;
+      addon.layerNorm(x.buf as F, (gamma?.buf ?? none) as F, (beta?.buf ?? none) as F, out, mean, rstd, rows, C, eps);
+      return { out, mean, rstd };
+    },
+
+    layerNormGrad(dOut, x, mean, rstd, gamma) {
+      if (!addon.layerNormGrad || !isFloat(x.dtype)) return jsBackend.layerNormGrad(dOut, x, mean, rstd, gamma);
+      const C = x.shape[x.shape.length - 1];
+      const rows = C > 0 ? sizeOf(x.shape) / C : 0;
+      const dx = allocOutput(x.dtype, rows * C) as F;
+      const dgamma = allocOutput(x.dtype, C) as F;
+      const dbeta = allocOutput(x.dtype, C) as F;
+      addon.layerNormGrad(dOut.buf as F, x.buf as F, mean.buf as F, rstd.buf as F, (gamma?.buf ?? emptyLike(x.dtype)) as F, dx, dgamma, dbeta, rows, C);
+      return { dx, dgamma, dbeta };
+    },
+
+    geluGrad(x, dOut, approximate) {
+      if (!addon.geluGrad || !isFloat(x.dtype)) return jsBackend.geluGrad(x, dOut, approximate);
+      const dx = allocOutput(x.dtype, sizeOf(x.shape)) as F;
+      addon.geluGrad(x.buf as F, dOut.buf as F, dx, approximate);
+      return dx;
     },
 
     adamUpdate(p, g, m, v, h) {

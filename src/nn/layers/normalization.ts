@@ -3,7 +3,7 @@
 // PyTorch spellings. Both normalise with the biased batch variance, as both frameworks do.
 import { noGrad } from '../../autograd/engine.js';
 import { fail, fmtShape } from '../../errors.js';
-import { mean, reshape, rsqrt } from '../../ops/functions.js';
+import { layerNorm, mean, reshape, rsqrt } from '../../ops/functions.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { ConfigReader, Json } from '../config.js';
 import { initialize } from '../init.js';
@@ -234,10 +234,7 @@ export class LayerNormalization extends Layer {
   forward(x: Tensor): Tensor {
     if (x.rank < 1) fail(this.name, `expected input [batch, ..., features], got a scalar`);
     this.computeOutputShape(x.shape.slice(1));
-    const centred = x.sub(mean(x, -1, true));
-    const normalized = centred.mul(rsqrt(mean(centred.square(), -1, true).add(this.epsilon)));
-    const scaled = this.gamma ? normalized.mul(this.gamma) : normalized;
-    return this.beta ? scaled.add(this.beta) : scaled;
+    return layerNorm(x, this.gamma, this.beta, { epsilon: this.epsilon }); // one fused op, forward and backward
   }
 
   override getConfig(): Record<string, Json> {
