@@ -1,6 +1,7 @@
 // `lathe train config.json`: train the model a config describes, write the run folder
 // (run.json, config.json, metrics.jsonl, checkpoints/, model/, evaluation.json, misclassified/;
-// the contract is src/train/runs/run-format.ts), and print progress or JSON lines.
+// the contract is src/train/runs/run-format.ts), and print progress or JSON lines. A language
+// model config ("text" dataset, "gpt" model) goes to train-lm.ts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
@@ -15,12 +16,14 @@ import { type Evaluation, type RunSummary, RunWriter, hyperparametersFromConfig,
 import type { Sequential } from '../train/sequential.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { trainingAdvice } from '../train/advice.js';
+import { isLanguageModelConfig } from '../train/lm/config.js';
 import { parseArgs } from './args.js';
+import { trainLanguageModelCommand } from './train-lm.js';
 
-const USAGE = 'Usage: lathe train <config.json> [--data DIR|FILE] [--download] [--out RUN_DIR] [--save-to MODEL_DIR] [--epochs N] [--seed S] [--resume] [--json]';
+const USAGE = 'Usage: lathe train <config.json> [--data DIR|FILE] [--download] [--out RUN_DIR] [--save-to MODEL_DIR] [--epochs N | --iterations N] [--seed S] [--resume] [--json]';
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs('train', argv, { data: 'string', download: 'flag', out: 'string', 'save-to': 'string', epochs: 'int', seed: 'number', json: 'flag', resume: 'flag' });
+  const { flags, positional } = parseArgs('train', argv, { data: 'string', download: 'flag', out: 'string', 'save-to': 'string', epochs: 'int', seed: 'number', json: 'flag', resume: 'flag', iterations: 'int' });
   if (positional.length !== 1) fail('train', `expected one config file. ${USAGE}`);
   const configFile = positional[0];
   if (!fs.existsSync(configFile)) fail('train', `${configFile} not found`);
@@ -31,6 +34,21 @@ export async function trainCommand(argv: string[]): Promise<number> {
     fail(configFile, `not valid JSON (${(e as Error).message})`);
   }
   if (flags.seed !== undefined && !Number.isInteger(flags.seed)) fail('train', `--seed must be an integer, got ${flags.seed}`);
+  if (isLanguageModelConfig(raw)) {
+    if (flags.epochs !== undefined) fail('train', '--epochs: a language model config counts iterations; pass --iterations N');
+    if (flags.download) fail('train', '--download: a "text" dataset is a local file; nothing to download');
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    return trainLanguageModelCommand(configFile, raw, {
+      data: str(flags.data),
+      out: str(flags.out),
+      saveTo: str(flags['save-to']),
+      iterations: flags.iterations as number | undefined,
+      seed: flags.seed as number | undefined,
+      json: Boolean(flags.json),
+      resume: Boolean(flags.resume),
+    });
+  }
+  if (flags.iterations !== undefined) fail('train', '--iterations applies to language model configs (a "text" dataset); this config counts epochs: pass --epochs N');
   const config = readRunConfig(raw, { epochs: flags.epochs as number | undefined, seed: flags.seed as number | undefined });
   const json = Boolean(flags.json);
   const say = (s: string) => !json && console.log(s);

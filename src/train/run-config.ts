@@ -1,6 +1,7 @@
 // The declarative training config behind `lathe train config.json`: which data, which model,
 // how to compile and fit it. Everything is checked before any training starts, and every error
 // names the field: config.model.layers[1] (dense): "units" must be a positive integer, got "128a".
+// Language models ("text" dataset, "gpt" model, iterations) have their own reader: src/train/lm/config.ts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LatheError, fail } from '../errors.js';
@@ -16,6 +17,7 @@ import { optimizerFromConfig, getOptimizer } from '../optim/index.js';
 import { reshape } from '../ops/functions.js';
 import { manualSeed } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { isLanguageModelConfig } from './lm/config.js';
 import { Sequential } from './sequential.js';
 
 export interface ImageDatasetSpec {
@@ -100,6 +102,8 @@ function readChannels(c: unknown): 1 | 3 | null {
 
 /** Validates a parsed config.json; overrides come from command-line flags. */
 export function readRunConfig(raw: unknown, overrides: { epochs?: number; seed?: number } = {}): RunConfig {
+  // "text" datasets and "gpt" models train by iterations, not epochs: src/train/lm reads those
+  if (isLanguageModelConfig(raw)) fail('config', 'a "text" dataset or a "gpt" model is a language model config: read it with readLanguageModelConfig (src/train/lm), as lathe train does');
   const top = new ConfigReader('config', raw as Record<string, unknown>);
   top.rejectUnknown(['seed', 'dataset', 'model', 'compile', 'fit', 'description']);
   const dataset = readDataset(top.obj.dataset);

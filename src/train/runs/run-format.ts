@@ -1,6 +1,6 @@
 // The run folder's contract (runs/<id>/), shared by the writer (`lathe train`), the readers
 // (`lathe runs`, `lathe compare`) and the dashboard: run.json, config.json, metrics.jsonl,
-// evaluation.json, misclassified.json (+ misclassified/*.png), model/, checkpoints/.
+// evaluation.json, misclassified.json (+ misclassified/*.png), samples.jsonl (language models), model/, checkpoints/.
 // Fields may be added; none may be renamed or dropped (format 1).
 
 export const RUN_FORMAT = 1;
@@ -63,6 +63,30 @@ export interface EpochRecord {
   lr?: number;
   time?: number;
   [metric: string]: number | string | undefined;
+}
+
+/**
+ * metrics.jsonl, a language model's evaluation every evalInterval steps: the mean training loss
+ * since the previous one and the loss on evalIterations random validation batches (null without
+ * a validation split).
+ */
+export interface EvalRecord {
+  kind: 'eval';
+  /** The optimizer step evaluated after, from 1. */
+  step: number;
+  loss: number;
+  val_loss: number | null;
+  lr: number;
+  ms_per_iter: number;
+  time: number;
+}
+
+/** samples.jsonl, one line per evaluation of a language model: text sampled from `prompt`. */
+export interface SampleRecord {
+  step: number;
+  prompt: string;
+  text: string;
+  time: number;
 }
 
 /** evaluation.json: the final model on the test split (or the validation data when there is none). */
