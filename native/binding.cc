@@ -571,11 +571,71 @@ void AttentionGrad(const Napi::CallbackInfo& info) {
   else run((double*)nullptr);
 }
 
+// Checks one packed attention call's arrays: one float dtype, each of its size (in elements).
+void checkAttentionArrays(const Napi::CallbackInfo& info, const char* op, const std::vector<Array>& arrays,
+                          const std::vector<int64_t>& sizes) {
+  for (size_t i = 0; i < arrays.size(); i++) {
+    if (arrays[i].type != arrays[0].type || (arrays[i].type != napi_float32_array && arrays[i].type != napi_float64_array) ||
+        static_cast<int64_t>(arrays[i].length) != sizes[i]) {
+      throw Napi::RangeError::New(info.Env(), std::string("lathe native: ") + op + ": argument " + std::to_string(i) + " has the wrong type or length");
+    }
+  }
+}
+
+// attentionPacked(qkv, out, lse, B, H, T, D, scale, causal)
+void AttentionPacked(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();
+  Array qkv = arrayArg(info, 0), out = arrayArg(info, 1), lse = arrayArg(info, 2);
+  const int64_t B = intArg(info, 3), H = intArg(info, 4), T = intArg(info, 5), D = intArg(info, 6);
+  if (B < 0 || H < 1 || T < 1 || D < 1) throw Napi::RangeError::New(info.Env(), "lathe native: attentionPacked: bad dimensions");
+  checkAttentionArrays(info, "attentionPacked", {qkv, out, lse}, {B * T * 3 * H * D, B * T * H * D, B * H * T});
+  const double scale = info[7].As<Napi::Number>().DoubleValue();
+  const bool causal = boolArg(info, 8);
+  if (isF32(qkv)) attentionPackedForward<float>((const float*)qkv.data, (float*)out.data, (float*)lse.data, B, H, T, D, scale, causal, *pool);
+  else attentionPackedForward<double>((const double*)qkv.data, (double*)out.data, (double*)lse.data, B, H, T, D, scale, causal, *pool);
+}
+
+// attentionPackedGrad(dout, qkv, out, lse, dqkv, B, H, T, D, scale, causal)
+void AttentionPackedGrad(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();
+  std::vector<Array> a;
+  for (size_t i = 0; i < 5; i++) a.push_back(arrayArg(info, i));
+  const int64_t B = intArg(info, 5), H = intArg(info, 6), T = intArg(info, 7), D = intArg(info, 8);
+  if (B < 0 || H < 1 || T < 1 || D < 1) throw Napi::RangeError::New(info.Env(), "lathe native: attentionPackedGrad: bad dimensions");
+  const int64_t o = B * T * H * D;
+  checkAttentionArrays(info, "attentionPackedGrad", a, {o, 3 * o, o, B * H * T, 3 * o});
+  const double scale = info[9].As<Napi::Number>().DoubleValue();
+  const bool causal = boolArg(info, 10);
+  auto run = [&](auto* tag) {
+    using F = std::remove_pointer_t<decltype(tag)>;
+    auto in = [&](int i) { return static_cast<const F*>(a[i].data); };
+    attentionPackedBackward<F>(in(0), in(1), in(2), in(3), static_cast<F*>(a[4].data), B, H, T, D, scale, causal, *pool);
+  };
+  if (isF32(a[0])) run((float*)nullptr);
+  else run((double*)nullptr);
+}
+
+// attentionCached(qkv, kCache, vCache, out, B, H, T, length, capacity, D, scale)
+void AttentionCached(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();
+  Array qkv = arrayArg(info, 0), kc = arrayArg(info, 1), vc = arrayArg(info, 2), out = arrayArg(info, 3);
+  const int64_t B = intArg(info, 4), H = intArg(info, 5), T = intArg(info, 6), L = intArg(info, 7), cap = intArg(info, 8), D = intArg(info, 9);
+  if (B < 0 || H < 1 || T < 1 || D < 1 || L < 0 || L + T > cap) throw Napi::RangeError::New(info.Env(), "lathe native: attentionCached: bad dimensions");
+  const int64_t C = H * D;
+  checkAttentionArrays(info, "attentionCached", {qkv, kc, vc, out}, {B * T * 3 * C, B * H * cap * D, B * H * cap * D, B * T * C});
+  const double scale = info[10].As<Napi::Number>().DoubleValue();
+  if (isF32(qkv)) attentionCachedForward<float>((const float*)qkv.data, (float*)kc.data, (float*)vc.data, (float*)out.data, B, H, T, L, cap, D, scale, *pool);
+  else attentionCachedForward<double>((const double*)qkv.data, (double*)kc.data, (double*)vc.data, (double*)out.data, B, H, T, L, cap, D, scale, *pool);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tuneMalloc();
   exports.Set("softmaxCrossEntropy", Napi::Function::New(env, SoftmaxCrossEntropy));
   exports.Set("attention", Napi::Function::New(env, Attention));
   exports.Set("attentionGrad", Napi::Function::New(env, AttentionGrad));
+  exports.Set("attentionPacked", Napi::Function::New(env, AttentionPacked));
+  exports.Set("attentionPackedGrad", Napi::Function::New(env, AttentionPackedGrad));
+  exports.Set("attentionCached", Napi::Function::New(env, AttentionCached));
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
   exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
   exports.Set("gelu", Napi::Function::New(env, Gelu));

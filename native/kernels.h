@@ -112,6 +112,21 @@ template <typename T>
 void attentionBackward(const T* dout, const T* q, const T* k, const T* v, const T* out, const T* lse, T* dq, T* dk,
                        T* dv, int64_t heads, int64_t Tq, int64_t Tk, int64_t D, double scale, bool causal,
                        ThreadPool& pool);
+// The packed form: q, k and v are read in place from the fused projection qkv [B, T, 3C] (head h
+// of q at column h*D, of k at C + h*D, of v at 2C + h*D), out is [B, T, C] (head h at column
+// h*D), lse [B, H, T]; the backward writes dqkv [B, T, 3C] in full.
+template <typename T>
+void attentionPackedForward(const T* qkv, T* out, T* lse, int64_t B, int64_t H, int64_t T_, int64_t D, double scale,
+                            bool causal, ThreadPool& pool);
+template <typename T>
+void attentionPackedBackward(const T* dout, const T* qkv, const T* out, const T* lse, T* dqkv, int64_t B, int64_t H,
+                             int64_t T_, int64_t D, double scale, bool causal, ThreadPool& pool);
+// A decoding step: writes the keys and values of qkv [B, T, 3C] to rows length..length+T-1 of
+// kCache and vCache [B, H, capacity, D], then causal attention of the T queries over rows
+// 0..length+T-1, into out [B, T, C]. Needs length + T <= capacity.
+template <typename T>
+void attentionCachedForward(const T* qkv, T* kCache, T* vCache, T* out, int64_t B, int64_t H, int64_t T_,
+                            int64_t length, int64_t capacity, int64_t D, double scale, ThreadPool& pool);
 
 // LayerNorm over the last axis of x [rows, C]: out = (x - mean) * rstd * gamma + beta, gamma and
 // beta optional (nullptr); saves each row's mean and rstd = 1/sqrt(var + eps), biased variance.

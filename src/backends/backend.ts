@@ -138,6 +138,20 @@ export interface Backend {
   attention(q: TensorInfo, k: TensorInfo, v: TensorInfo, scale: number, causal: boolean): { out: Buf; lse: Buf };
   /** attention's gradients w.r.t. q, k and v, from dOut and the forward's out and lse. */
   attentionGrad(dOut: TensorInfo, q: TensorInfo, k: TensorInfo, v: TensorInfo, out: TensorInfo, lse: TensorInfo, scale: number, causal: boolean): { dq: Buf; dk: Buf; dv: Buf };
+  /**
+   * attention in the packed layout: q, k and v read in place from the fused projection qkv
+   * [B, T, 3C] (head h of q at column h*D, of k at C + h*D, of v at 2C + h*D; C = heads * D),
+   * out [B, T, C] with head h at column h*D, lse [B, heads, T]. No head split or merge copies.
+   */
+  attentionPacked(qkv: TensorInfo, heads: number, scale: number, causal: boolean): { out: Buf; lse: Buf };
+  /** attentionPacked's gradient w.r.t. qkv, [B, T, 3C], written in full. */
+  attentionPackedGrad(dOut: TensorInfo, qkv: TensorInfo, out: TensorInfo, lse: TensorInfo, heads: number, scale: number, causal: boolean): { dqkv: Buf };
+  /**
+   * A decoding step with a KV cache: writes the keys and values of qkv [B, T, 3C] in place to
+   * rows length..length+T-1 of kCache and vCache ([B, heads, capacity, D] buffers of qkv's dtype),
+   * then causal attention of the T queries over rows 0..length+T-1: out [B, T, C]. No gradient.
+   */
+  attentionCached(qkv: TensorInfo, kCache: Buf, vCache: Buf, length: number, capacity: number, heads: number, scale: number): { out: Buf };
 
   /**
    * LayerNorm over the last axis of x [..., C]: out = (x - mean) * rstd * gamma + beta (gamma and

@@ -5,7 +5,7 @@
 import { apply } from '../autograd/engine.js';
 import { fail, fmtShape } from '../errors.js';
 import { arange } from '../tensor/create.js';
-import { isFloat } from '../tensor/dtype.js';
+import { type TypedArray, isFloat } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { maskedFill } from './elementwise.js';
 import { matmulT } from './linalg.js';
@@ -60,6 +60,44 @@ function attentionPlan(q: Tensor, k: Tensor, v: Tensor, options: AttentionOption
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   return apply(T.attention, [q, k, v], attentionPlan(q, k, v, options));
+}
+
+/**
+ * Self-attention on the fused projection qkv [B, T, 3C] (GPT-2's c_attn output: q, k and v side
+ * by side, each numHeads heads of D = C / numHeads columns), giving [B, T, C] with the heads
+ * side by side: the same as splitting qkv into q, k, v [B, numHeads, T, D], calling
+ * scaledDotProductAttention and merging the heads back, without the copies.
+ */
+export function packedSelfAttention(qkv: Tensor, numHeads: number, options: AttentionOptions = {}): Tensor {
+  const op = 'packedSelfAttention';
+  if (!(qkv instanceof Tensor) || qkv.rank !== 3 || qkv.shape[2] % 3 !== 0) fail(op, `qkv must be a 3-D tensor [batch, time, 3 * embedDim], got ${describe(qkv)}`);
+  if (!isFloat(qkv.dtype)) fail(op, `qkv must be a float tensor, got ${describe(qkv)}`);
+  const C = qkv.shape[2] / 3;
+  if (!Number.isInteger(numHeads) || numHeads < 1 || C % numHeads !== 0) fail(op, `numHeads must be a positive integer dividing embedDim ${C}, got ${JSON.stringify(numHeads)}`);
+  const d = C / numHeads;
+  const { causal = false, scale = 1 / Math.sqrt(d) } = options ?? {};
+  if (typeof causal !== 'boolean') fail(op, `causal must be a boolean, got ${JSON.stringify(causal)}`);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) fail(op, `scale must be a finite number, got ${JSON.stringify(scale)}`);
+  return apply(T.attentionPacked, [qkv], { heads: numHeads, scale, causal });
+}
+
+/** A layer's preallocated keys and values for cachedSelfAttention: [B, H, capacity, D] each, rows 0..length-1 filled. */
+export interface KVBuffers {
+  k: TypedArray;
+  v: TypedArray;
+  length: number;
+  capacity: number;
+}
+
+/**
+ * Causal self-attention of T new tokens after `cache.length` cached ones: writes their keys and
+ * values (from qkv [B, T, 3C], packed as for packedSelfAttention) in place to rows length.. of the
+ * cache, then attends over rows 0..length+T-1; gives [B, T, C]. The caller advances cache.length.
+ * No gradient: a decoding step's. Shapes are the caller's to settle (MultiHeadAttention.attend).
+ */
+export function cachedSelfAttention(qkv: Tensor, numHeads: number, cache: KVBuffers): Tensor {
+  const d = qkv.shape[2] / 3 / numHeads;
+  return apply(T.attentionCached, [qkv], { heads: numHeads, scale: 1 / Math.sqrt(d), kCache: cache.k, vCache: cache.v, length: cache.length, capacity: cache.capacity });
 }
 
 /** The same function composed from matmul, a mask and softmax: the reference the fused op is tested and measured against. */

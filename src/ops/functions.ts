@@ -5,5 +5,5 @@ export * from './layout.js';
 export * from './linalg.js';
 export * from './nn.js';
 export * from '../tensor/create.js';
-export { scaledDotProductAttention, type AttentionOptions } from './attention.js';
+export { cachedSelfAttention, packedSelfAttention, scaledDotProductAttention, type AttentionOptions, type KVBuffers } from './attention.js';
 export { layerNorm, type LayerNormOptions } from './norm.js';

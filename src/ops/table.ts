@@ -234,6 +234,38 @@ export const attention: OpDef<{ scale: number; causal: boolean }> = {
   },
 };
 
+/**
+ * The same attention on the packed layout: q, k and v read in place from the fused projection
+ * qkv [B, T, 3C], out [B, T, C] with heads side by side, and one gradient dqkv [B, T, 3C]: the
+ * head split and merge (a permute, three slices, a transpose and their gradients) never happen.
+ */
+export const attentionPacked: OpDef<{ heads: number; scale: number; causal: boolean }> = {
+  name: 'attentionPacked',
+  forward: ([qkv], { heads, scale, causal }, saved) => {
+    const [b, t, c3] = qkv.shape;
+    const r = qkv.backend.attentionPacked(qkv, heads, scale, causal);
+    saved.lse = out(qkv, [b, heads, t], qkv.dtype, r.lse);
+    return out(qkv, [b, t, c3 / 3], qkv.dtype, r.out);
+  },
+  backward: (g, { inputs: [qkv], out: y, attrs: { heads, scale, causal }, saved }) => {
+    const r = g.backend.attentionPackedGrad(g, qkv, y, saved.lse as Tensor, heads, scale, causal);
+    return [out(g, qkv.shape, qkv.dtype, r.dqkv)];
+  },
+};
+
+/**
+ * A decoding step on the packed layout: appends the new keys and values of qkv [B, T, 3C] in place
+ * to preallocated cache buffers [B, H, capacity, D] and attends causally over every cached row.
+ * Inference only: no backward (generation runs under noGrad).
+ */
+export const attentionCached: OpDef<{ heads: number; scale: number; kCache: unknown; vCache: unknown; length: number; capacity: number }> = {
+  name: 'attentionCached',
+  forward: ([qkv], { heads, scale, kCache, vCache, length, capacity }) => {
+    const [b, t, c3] = qkv.shape;
+    return out(qkv, [b, t, c3 / 3], qkv.dtype, qkv.backend.attentionCached(qkv, kCache, vCache, length, capacity, heads, scale).out);
+  },
+};
+
 // ---- matmul: C = op(A) op(B), op = transpose or not ------------------------------------------------------
 interface MatmulAttrs { transA: boolean; transB: boolean; shape: readonly number[] }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as lt from '../../src/index.js';
 import { MultiHeadAttention, PositionEmbedding, TransformerBlock } from '../../src/nn/layers/index.js';
-import type { KVCacheEntry } from '../../src/nn/layers/index.js';
+import { KVCacheEntry } from '../../src/nn/layers/index.js';
 import { assertClose, assertThrowsLathe, gradcheck, onEachBackend, rand64 } from '../helpers.js';
 import { roundTrip } from './layers/layer-checks.js';
 
@@ -89,10 +89,61 @@ test('MultiHeadAttention: feeding tokens a few at a time through a KV cache give
   randomize(mha, 40);
   const x = rand64([2, 7, 8], 6);
   const full = mha.forward(x);
-  const cache: KVCacheEntry = { k: null, v: null };
+  const cache = new KVCacheEntry(8);
+  assert.equal(cache.k, null);
   const parts = [[0, 3], [3, 1], [4, 1], [5, 2]].map(([s, n]) => mha.attend(lt.narrow(x, 1, s, n), cache));
   assertClose(lt.concat(parts, 1), full, { atol: 1e-12, rtol: 1e-10 });
+  assert.equal(cache.length, 7);
   assert.deepEqual(cache.k!.shape, [2, 2, 7, 4]);
+  // The cached keys are the projection's k columns, head h at C + h*D: [B, T, 3C] -> [B, H, T, D].
+  const expectedK = lt.permute(lt.reshape(lt.narrow(mha.qkv.forward(x), 2, 8, 8), [2, 7, 2, 4]), [0, 2, 1, 3]);
+  assertClose(cache.k!, expectedK, { atol: 0, rtol: 0 });
+  const expectedV = lt.permute(lt.reshape(lt.narrow(mha.qkv.forward(x), 2, 16, 8), [2, 7, 2, 4]), [0, 2, 1, 3]);
+  assertClose(cache.v!, expectedV, { atol: 0, rtol: 0 });
+  assertThrowsLathe(() => mha.attend(lt.narrow(x, 1, 0, 2), cache), /7 cached \+ 2 tokens exceed the KV cache's 8 rows/);
+  assertThrowsLathe(() => mha.attend(lt.narrow(x, 0, 0, 1).narrow(1, 0, 1), cache), /KV cache holds \[2, 2, 7, 4\] float64; got a step of batch 1/);
+  // After reset the buffers are reused: the same steps give the same outputs.
+  cache.reset();
+  assert.equal(cache.k, null);
+  const again = [[0, 4], [4, 3]].map(([s, n]) => mha.attend(lt.narrow(x, 1, s, n), cache));
+  assertClose(lt.concat(again, 1), full, { atol: 1e-12, rtol: 1e-10 });
+  assertThrowsLathe(() => new MultiHeadAttention(2, 8, { causal: false }).attend(rand64([1, 1, 8], 1).cast('float32'), new KVCacheEntry(4)), /a KV cache needs causal attention/);
+});
+
+onEachBackend('MultiHeadAttention (packed attention)', () => {
+  // attend() reads q, k and v in place from the [B, T, 3C] projection; this is the head split it
+  // replaced, written out: values and every parameter's and the input's gradient must agree.
+  for (const dtype of ['float64', 'float32'] as const) {
+    for (const causal of [true, false]) {
+      test(`equals the split-heads composition: values and gradients, ${dtype}, ${causal ? 'causal' : 'full'}`, () => {
+        const mha = new MultiHeadAttention(3, 12, { dtype, causal });
+        randomize(mha, 70);
+        const x = rand64([2, 37, 12], 8).cast(dtype);
+        const w = rand64([2, 37, 12], 9).cast(dtype);
+        const split = (input: lt.Tensor) => {
+          const [B, T] = input.shape;
+          const heads = lt.permute(lt.reshape(mha.qkv.forward(input), [B, T, 3, 3, 4]), [2, 0, 3, 1, 4]);
+          const part = (i: number) => lt.reshape(lt.narrow(heads, 0, i, 1), [B, 3, T, 4]);
+          const y = lt.scaledDotProductAttention(part(0), part(1), part(2), { causal });
+          return mha.proj.forward(lt.reshape(lt.transpose(y, 1, 2), [B, T, 12]));
+        };
+        const grads = (f: (input: lt.Tensor) => lt.Tensor) => {
+          const input = x.detach().requireGrad();
+          mha.parameters().forEach((p) => p.zeroGrad());
+          const y = f(input);
+          y.mul(w).sum().backward();
+          return [y, input.grad!, ...mha.parameters().map((p) => p.grad!)];
+        };
+        const packed = grads((input) => mha.attend(input));
+        const reference = grads(split);
+        const tol = dtype === 'float64' ? { atol: 1e-12, rtol: 1e-10 } : { atol: 2e-5, rtol: 1e-4 };
+        packed.forEach((t, i) => {
+          assert.equal(t.dtype, dtype);
+          assertClose(t, reference[i], tol, i === 0 ? 'output' : i === 1 ? 'dx' : `d ${mha.parameters()[i - 2].shape}`);
+        });
+      });
+    }
+  }
 });
 
 test('MultiHeadAttention: errors name the layer and the shape; config round trip', () => {
@@ -125,7 +176,7 @@ test('TransformerBlock: pre-LN residual layout, gradient in the input (float64),
   const expected = h.add(block.mlpProj.forward(block.fc.forward(block.ln2.forward(h))));
   assertClose(block.forward(x), expected, { atol: 0, rtol: 0 });
   gradcheck((input) => block.forward(input), [x], { atol: 1e-7, rtol: 1e-5 });
-  const cache: KVCacheEntry = { k: null, v: null };
+  const cache = new KVCacheEntry(3);
   const steps = [0, 1, 2].map((t) => block.step(lt.narrow(x, 1, t, 1), cache));
   assertClose(lt.concat(steps, 1), block.forward(x), { atol: 1e-12, rtol: 1e-10 });
   const copy = roundTrip(block);

@@ -171,3 +171,102 @@ test('native attention matches the js reference: forward and gradients, float32 
     }
   }
 });
+
+// ---- the packed form: q, k, v read in place from qkv [B, T, 3C], output [B, T, C] ----------------------
+
+/** The head split packedSelfAttention replaces: qkv [B,T,3C] -> q, k, v [B,H,T,D], attention, heads merged back to [B,T,C]. */
+function splitHeads(qkv: lt.Tensor, heads: number, options: lt.AttentionOptions): lt.Tensor {
+  const [b, t, c3] = qkv.shape;
+  const c = c3 / 3;
+  const parts = lt.permute(lt.reshape(qkv, [b, t, 3, heads, c / heads]), [2, 0, 3, 1, 4]);
+  const part = (i: number) => lt.reshape(lt.narrow(parts, 0, i, 1), [b, heads, t, c / heads]);
+  return lt.reshape(lt.transpose(lt.scaledDotProductAttention(part(0), part(1), part(2), options), 1, 2), [b, t, c]);
+}
+
+/** Output and the gradient of sum(out * w) w.r.t. qkv. */
+function runPacked(f: (qkv: lt.Tensor) => lt.Tensor, qkv: lt.Tensor): lt.Tensor[] {
+  const leaf = qkv.detach().requireGrad();
+  const y = f(leaf);
+  y.mul(rand64([...y.shape], 98).cast(y.dtype).to(y.backend)).sum().backward();
+  return [y, leaf.grad!];
+}
+
+// [B, T, H, D]: odd head widths, several 32-row query blocks, a single token.
+const PACKED: [number, number, number, number][] = [[2, 5, 3, 7], [1, 37, 2, 20], [3, 33, 4, 5], [2, 1, 2, 3], [1, 70, 1, 3]];
+
+onEachBackend('packedSelfAttention', () => {
+  for (const [b, t, h, d] of PACKED) {
+    for (const causal of [false, true]) {
+      for (const dtype of ['float64', 'float32'] as const) {
+        test(`equals the split heads: qkv [${b},${t},${3 * h * d}], ${h} heads, ${causal ? 'causal' : 'full'}, ${dtype}`, () => {
+          const qkv = rand64([b, t, 3 * h * d], 7 * t + h, -1.5, 1.5).cast(dtype);
+          const packed = runPacked((x) => lt.packedSelfAttention(x, h, { causal }), qkv);
+          const split = runPacked((x) => splitHeads(x, h, { causal }), qkv);
+          const tol = dtype === 'float64' ? TOL64 : TOL32;
+          assert.deepEqual(packed[0].shape, [b, t, h * d]);
+          assert.equal(packed[1].dtype, dtype);
+          assertClose(packed[0], split[0], tol, 'out');
+          assertClose(packed[1], split[1], tol, 'dqkv');
+        });
+      }
+    }
+  }
+
+  test('gradient matches central differences in float64 (causal and full, a set scale)', () => {
+    gradcheck((x) => lt.packedSelfAttention(x, 2, { causal: true }), [rand64([2, 4, 18], 11, -1.5, 1.5)]);
+    gradcheck((x) => lt.packedSelfAttention(x, 3, { scale: 0.7 }), [rand64([1, 5, 9], 12, -1.5, 1.5)]);
+    gradcheck((x) => lt.packedSelfAttention(x, 1, { causal: true }), [rand64([1, 35, 6], 13, -1.5, 1.5)]);
+  });
+
+  test('cachedSelfAttention: steps of 3, 1 and 2 tokens equal causal attention over the whole sequence', () => {
+    const [b, t, h, d] = [2, 6, 2, 5];
+    const qkv = rand64([b, t, 3 * h * d], 21, -1.5, 1.5);
+    const cache = { k: new Float64Array(b * h * 8 * d), v: new Float64Array(b * h * 8 * d), length: 0, capacity: 8 };
+    const steps = [[0, 3], [3, 1], [4, 2]].map(([s, n]) => {
+      const y = lt.cachedSelfAttention(lt.narrow(qkv, 1, s, n), h, cache);
+      cache.length += n;
+      return y;
+    });
+    assertClose(lt.concat(steps, 1), lt.packedSelfAttention(qkv, h, { causal: true }), TOL64);
+    // Row j of head hh of the cache is token j's key: qkv[., j, C + hh*D ..].
+    const keys = lt.permute(lt.reshape(lt.narrow(qkv, 2, h * d, h * d), [b, t, h, d]), [0, 2, 1, 3]);
+    const cached = lt.narrow(lt.tensor(cache.k, { shape: [b, h, 8, d], dtype: 'float64' }), 2, 0, t);
+    assertClose(cached, keys, EXACT);
+  });
+
+  test('bad arguments give errors naming the shapes', () => {
+    const qkv = rand64([2, 4, 12], 1);
+    assertThrowsLathe(() => lt.packedSelfAttention(qkv.reshape([8, 12]), 2), /packedSelfAttention: qkv must be a 3-D tensor \[batch, time, 3 \* embedDim\], got float64 \[8,12\]/);
+    assertThrowsLathe(() => lt.packedSelfAttention(rand64([2, 4, 10], 1), 2), /got float64 \[2,4,10\]/);
+    assertThrowsLathe(() => lt.packedSelfAttention(qkv, 3), /numHeads must be a positive integer dividing embedDim 4, got 3/);
+    assertThrowsLathe(() => lt.packedSelfAttention(qkv.cast('int32'), 2), /must be a float tensor/);
+    assertThrowsLathe(() => lt.packedSelfAttention(qkv, 2, { scale: Infinity }), /scale must be a finite number/);
+  });
+});
+
+test('native packed and cached attention match the js reference, float32 and float64', { skip: !lt.listBackends().includes('native') }, () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const causal of [false, true]) {
+      const qkv = rand64([3, 67, 3 * 4 * 24], 600, -1.5, 1.5).cast(dtype);
+      const native = runPacked((x) => lt.packedSelfAttention(x, 4, { causal }), qkv.to('native'));
+      const js = runPacked((x) => lt.packedSelfAttention(x, 4, { causal }), qkv.to('js'));
+      const tol = dtype === 'float64' ? TOL64 : TOL32;
+      assert.equal(native[1].backend.name, 'native');
+      assertClose(native[0], js[0], tol, `${dtype} ${causal ? 'causal' : 'full'} out`);
+      assertClose(native[1], js[1], tol, `${dtype} ${causal ? 'causal' : 'full'} dqkv`);
+    }
+    const qkv = rand64([2, 5, 3 * 2 * 8], 601, -1.5, 1.5).cast(dtype);
+    const step = (name: string) => {
+      const Arr = dtype === 'float32' ? Float32Array : Float64Array;
+      const cache = { k: new Arr(2 * 2 * 9 * 8), v: new Arr(2 * 2 * 9 * 8), length: 4, capacity: 9 };
+      cache.k.set(rand64([2 * 2 * 9 * 8], 602).dataSync());
+      cache.v.set(rand64([2 * 2 * 9 * 8], 603).dataSync());
+      return [lt.cachedSelfAttention(qkv.to(name), 2, cache), cache.k, cache.v] as const;
+    };
+    const [yn, kn, vn] = step('native');
+    const [yj, kj, vj] = step('js');
+    assertClose(yn, yj, dtype === 'float64' ? TOL64 : TOL32, `${dtype} cached step`);
+    assert.deepEqual([...kn], [...kj]);
+    assert.deepEqual([...vn], [...vj]);
+  }
+});

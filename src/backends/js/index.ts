@@ -9,7 +9,7 @@ import { matmul } from './matmul.js';
 import { gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { adamUpdate } from './optim.js';
 import { softmaxCrossEntropy } from './loss.js';
-import { attention, attentionGrad } from './attention.js';
+import { attention, attentionCached, attentionGrad, attentionPacked, attentionPackedGrad } from './attention.js';
 import { layerNorm, layerNormGrad } from './norm.js';
 import { geluGrad } from './gelu.js';
 import { avgPool2d, avgPool2dGrad, conv2d, conv2dGradInput, conv2dGradWeight, maxPool2d, maxPool2dGrad } from './conv.js';
@@ -45,6 +45,9 @@ export const jsBackend: Backend = {
   softmaxCrossEntropy,
   attention,
   attentionGrad,
+  attentionPacked,
+  attentionPackedGrad,
+  attentionCached,
   layerNorm,
   layerNormGrad,
   geluGrad,

@@ -32,6 +32,9 @@ export interface NativeAddon {
   /** q, out [heads, Tq, D], k, v [heads, Tk, D], lse [heads, Tq]; one dtype throughout. */
   attention(q: F, k: F, v: F, out: F, lse: F, heads: number, Tq: number, Tk: number, D: number, scale: number, causal: boolean): void;
   attentionGrad(dOut: F, q: F, k: F, v: F, out: F, lse: F, dq: F, dk: F, dv: F, heads: number, Tq: number, Tk: number, D: number, scale: number, causal: boolean): void;
+  attentionPacked?(qkv: F, out: F, lse: F, B: number, H: number, T: number, D: number, scale: number, causal: boolean): void;
+  attentionPackedGrad?(dOut: F, qkv: F, out: F, lse: F, dqkv: F, B: number, H: number, T: number, D: number, scale: number, causal: boolean): void;
+  attentionCached?(qkv: F, kCache: F, vCache: F, out: F, B: number, H: number, T: number, length: number, capacity: number, D: number, scale: number): void;
   /** x, out [rows, C]; gamma, beta [C] or empty (none); mean, rstd [rows]. */
   layerNorm(x: F, gamma: F, beta: F, out: F, mean: F, rstd: F, rows: number, C: number, eps: number): void;
   /** gamma empty: none. dgamma and dbeta [C], overwritten. */

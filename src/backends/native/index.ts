@@ -351,6 +351,32 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       return { dq, dk, dv };
     },
 
+    // The packed forms fall back to js with an addon built before them, and for T = 0.
+    attentionPacked(qkv, heads, scale, causal) {
+      const [b, t, c3] = qkv.shape;
+      if (!addon.attentionPacked || t === 0) return jsBackend.attentionPacked(qkv, heads, scale, causal);
+      const out = allocOutput(qkv.dtype, (b * t * c3) / 3) as F;
+      const lse = allocOutput(qkv.dtype, b * heads * t) as F;
+      addon.attentionPacked(qkv.buf as F, out, lse, b, heads, t, c3 / 3 / heads, scale, causal);
+      return { out, lse };
+    },
+
+    attentionPackedGrad(dOut, qkv, out, lse, heads, scale, causal) {
+      const [b, t, c3] = qkv.shape;
+      if (!addon.attentionPackedGrad || t === 0) return jsBackend.attentionPackedGrad(dOut, qkv, out, lse, heads, scale, causal);
+      const dqkv = allocOutput(qkv.dtype, b * t * c3) as F;
+      addon.attentionPackedGrad(dOut.buf as F, qkv.buf as F, out.buf as F, lse.buf as F, dqkv, b, heads, t, c3 / 3 / heads, scale, causal);
+      return { dqkv };
+    },
+
+    attentionCached(qkv, kCache, vCache, length, capacity, heads, scale) {
+      const [b, t, c3] = qkv.shape;
+      if (!addon.attentionCached || t === 0) return jsBackend.attentionCached(qkv, kCache, vCache, length, capacity, heads, scale);
+      const out = allocOutput(qkv.dtype, (b * t * c3) / 3) as F;
+      addon.attentionCached(qkv.buf as F, kCache as F, vCache as F, out, b, heads, t, length, capacity, c3 / 3 / heads, scale);
+      return { out };
+    },
+
     layerNorm(x, gamma, beta, eps) {
       if (!addon.layerNorm || !isFloat(x.dtype)) return jsBackend.layerNorm(x, gamma, beta, eps);
       const C = x.shape[x.shape.length - 1];

@@ -118,7 +118,7 @@ export class GPT extends Model {
   /** Logits [B, vocabSize] at the last position only: what a decoding step needs. */
   lastLogits(tokens: Tensor, cache?: KVCache): Tensor {
     const h = this.hidden(tokens, cache);
-    const last = narrow(h, 1, h.shape[1] - 1, 1);
+    const last = h.shape[1] === 1 ? h : narrow(h, 1, h.shape[1] - 1, 1); // a decoding step's h is its last row already
     return reshape(this.head(last), [h.shape[0], this.config.vocabSize]);
   }
 

@@ -1,20 +1,72 @@
-// Multi-head self-attention as GPT-2 lays it out: one fused QKV projection [C, 3C], heads split
-// to [B, H, T, D], scaledDotProductAttention (causal by default), an output projection [C, C]
+// Multi-head self-attention as GPT-2 lays it out: one fused QKV projection [C, 3C], attention
+// read straight from it head by head (packedSelfAttention, causal by default), an output projection [C, C]
 // and dropout on its output. attend() takes an optional KV cache, so that a decoding step
 // feeds only its new tokens and attends to the keys and values of every earlier one.
 import { fail, fmtShape } from '../../errors.js';
-import { concat, narrow, permute, reshape, scaledDotProductAttention, transpose } from '../../ops/functions.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import type { Backend } from '../../backends/backend.js';
+import { type KVBuffers, cachedSelfAttention, packedSelfAttention } from '../../ops/functions.js';
+import { type DType, type TypedArray, allocArray } from '../../tensor/dtype.js';
+import { Tensor } from '../../tensor/tensor.js';
 import type { ConfigReader, Json } from '../config.js';
 import { Layer, type LayerOptions } from '../layer.js';
 import { Dense } from './dense.js';
 import { Dropout } from './dropout.js';
 import { readLayerOptions } from './layer-config.js';
 
-/** One attention layer's cached keys and values, [B, H, Tcache, D] each; null before the first step. */
-export interface KVCacheEntry {
-  k: Tensor | null;
-  v: Tensor | null;
+/**
+ * One attention layer's cached keys and values, preallocated to `capacity` rows at the first
+ * step: [B, H, capacity, D] each, of which rows 0..length-1 hold tokens. A step writes its new
+ * rows in place, so it costs no copy of the earlier ones. `k` and `v` give the filled rows as
+ * tensors [B, H, length, D] (copies, for inspection and serving's host cache); null when empty.
+ */
+export class KVCacheEntry {
+  private kBuf: TypedArray | null = null;
+  private vBuf: TypedArray | null = null;
+  /** Tokens cached in this layer. */
+  length = 0;
+  private layout: { batch: number; heads: number; headDim: number; dtype: DType; backend: Backend } | null = null;
+
+  constructor(
+    /** Rows per head: the most tokens the cache holds (a GPT's blockSize). */
+    readonly capacity: number,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1) fail('KVCacheEntry', `capacity must be a positive integer, got ${JSON.stringify(capacity)}`);
+  }
+
+  get k(): Tensor | null {
+    return this.rows(this.kBuf);
+  }
+
+  get v(): Tensor | null {
+    return this.rows(this.vBuf);
+  }
+
+  /** Readies the buffers for `t` more tokens of this layout (allocating them when empty); fails past capacity. */
+  reserve(where: string, batch: number, heads: number, headDim: number, t: number, dtype: DType, backend: Backend): KVBuffers {
+    const l = this.layout;
+    if (!l || l.batch !== batch || l.heads !== heads || l.headDim !== headDim || l.dtype !== dtype) {
+      if (this.length > 0) fail(where, `the KV cache holds [${l!.batch}, ${l!.heads}, ${this.length}, ${l!.headDim}] ${l!.dtype}; got a step of batch ${batch}, ${heads} heads of ${headDim}, ${dtype}`);
+      this.layout = { batch, heads, headDim, dtype, backend };
+      this.kBuf = allocArray(dtype, batch * heads * this.capacity * headDim);
+      this.vBuf = allocArray(dtype, batch * heads * this.capacity * headDim);
+    }
+    if (this.length + t > this.capacity) fail(where, `${this.length} cached + ${t} tokens exceed the KV cache's ${this.capacity} rows`);
+    return { k: this.kBuf!, v: this.vBuf!, length: this.length, capacity: this.capacity };
+  }
+
+  /** Forgets every cached token (the buffers stay, for the next prefill). */
+  reset(): void {
+    this.length = 0;
+  }
+
+  private rows(buf: TypedArray | null): Tensor | null {
+    const l = this.layout;
+    if (!buf || !l || this.length === 0) return null;
+    const { batch, heads, headDim: D } = l;
+    const out = allocArray(l.dtype, batch * heads * this.length * D);
+    for (let bh = 0; bh < batch * heads; bh++) out.set(buf.subarray(bh * this.capacity * D, (bh * this.capacity + this.length) * D), bh * this.length * D);
+    return new Tensor([batch, heads, this.length, D], l.dtype, l.backend.upload(out, l.dtype), l.backend);
+  }
 }
 
 export interface MultiHeadAttentionOptions extends LayerOptions {
@@ -88,32 +140,26 @@ export class MultiHeadAttention extends Layer {
 
   /**
    * x [B, T, C] to [B, T, C]. With a cache, x holds only the new tokens: their keys and values
-   * are appended to the cache's and the queries attend to all of them (the causal mask is
-   * aligned bottom-right, so query i of T sees the Tcache + i + 1 first keys).
+   * are written to the cache's next rows and the queries attend to all of them (the causal mask is
+   * aligned bottom-right, so query i of T sees the Tcache + i + 1 first keys). Either way q, k and
+   * v are read in place from the fused projection [B, T, 3C] (packedSelfAttention), and the
+   * output comes with the heads side by side, ready for the output projection.
    */
   attend(x: Tensor, cache?: KVCacheEntry): Tensor {
     const C = this.embedDim;
     if (x.rank !== 3 || x.shape[2] !== C) fail(this.name, `expected input [batch, time, ${C}], got ${fmtShape(x.shape)}`);
-    const [B, T] = x.shape;
     const H = this.numHeads;
-    const D = C / H;
-    // [B,T,3C] -> [B,T,3,H,D] -> [3,B,H,T,D]: one copy puts q, k and v each contiguous per head.
-    const heads = permute(reshape(this.qkv.forward(x), [B, T, 3, H, D]), [2, 0, 3, 1, 4]);
-    const part = (i: number) => reshape(narrow(heads, 0, i, 1), [B, H, T, D]);
-    const q = part(0);
-    let k = part(1);
-    let v = part(2);
+    const qkv = this.qkv.forward(x);
+    let y: Tensor;
     if (cache) {
-      if (cache.k && cache.v) {
-        k = concat([cache.k, k], 2);
-        v = concat([cache.v, v], 2);
-      }
-      cache.k = k;
-      cache.v = v;
+      if (!this.causal) fail(this.name, 'a KV cache needs causal attention (causal: true)');
+      const [B, T] = x.shape;
+      y = cachedSelfAttention(qkv, H, cache.reserve(this.name, B, H, C / H, T, qkv.dtype, qkv.backend));
+      cache.length += T;
+    } else {
+      y = packedSelfAttention(qkv, H, { causal: this.causal });
     }
-    const y = scaledDotProductAttention(q, k, v, { causal: this.causal });
-    const merged = reshape(transpose(y, 1, 2), [B, T, C]);
-    return this.outputDropout.forward(this.proj.forward(merged));
+    return this.outputDropout.forward(this.proj.forward(y));
   }
 
   override getConfig(): Record<string, Json> {

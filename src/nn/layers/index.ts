@@ -26,7 +26,8 @@ export { AvgPool2D as AveragePooling2D, Conv2D as Convolution2D, MaxPool2D as Ma
 export type { Conv2DOptions, Conv2dLayerOptions } from './conv.js';
 export type { DropoutOptions } from './dropout.js';
 export type { EmbeddingOptions } from './embedding.js';
-export type { KVCacheEntry, MultiHeadAttentionOptions } from './attention.js';
+export { KVCacheEntry } from './attention.js';
+export type { MultiHeadAttentionOptions } from './attention.js';
 export type { PositionEmbeddingOptions } from './position-embedding.js';
 export type { TransformerBlockOptions } from './transformer.js';
 export type { BatchNormalizationOptions, BatchNormOptions, LayerNormalizationOptions } from './normalization.js';
