@@ -151,13 +151,13 @@ onEachBackend('exportOnnx: layers', () => {
     await matchesOrt(model, { input: 'int32', ids: 11 });
   });
 
-  test('a small GPT as a Sequential: Embedding, PositionEmbedding, causal TransformerBlocks, LayerNorm, Dense', async () => {
+  test('a small GPT as a Sequential: Embedding, PositionEmbedding, causal TransformerBlocks, RMSNorm, Dense', async () => {
     const model = seq(24, [
       new L.Embedding(13, 8, { inputShape: [6] }),
       new L.PositionEmbedding(6, 8),
       new L.TransformerBlock(2, 8),
       new L.TransformerBlock(2, 8, { dropout: 0.1 }),
-      new L.LayerNormalization(),
+      new L.RMSNormalization(),
       new L.Dense(13),
     ]);
     await matchesOrt(model, { input: 'int32', ids: 13 });

@@ -1,11 +1,12 @@
-// The transformer layers as ONNX nodes (opset 13+): PositionEmbedding, MultiHeadAttention and
-// TransformerBlock, written from the same primitives their forward uses, so ONNX Runtime's
+// The transformer layers as ONNX nodes (opset 13+): PositionEmbedding, RMSNormalization,
+// MultiHeadAttention and TransformerBlock, written from the same primitives their forward uses, so ONNX Runtime's
 // outputs match Lathe's (test/io/onnx-export.test.ts). Sub-layers (the projections, the norms,
 // the MLP) go through the ordinary layer mappings under their state-dict prefix. In a Sequential
 // the time axis is the model's input shape, so shapes and the causal mask are constants.
 import type { Layer } from '../../nn/layer.js';
 import type { MultiHeadAttention } from '../../nn/layers/attention.js';
 import type { PositionEmbedding } from '../../nn/layers/position-embedding.js';
+import type { RMSNormalization } from '../../nn/layers/rms-norm.js';
 import type { TransformerBlock } from '../../nn/layers/transformer.js';
 import { narrow } from '../../ops/functions.js';
 import { type ExportContext, attr } from './export-layers.js';
@@ -49,6 +50,16 @@ export function transformerExports(emit: Emit): Record<string, Emit> {
       const T = ctx.shape[0];
       const rows = T === l.sequenceLength ? l.embeddings : narrow(l.embeddings, 0, 0, T);
       ctx.value = ctx.g.node('Add', [ctx.value, ctx.g.tensor(`${ctx.prefix}.embeddings`, rows)]);
+    },
+    // x / sqrt(mean(x^2) + eps) * gamma, as RMSNormalization.forward.
+    rmsnormalization: (ctx, layer) => {
+      const l = layer as RMSNormalization;
+      const g = ctx.g;
+      const x = ctx.value;
+      const meanSquare = g.node('ReduceMean', [g.node('Mul', [x, x])], [attr.ints('axes', [-1]), attr.int('keepdims', 1)]);
+      let y = g.node('Div', [x, g.node('Sqrt', [g.node('Add', [meanSquare, g.scalar(`${ctx.prefix}.epsilon`, l.epsilon)])])]);
+      if (l.gamma) y = g.node('Mul', [y, g.tensor(`${ctx.prefix}.gamma`, l.gamma)]);
+      ctx.value = y;
     },
     multiheadattention: (ctx, layer) => {
       ctx.value = attention(ctx, layer as MultiHeadAttention, ctx.prefix, ctx.value);

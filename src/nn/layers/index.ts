@@ -10,6 +10,7 @@ import { Dropout } from './dropout.js';
 import { Embedding } from './embedding.js';
 import { LeakyReLU } from './leaky-relu.js';
 import { BatchNorm1d, BatchNorm2d, BatchNormalization, LayerNorm, LayerNormalization } from './normalization.js';
+import { RMSNorm, RMSNormalization } from './rms-norm.js';
 import { AvgPool2D, AvgPool2d, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPool2D, MaxPool2d } from './pooling.js';
 import { Flatten, Reshape } from './reshape.js';
 import { PositionEmbedding } from './position-embedding.js';
@@ -18,7 +19,7 @@ import { TransformerBlock } from './transformer.js';
 
 export { Activation, Dense, Linear, ReLU, Rescaling, Softmax };
 export { Conv2D, Conv2d, Dropout, Embedding, Flatten, LeakyReLU, Reshape };
-export { BatchNorm1d, BatchNorm2d, BatchNormalization, LayerNorm, LayerNormalization };
+export { BatchNorm1d, BatchNorm2d, BatchNormalization, LayerNorm, LayerNormalization, RMSNorm, RMSNormalization };
 export { AvgPool2D, AvgPool2d, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPool2D, MaxPool2d };
 export { MultiHeadAttention, PositionEmbedding, TransformerBlock };
 /** Keras' longer names for the same classes. */
@@ -48,6 +49,7 @@ export const LAYER_TYPES: Record<string, (r: ConfigReader) => Layer> = {
   dropout: Dropout.fromConfig,
   batchnormalization: BatchNormalization.fromConfig,
   layernormalization: LayerNormalization.fromConfig,
+  rmsnormalization: RMSNormalization.fromConfig,
   embedding: Embedding.fromConfig,
   leakyrelu: LeakyReLU.fromConfig,
   multiheadattention: MultiHeadAttention.fromConfig,

@@ -26,7 +26,7 @@ export interface BatchNormalizationOptions extends LayerOptions {
   numFeatures?: number;
 }
 
-function checkFeatures(where: string, n: unknown, what: string): number {
+export function checkFeatures(where: string, n: unknown, what: string): number {
   if (!Number.isInteger(n) || (n as number) < 1) fail(where, `${what} must be a positive integer, got ${JSON.stringify(n)}`);
   return n as number;
 }
