@@ -100,8 +100,12 @@ export function cachedSelfAttention(qkv: Tensor, numHeads: number, cache: KVBuff
   return apply(T.attentionCached, [qkv], { heads: numHeads, scale: 1 / Math.sqrt(d), kCache: cache.k, vCache: cache.v, length: cache.length, capacity: cache.capacity });
 }
 
-/** The same function composed from matmul, a mask and softmax: the reference the fused op is tested and measured against. */
-export function attentionComposed(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+/**
+ * The same function composed from matmul, a mask and softmax: the reference the fused op is
+ * tested and measured against, and the path for dropout on the attention probabilities
+ * (`probabilities` gets them, [B,H,Tq,Tk], and returns what multiplies v).
+ */
+export function attentionComposed(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions & { probabilities?: (p: Tensor) => Tensor } = {}): Tensor {
   const { causal, scale } = attentionPlan(q, k, v, options);
   const tq = q.shape[2];
   const tk = k.shape[2];
@@ -111,5 +115,6 @@ export function attentionComposed(q: Tensor, k: Tensor, v: Tensor, options: Atte
     const lastVisible = arange(tk - tq, tk, 1, { backend: q.backend }).reshape([tq, 1]);
     scores = maskedFill(scores, keys.gt(lastVisible), -Infinity);
   }
-  return matmulT(softmax(scores, -1), v, false, false);
+  const p = softmax(scores, -1);
+  return matmulT(options.probabilities ? options.probabilities(p) : p, v, false, false);
 }

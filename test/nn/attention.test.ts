@@ -184,3 +184,28 @@ test('TransformerBlock: pre-LN residual layout, gradient in the input (float64),
   // 2 LayerNorms (2C each), qkv (C*3C + 3C), proj (C*C + C), fc (C*4C + 4C), mlpProj (4C*C + C) for C = 4
   assert.equal(block.countParameters(), 16 + 60 + 20 + 80 + 68);
 });
+
+onEachBackend('MultiHeadAttention dropout on the attention probabilities', () => {
+  test('training drops attention weights (GPT-2 attn_pdrop); eval is the plain fused path; gradients flow', () => {
+    lt.manualSeed(5);
+    const x = rand64([2, 6, 8], 31).cast('float32');
+    const withDropout = new MultiHeadAttention(2, 8, { dropout: 0.5 });
+    const plain = new MultiHeadAttention(2, 8);
+    plain.loadStateDict(withDropout.stateDict());
+    withDropout.eval();
+    plain.eval();
+    assertClose(withDropout.call(x), plain.call(x), { atol: 0, rtol: 0 }, 'eval: no dropout anywhere');
+    withDropout.train();
+    // The output's dropout in eval mode, so only the probabilities' dropout can make training differ.
+    const probsOnly = new MultiHeadAttention(2, 8, { dropout: 0.5 });
+    probsOnly.loadStateDict(withDropout.stateDict());
+    probsOnly.train();
+    probsOnly.outputDropout.eval();
+    const y = probsOnly.call(x);
+    const d = y.sub(plain.call(x)).abs().max().item();
+    assert.ok(d > 1e-3, `training output differs from eval (${d})`);
+    assert.ok(Array.from(y.dataSync()).every(Number.isFinite));
+    y.square().sum().backward();
+    for (const p of probsOnly.parameters()) assert.ok(p.grad && Array.from(p.grad.dataSync()).some((v) => v !== 0), `${p.name} has a gradient`);
+  });
+});

@@ -4,7 +4,8 @@
 // feeds only its new tokens and attends to the keys and values of every earlier one.
 import { fail, fmtShape } from '../../errors.js';
 import type { Backend } from '../../backends/backend.js';
-import { type KVBuffers, cachedSelfAttention, packedSelfAttention } from '../../ops/functions.js';
+import { type KVBuffers, cachedSelfAttention, narrow, packedSelfAttention, permute, reshape, transpose } from '../../ops/functions.js';
+import { attentionComposed } from '../../ops/attention.js';
 import { type DType, type TypedArray, allocArray } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { ConfigReader, Json } from '../config.js';
@@ -70,7 +71,7 @@ export class KVCacheEntry {
 }
 
 export interface MultiHeadAttentionOptions extends LayerOptions {
-  /** Dropout on the attention's output projection (GPT-2's resid_pdrop). */
+  /** Dropout on the attention probabilities and on the output projection (GPT-2's attn_pdrop and resid_pdrop). */
   dropout?: number;
   /** Mask later keys (a decoder); default true. */
   causal?: boolean;
@@ -96,6 +97,7 @@ export class MultiHeadAttention extends Layer {
   readonly qkv: Dense;
   readonly proj: Dense;
   readonly outputDropout: Dropout;
+  readonly attentionDropout: Dropout;
 
   constructor(numHeads: number, embedDim: number, options: MultiHeadAttentionOptions = {}) {
     super(options);
@@ -110,6 +112,7 @@ export class MultiHeadAttention extends Layer {
     this.qkv = new Dense(3 * embedDim, { ...dense, name: `${this.name}.qkv` });
     this.proj = new Dense(embedDim, { ...dense, name: `${this.name}.proj` });
     this.outputDropout = new Dropout(this.dropoutRate, { name: `${this.name}.dropout` });
+    this.attentionDropout = new Dropout(this.dropoutRate, { name: `${this.name}.attentionDropout` });
     this.built = true;
   }
 
@@ -156,6 +159,15 @@ export class MultiHeadAttention extends Layer {
       const [B, T] = x.shape;
       y = cachedSelfAttention(qkv, H, cache.reserve(this.name, B, H, C / H, T, qkv.dtype, qkv.backend));
       cache.length += T;
+    } else if (this.training && this.dropoutRate > 0) {
+      // Dropout on the attention probabilities (GPT-2's attn_pdrop) needs them as a tensor, which
+      // the fused op never holds: the composed path, with its head split, while training only.
+      const [B, T] = x.shape;
+      const D = C / H;
+      const heads = permute(reshape(qkv, [B, T, 3, H, D]), [2, 0, 3, 1, 4]);
+      const part = (i: number) => reshape(narrow(heads, 0, i, 1), [B, H, T, D]);
+      const o = attentionComposed(part(0), part(1), part(2), { causal: this.causal, probabilities: (p) => this.attentionDropout.forward(p) });
+      y = reshape(transpose(o, 1, 2), [B, T, C]);
     } else {
       y = packedSelfAttention(qkv, H, { causal: this.causal });
     }
