@@ -23,10 +23,16 @@ export function runsCommand(argv: string[]): number {
   }
   const rows = runs.map((r) => {
     const s = r.summary;
-    return [r.id, r.status, localTime(r.started), String(s.epochs ?? ''), fixed(s.loss), fixed(s.val_accuracy), fixed(s.test_accuracy), duration(r.durationSeconds)];
+    return [r.id, r.status, localTime(r.started), progress(s), fixed(s.loss), fixed(s.val_loss), fixed(s.val_accuracy), fixed(s.test_accuracy), duration(r.durationSeconds)];
   });
-  for (const line of textTable(['ID', 'STATUS', 'STARTED', 'EPOCHS', 'LOSS', 'VAL_ACC', 'TEST_ACC', 'DURATION'], rows, new Set([3, 4, 5, 6, 7]))) console.log(line);
+  for (const line of textTable(['ID', 'STATUS', 'STARTED', 'PROGRESS', 'LOSS', 'VAL_LOSS', 'VAL_ACC', 'TEST_ACC', 'DURATION'], rows, new Set([3, 4, 5, 6, 7, 8]))) console.log(line);
   return 0;
+}
+
+/** Epochs for an epoch-based run, iterations for a language model's ("2000 it"). */
+function progress(s: Run['summary']): string {
+  if (typeof s.iterations === 'number') return `${s.iterations} it`;
+  return s.epochs ? `${s.epochs} ep` : '';
 }
 
 /** One run's line of `lathe runs --json`. */
@@ -41,6 +47,7 @@ export function runListing(run: Run): Record<string, unknown> {
     ended: run.ended,
     duration_seconds: run.durationSeconds,
     epochs: s.epochs,
+    ...(typeof s.iterations === 'number' ? { iterations: s.iterations } : {}),
     loss: s.loss,
     val_loss: s.val_loss,
     val_accuracy: s.val_accuracy,

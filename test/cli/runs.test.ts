@@ -172,10 +172,10 @@ describe('lathe train writes the run folder; lathe runs and lathe compare read i
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, '');
     const rows = r.stdout.trim().split('\n');
-    assert.match(rows[0], /^ID\s+STATUS\s+STARTED\s+EPOCHS\s+LOSS\s+VAL_ACC\s+TEST_ACC\s+DURATION$/);
+    assert.match(rows[0], /^ID\s+STATUS\s+STARTED\s+PROGRESS\s+LOSS\s+VAL_LOSS\s+VAL_ACC\s+TEST_ACC\s+DURATION$/);
     assert.equal(rows.length, 3);
-    assert.match(rows[1], /^strong\s+finished\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+2\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}\s+\d+\.\ds$/);
-    assert.match(rows[2], /^weak\s+finished\s.*\s1\s/);
+    assert.match(rows[1], /^strong\s+finished\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+2 ep\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}\s+\d+\.\ds$/);
+    assert.match(rows[2], /^weak\s+finished\s.*\s1 ep\s/);
     const json = lathe(['runs', '--dir', runs, '--json']).stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(json.map((j) => j.id), ['strong', 'weak']);
     const strongRun = readJson(path.join(strongDir, 'run.json'));
@@ -252,8 +252,8 @@ test('lathe runs: a killed run reads as stopped (its cut last line a warning), a
   assert.equal(r.stderr, `lathe: warning: ${path.join(killed, 'metrics.jsonl')}: line 3 is cut short (the run was probably stopped mid-write); read the lines before it\n`);
   const rows = r.stdout.trim().split('\n');
   assert.equal(rows.length, 3);
-  assert.match(rows[1], /^killed\s+stopped\s+\S+ \S+\s+1\s+1\.5000\s+-\s+-\s+9\.5s$/);
-  assert.match(rows[2], /^mlp-2024-12-31T23-59-59-000Z\s+finished\s+\S+ \S+\s+1\s+0\.7000\s+0\.8500\s+-\s+3\.0s$/);
+  assert.match(rows[1], /^killed\s+stopped\s+\S+ \S+\s+1 ep\s+1\.5000\s+-\s+-\s+-\s+9\.5s$/);
+  assert.match(rows[2], /^mlp-2024-12-31T23-59-59-000Z\s+finished\s+\S+ \S+\s+1 ep\s+0\.7000\s+0\.6000\s+0\.8500\s+-\s+3\.0s$/);
 });
 
 describe('examples/iris.json (needs LATHE_DATA)', { skip: !process.env.LATHE_DATA && 'LATHE_DATA is not set' }, () => {

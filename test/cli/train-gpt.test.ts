@@ -93,6 +93,13 @@ describe('lathe train on a gpt config', () => {
     assert.equal([...out.text].length, 25);
   });
 
+  test('lathe runs counts a language model\'s progress in iterations, beside its validation loss', () => {
+    const r = lathe(['runs', '--dir', path.dirname(run)]);
+    assert.equal(r.status, 0, r.stderr);
+    const row = r.stdout.split('\n').find((l) => l.startsWith(path.basename(run)));
+    assert.match(row ?? '', /finished\s+\S+ \S+\s+30 it\s+\d\.\d{4}\s+\d\.\d{4}\s/);
+  });
+
   test('--resume goes on to --iterations from the checkpoint; without it the folder is refused', () => {
     const again = lathe(['train', configFile, '--data', tmp, '--out', run, '--json']);
     assert.equal(again.status, 1);
