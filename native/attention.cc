@@ -11,6 +11,7 @@
 
 #include "gemm/gemm.h"
 #include "kernels.h"
+#include "vector_math.h"
 
 namespace lathe {
 
@@ -33,36 +34,14 @@ inline void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const double
 // The row loops are most of the time once the GEMMs are small: at T = 64, D = 32 glibc's scalar
 // expf cost 35 us a head against 11 us for its two GEMMs. Compiled for AVX-512, AVX2 and plain
 // x86-64 (the loader picks one per CPU), the loops below vectorise: 4096 exps in 2.7 us.
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(__clang__)
-#define LATHE_ROW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LATHE_ROW_CLONES
-#endif
+
 
 constexpr int kLanes = 16;  // independent partial sums and maxima, so the reductions vectorise without -ffast-math
 
-// p[j] = exp(a p[j] - b) for j < n. float: Cephes' expf polynomial after x = k ln2 + r (7e-8
-// relative error, measured over [-20, 1]), clamped to expf's finite range; double: std::exp,
-// since float64 exists for exactness (the gradient checks).
-LATHE_ROW_CLONES void expAffine(float* __restrict p, int64_t n, float a, float b) {
-  for (int64_t j = 0; j < n; j++) {
-    float x = p[j] * a - b;
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.3f ? 88.3f : x;
-    const float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;  // round(x / ln 2): 1.5 * 2^23 drops the fraction
-    const float r = x - k * 0.693359375f - k * -2.12194440e-4f;      // ln 2 in two parts, so r is exact
-    float y = 1.9875691500e-4f;
-    y = y * r + 1.3981999507e-3f;
-    y = y * r + 8.3334519073e-3f;
-    y = y * r + 4.1665795894e-2f;
-    y = y * r + 1.6666665459e-1f;
-    y = y * r + 5.0000001201e-1f;
-    y = y * r * r + r + 1.0f;
-    const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;  // 2^k
-    float twoK;
-    std::memcpy(&twoK, &bits, sizeof twoK);
-    p[j] = y * twoK;
-  }
+// p[j] = exp(a p[j] - b) for j < n. float: the vectorising polynomial of vector_math.h; double:
+// std::exp, since float64 exists for exactness (the gradient checks).
+LATHE_VECTOR_CLONES void expAffine(float* __restrict p, int64_t n, float a, float b) {
+  for (int64_t j = 0; j < n; j++) p[j] = expPoly(p[j] * a - b);
 }
 void expAffine(double* p, int64_t n, double a, double b) {
   for (int64_t j = 0; j < n; j++) p[j] = std::exp(p[j] * a - b);
@@ -70,7 +49,7 @@ void expAffine(double* p, int64_t n, double a, double b) {
 
 // p[j] *= scale for j < n; returns their maximum.
 template <typename T>
-LATHE_ROW_CLONES T scaleAndMax(T* __restrict p, int64_t n, T scale) {
+LATHE_VECTOR_CLONES T scaleAndMax(T* __restrict p, int64_t n, T scale) {
   T m[kLanes];
   for (int l = 0; l < kLanes; l++) m[l] = -std::numeric_limits<T>::infinity();
   int64_t j = 0;
@@ -89,7 +68,7 @@ LATHE_ROW_CLONES T scaleAndMax(T* __restrict p, int64_t n, T scale) {
 }
 
 template <typename T>
-LATHE_ROW_CLONES T sum(const T* __restrict p, int64_t n) {
+LATHE_VECTOR_CLONES T sum(const T* __restrict p, int64_t n) {
   T s[kLanes] = {};
   int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes)

@@ -9,42 +9,18 @@
 #include <cstring>
 
 #include "kernels.h"
+#include "vector_math.h"
 
 namespace lathe {
 
 namespace {
 
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(__clang__)
-#define LATHE_GELU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LATHE_GELU_CLONES
-#endif
 
 constexpr int64_t kGrain = 1 << 15;
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 constexpr float kSqrt2OverPi = 0.79788456080286536f;
 constexpr float kTanhCubic = 0.044715f;
-
-// exp(x): Cephes' expf polynomial after x = k ln2 + r (7e-8 relative error), clamped to expf's
-// finite range; the same as attention.cc's expAffine.
-inline float expPoly(float x) {
-  x = x < -87.3f ? -87.3f : x;
-  x = x > 88.3f ? 88.3f : x;
-  const float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-  const float r = x - k * 0.693359375f - k * -2.12194440e-4f;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
-  float twoK;
-  std::memcpy(&twoK, &bits, sizeof twoK);
-  return y * twoK;
-}
 
 // erf(x): Eigen's rational approximation on [-4, 4] (erf(4) = 1 - 1.5e-8), at most 4.2e-7 from
 // erf in double, measured over [-8, 8] in steps of 1e-4.
@@ -75,7 +51,7 @@ inline float halfOnePlusTanh(float u) {
   return s < 1e-30f ? 0.0f : s;
 }
 
-LATHE_GELU_CLONES void geluForwardF(const float* __restrict x, float* __restrict y, int64_t n, bool approx) {
+LATHE_VECTOR_CLONES void geluForwardF(const float* __restrict x, float* __restrict y, int64_t n, bool approx) {
   if (approx) {
     for (int64_t i = 0; i < n; i++) {
       const float v = x[i];
@@ -88,7 +64,7 @@ LATHE_GELU_CLONES void geluForwardF(const float* __restrict x, float* __restrict
 
 // gelu'(x) = Phi(x) + x phi(x); tanh form: (1 + t)/2 + x/2 (1 - t^2) c (1 + 3 * 0.044715 x^2),
 // computed with s = (1 + t)/2 and 1 - t^2 = 4 s (1 - s).
-LATHE_GELU_CLONES void geluBackwardF(const float* __restrict x, const float* __restrict dy, float* __restrict dx,
+LATHE_VECTOR_CLONES void geluBackwardF(const float* __restrict x, const float* __restrict dy, float* __restrict dx,
                                      int64_t n, bool approx) {
   if (approx) {
     for (int64_t i = 0; i < n; i++) {
