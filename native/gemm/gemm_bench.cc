@@ -1,5 +1,5 @@
 // Standalone correctness test and benchmark for lathe::sgemm/dgemm (no Node). Build from native/:
-//   g++ -O3 -std=c++17 -pthread gemm/*.cc threadpool.cc -o /tmp/gemm_bench
+//   g++ -O3 -std=c++17 -pthread gemm/gemm_bench.cc $(ls gemm/*.cc | grep -v _bench) threadpool.cc -o /tmp/gemm_bench
 // Usage: gemm_bench [check] [fuzz=N] [bench] [train] [double] [kernels=auto,avx512,avx2,portable]
 //        [sizes=256,1024] [shape=32x128x784ab] [threads=1,2] [budget=seconds per case]
 #include <algorithm>

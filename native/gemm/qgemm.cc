@@ -1,0 +1,260 @@
+// Int8 GEMM driver: packing of B (once per layer) and A (per cache block), runtime dispatch to
+// the VNNI, AVX2 or portable tile, Goto-style blocking and the split of C across the thread pool.
+// The loop nest mirrors gemm.cc's; see qgemm.h for the contract.
+#include "qgemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "qgemm_internal.h"
+
+namespace lathe {
+
+using qgemm_internal::Kernel;
+using qgemm_internal::OutStage;
+
+namespace {
+
+constexpr int NR = kQgemmNR;
+
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+inline int64_t evenBlock(int64_t total, int64_t block, int64_t unit) {
+  return std::min(roundUp(ceilDiv(total, ceilDiv(total, block)), unit), roundUp(total, unit));
+}
+
+template <typename T>
+std::shared_ptr<T> alignedArray(size_t count) {
+  void* p = ::operator new(std::max<size_t>(count, 1) * sizeof(T), std::align_val_t(64));
+  return std::shared_ptr<T>(static_cast<T*>(p), [](T* q) { ::operator delete(q, std::align_val_t(64)); });
+}
+
+// ---- dispatch -------------------------------------------------------------------------------
+
+struct Dispatch {
+  std::atomic<const Kernel*> forced{nullptr};
+  const Kernel* const best = qgemm_internal::kernelAvx512Vnni() ? qgemm_internal::kernelAvx512Vnni()
+                             : qgemm_internal::kernelAvx2()     ? qgemm_internal::kernelAvx2()
+                                                                : qgemm_internal::kernelPortable();
+};
+Dispatch& dispatch() {
+  static Dispatch d;
+  return d;
+}
+const Kernel& pick() {
+  const Kernel* f = dispatch().forced.load(std::memory_order_relaxed);
+  return f ? *f : *dispatch().best;
+}
+
+// ---- packing A --------------------------------------------------------------------------------
+
+// A block [mc x kc] (row stride lda) -> ceil(mc/mr) slivers of ceil(kc/4) groups of mr*4
+// bytes. Rows past mc and k past kc are zero (B's padding is zero too, so either would do).
+void packA(const uint8_t* A, int64_t lda, int64_t mc, int64_t kc, int mr, uint8_t* dst) {
+  const int64_t kg = ceilDiv(kc, 4), full = kc / 4, tail = kc - full * 4;
+  for (int64_t i0 = 0; i0 < mc; i0 += mr) {
+    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - i0));
+    uint8_t* d = dst + i0 * kg * 4;  // each sliver is mr * kg * 4 bytes
+    if (rows < mr) std::memset(d, 0, size_t(mr) * kg * 4);
+    for (int i = 0; i < rows; i++) {
+      const uint8_t* a = A + (i0 + i) * lda;
+      for (int64_t g = 0; g < full; g++) std::memcpy(d + (g * mr + i) * 4, a + g * 4, 4);
+      if (tail) {
+        uint8_t* t = d + (full * mr + i) * 4;
+        std::memset(t, 0, 4);
+        std::memcpy(t, a + full * 4, size_t(tail));
+      }
+    }
+  }
+}
+
+// Grown on demand and kept for the thread's lifetime (as gemm.cc's), 64-byte aligned.
+class PackBuffer {
+ public:
+  ~PackBuffer() { release(); }
+  uint8_t* get(size_t bytes) {
+    if (bytes > size_) {
+      release();
+      size_ = std::max(bytes, size_ * 2);
+      ptr_ = ::operator new(size_, std::align_val_t(64));
+    }
+    return static_cast<uint8_t*>(ptr_);
+  }
+
+ private:
+  void release() {
+    if (ptr_) ::operator delete(ptr_, std::align_val_t(64));
+    ptr_ = nullptr;
+  }
+  void* ptr_ = nullptr;
+  size_t size_ = 0;
+};
+thread_local PackBuffer tlsPackA;
+
+// ---- blocked product ------------------------------------------------------------------------
+
+struct Problem {
+  int64_t M;
+  const uint8_t* A;
+  int64_t lda;
+  int32_t aZero;
+  float aScale;
+  const QPackedB* B;
+  const float* bScale;  // nullptr: int32 output
+  const float* bias;
+  void* C;  // int32_t* or float*, both 4 bytes an element
+  int64_t ldc;
+};
+
+// Rows [m0,m1) x panels [p0,p1) of C. Loop order jc (nc panels) > pc (kc) > ic (mc, pack A) >
+// panel > ir: the packed A block is reused across the panels from L2, and each B panel (kc x
+// 32 bytes) across the ir tiles.
+void runBlock(const Kernel& kr, const Problem& p, int64_t m0, int64_t m1, int64_t p0, int64_t p1) {
+  const QPackedB& B = *p.B;
+  const int64_t K = B.K, mr = kr.mr;
+  const int64_t kcBlock = K > 0 ? evenBlock(K, kr.kc, 4) : 4;
+  const int64_t mcBlock = evenBlock(m1 - m0, kr.mc, mr);
+  const int64_t ncPanels = std::max<int64_t>(1, kr.nc / NR);
+  uint8_t* Ap = tlsPackA.get(size_t(mcBlock) * kcBlock);
+  for (int64_t jp = p0; jp < p1; jp += ncPanels) {
+    const int64_t jpEnd = std::min(p1, jp + ncPanels);
+    for (int64_t pc = 0; pc == 0 || pc < K; pc += kcBlock) {  // K == 0 still runs the output stage
+      const int64_t kc = std::min(kcBlock, K - pc), kg = ceilDiv(kc, 4);
+      const bool acc = pc > 0, last = pc + kc >= K;
+      for (int64_t ic = m0; ic < m1; ic += mcBlock) {
+        const int64_t mc = std::min(mcBlock, m1 - ic);
+        packA(p.A + ic * p.lda + pc, p.lda, mc, kc, kr.mr, Ap);
+        for (int64_t q = jp; q < jpEnd; q++) {
+          const int n = static_cast<int>(std::min<int64_t>(NR, B.N - q * NR));
+          const int8_t* bp = B.panel(q) + (pc / 4) * NR * 4;
+          const OutStage out{B.colSum.get() + q * NR, p.aZero, p.aScale, p.bScale ? p.bScale + q * NR : nullptr,
+                             p.bias ? p.bias + q * NR : nullptr};
+          for (int64_t ir = 0; ir < mc; ir += mr) {
+            const int m = static_cast<int>(std::min(mr, mc - ir));
+            int32_t* c = static_cast<int32_t*>(p.C) + (ic + ir) * p.ldc + q * NR;
+            kr.tile(kg, Ap + ir * kg * 4, bp, c, p.ldc, acc, last, out, m, n);
+          }
+        }
+      }
+    }
+  }
+}
+
+// As gemm.cc: below this many multiply-adds a product runs on the calling thread (a worker's
+// wake-up costs ~7-30 us on the 2-vCPU VM); int8 runs ~2-3x the float rate, hence 2x its bar.
+constexpr double kParallelMinOps = 6.0e6;
+constexpr int kMaxSpinMicros = 200;
+
+void chooseGrid(int64_t unitsM, int64_t unitsN, int64_t mr, int64_t nr, int64_t target, int64_t& tm, int64_t& tn) {
+  tm = tn = 1;
+  double best = 1e300;
+  for (int64_t n = 1; n <= std::min(target, unitsN); n++) {
+    const int64_t m = std::min(unitsM, std::max<int64_t>(1, target / n));
+    if (m * n * 4 < target * 3) continue;
+    const double cost = double(ceilDiv(unitsM, m) * mr) + double(ceilDiv(unitsN, n) * nr);
+    if (cost < best) best = cost, tm = m, tn = n;
+  }
+}
+
+void qgemmRun(const Problem& p, ThreadPool* pool) {
+  const QPackedB& B = *p.B;
+  if (p.M <= 0 || B.N <= 0) return;
+  const Kernel& kr = pick();
+  const double ops = 2.0 * p.M * B.N * B.K;
+  const int threads = pool && ops >= kParallelMinOps ? pool->size() : 1;
+  const int64_t unitsM = ceilDiv(p.M, kr.mr), unitsN = B.panels;
+  int64_t tm = 1, tn = 1;
+  if (threads > 1) chooseGrid(unitsM, unitsN, kr.mr, NR, threads, tm, tn);
+  const int64_t tasks = tm * tn;
+  if (tasks <= 1) {
+    runBlock(kr, p, 0, p.M, 0, unitsN);
+    return;
+  }
+  // The caller spins briefly for the workers rather than sleeping in the pool (gemm.cc measured
+  // ~10 us per call saved on the VM).
+  std::atomic<int64_t> started{0}, finished{0};
+  const std::thread::id caller = std::this_thread::get_id();
+  pool->run(tasks, [&](int64_t t) {
+    started.fetch_add(1, std::memory_order_relaxed);
+    const int64_t bm = t % tm, bn = t / tm;
+    const int64_t m0 = unitsM * bm / tm * kr.mr, m1 = std::min(p.M, unitsM * (bm + 1) / tm * kr.mr);
+    const int64_t q0 = unitsN * bn / tn, q1 = unitsN * (bn + 1) / tn;
+    if (m0 < m1 && q0 < q1) runBlock(kr, p, m0, m1, q0, q1);
+    finished.fetch_add(1, std::memory_order_acq_rel);
+    if (std::this_thread::get_id() == caller && started.load(std::memory_order_relaxed) == tasks) {
+      const auto giveUp = std::chrono::steady_clock::now() + std::chrono::microseconds(kMaxSpinMicros);
+      for (int i = 1; finished.load(std::memory_order_acquire) < tasks; i++) {
+        cpuRelax();
+        if (i % 256 == 0 && std::chrono::steady_clock::now() > giveUp) break;
+      }
+    }
+  });
+}
+
+}  // namespace
+
+QPackedB qgemmPackB(bool transB, int64_t K, int64_t N, const int8_t* B, int64_t ldb) {
+  QPackedB P;
+  P.K = std::max<int64_t>(K, 0);
+  P.N = std::max<int64_t>(N, 0);
+  P.kGroups = ceilDiv(P.K, 4);
+  P.panels = ceilDiv(P.N, NR);
+  const size_t panelBytes = size_t(P.kGroups) * NR * 4;
+  P.data = alignedArray<int8_t>(panelBytes * P.panels);
+  P.colSum = alignedArray<int32_t>(size_t(P.panels) * NR);
+  std::memset(P.data.get(), 0, panelBytes * P.panels);
+  int32_t* cs = P.colSum.get();
+  std::memset(cs, 0, sizeof(int32_t) * P.panels * NR);
+  for (int64_t q = 0; q < P.panels; q++) {
+    int8_t* d = P.data.get() + q * panelBytes;
+    const int64_t n = std::min<int64_t>(NR, P.N - q * NR);
+    for (int64_t j = 0; j < n; j++) {
+      const int64_t col = q * NR + j;
+      int32_t sum = 0;
+      for (int64_t k = 0; k < P.K; k++) {
+        const int8_t v = transB ? B[col * ldb + k] : B[k * ldb + col];
+        d[((k / 4) * NR + j) * 4 + (k % 4)] = v;
+        sum += v;
+      }
+      cs[col] = sum;
+    }
+  }
+  return P;
+}
+
+void qgemmU8S8(int64_t M, const uint8_t* A, int64_t lda, uint8_t aZero, const QPackedB& B, int32_t* C,
+               int64_t ldc, ThreadPool* pool) {
+  qgemmRun(Problem{M, A, lda, aZero, 0.0f, &B, nullptr, nullptr, C, ldc}, pool);
+}
+
+void qgemmU8S8(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t lda, uint8_t aZero, const int8_t* B,
+               int64_t ldb, int32_t* C, int64_t ldc, ThreadPool* pool) {
+  if (M <= 0 || N <= 0) return;
+  const QPackedB P = qgemmPackB(false, K, N, B, ldb);
+  qgemmU8S8(M, A, lda, aZero, P, C, ldc, pool);
+}
+
+void qgemmU8S8Dequant(int64_t M, const uint8_t* A, int64_t lda, uint8_t aZero, float aScale, const QPackedB& B,
+                      const float* bScale, const float* bias, float* C, int64_t ldc, ThreadPool* pool) {
+  qgemmRun(Problem{M, A, lda, aZero, aScale, &B, bScale, bias, C, ldc}, pool);
+}
+
+const char* qgemmKernelName() { return pick().name; }
+
+bool qgemmForceKernel(const char* name) {
+  const Kernel* k = nullptr;
+  if (name) {
+    if (std::strcmp(name, "avx512vnni") == 0) k = qgemm_internal::kernelAvx512Vnni();
+    else if (std::strcmp(name, "avx2") == 0) k = qgemm_internal::kernelAvx2();
+    else if (std::strcmp(name, "portable") == 0) k = qgemm_internal::kernelPortable();
+    if (!k) return false;
+  }
+  dispatch().forced.store(k);
+  return true;
+}
+
+}  // namespace lathe

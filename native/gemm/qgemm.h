@@ -1,0 +1,57 @@
+// Int8 GEMM for quantized inference: u8 activations x s8 weights with exact int32 accumulation,
+// the weights packed once per layer, and the dequantize/requantize output stage fused in.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "../threadpool.h"
+
+namespace lathe {
+
+// Weights B (s8, op(B) is [K,N]) packed once into the layout every qgemm kernel reads: panels of
+// kQgemmNR columns, each ceil(K/4) groups of 4 consecutive k-values per column (the 4 bytes one
+// int32 lane of vpdpbusd multiplies), K padded with zeros. colSum[n] = sum_k B[k,n] (over the
+// real K) turns the activations' zero point into a per-column correction:
+//   sum_k (A[m,k] - z) B[k,n] = sum_k A[m,k] B[k,n] - z colSum[n].
+// The layout does not depend on the CPU, so a packed B may be cached and shared by threads.
+constexpr int kQgemmNR = 32;
+
+struct QPackedB {
+  int64_t K = 0, N = 0;
+  int64_t kGroups = 0;  // ceil(K/4)
+  int64_t panels = 0;   // ceil(N/kQgemmNR)
+  std::shared_ptr<int8_t> data;     // panels * kGroups * kQgemmNR * 4 bytes, 64-byte aligned
+  std::shared_ptr<int32_t> colSum;  // panels * kQgemmNR (zero past N)
+  const int8_t* panel(int64_t p) const { return data.get() + p * kGroups * kQgemmNR * 4; }
+};
+
+// Packs op(B): B stored [K,N] with row stride ldb, or [N,K] when transB (PyTorch/ONNX Linear
+// weights, [out,in]).
+QPackedB qgemmPackB(bool transB, int64_t K, int64_t N, const int8_t* B, int64_t ldb);
+
+// All products are exact: the int32 result is sum_k (A[m,k] - aZero) * B[k,n] for every input
+// as long as K <= 65793 (then |result| <= 255*128*K < 2^31); larger K stays exact while the
+// true sums fit in int32. A is row-major [M,K] (row stride lda); C row-major with row stride
+// ldc, only written. pool == nullptr runs on the calling thread; small products run there too.
+void qgemmU8S8(int64_t M, const uint8_t* A, int64_t lda, uint8_t aZero, const QPackedB& B, int32_t* C,
+               int64_t ldc, ThreadPool* pool);
+
+// Unpacked convenience form (packs B for this one call): C[M,N] = sum_k (A - aZero) * B[K,N].
+void qgemmU8S8(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t lda, uint8_t aZero, const int8_t* B,
+               int64_t ldb, int32_t* C, int64_t ldc, ThreadPool* pool);
+
+// Fused dequantization: C[m,n] = float(acc[m,n]) * (aScale * bScale[n]) + bias[n], with acc the
+// exact int32 sum above, bScale the per-output-channel weight scales (length N) and bias
+// optional (nullptr: none). The int32 sums never leave registers except when K spans several
+// cache blocks (K > 2048), when C's own memory holds them between blocks. C must not alias A.
+void qgemmU8S8Dequant(int64_t M, const uint8_t* A, int64_t lda, uint8_t aZero, float aScale,
+                      const QPackedB& B, const float* bScale, const float* bias, float* C, int64_t ldc,
+                      ThreadPool* pool);
+
+// The kernel runtime dispatch picked (or that was forced): "avx512vnni", "avx2" or "portable".
+const char* qgemmKernelName();
+// For tests and benchmarks: force one kernel ("avx512vnni", "avx2", "portable"); nullptr restores
+// automatic dispatch. Returns false (changing nothing) when unknown or this CPU cannot run it.
+bool qgemmForceKernel(const char* name);
+
+}  // namespace lathe

@@ -1,0 +1,125 @@
+// AVX-512 VNNI int8 tile: 12x32 int32 accumulators (24 zmm), one vpdpbusd per 16 columns x 4
+// k-values x 1 row, compiled per function with target attributes so the rest of the addon stays
+// baseline x86-64; dispatch only hands it out when the CPU reports avx512_vnni.
+#include "qgemm_internal.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#include <cstring>
+
+#define LATHE_QGEMM_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+
+namespace lathe {
+namespace qgemm_internal {
+namespace {
+
+// 12 rows x 2 vectors of 16 columns: 24 accumulators + 2 B vectors + a broadcast of the 32 zmm
+// registers, the same shape as the float 12x32 tile. vpdpbusd multiplies u8 (the broadcast A
+// operand) by s8 (the B vector) and adds 4 products per int32 lane without saturation, so the
+// sums are exact (4*255*128 per step).
+constexpr int kMR = 12;
+constexpr int NR = kQgemmNR;
+
+template <int M>
+LATHE_QGEMM_TARGET void tileVnni(int64_t kGroups, const uint8_t* A, const int8_t* B, void* Cv, int64_t ldc, bool acc,
+                                 bool last, const OutStage& out, int n) {
+  __m512i c0[M], c1[M];
+#pragma GCC unroll 12
+  for (int i = 0; i < M; i++) c0[i] = c1[i] = _mm512_setzero_si512();
+  for (int64_t g = 0; g < kGroups; g++) {
+    const __m512i b0 = _mm512_load_si512(B + g * NR * 4);
+    const __m512i b1 = _mm512_load_si512(B + g * NR * 4 + 64);
+    const uint8_t* a = A + g * kMR * 4;
+#pragma GCC unroll 12
+    for (int i = 0; i < M; i++) {
+      int32_t a4;
+      std::memcpy(&a4, a + i * 4, 4);
+      const __m512i av = _mm512_set1_epi32(a4);
+      c0[i] = _mm512_dpbusd_epi32(c0[i], av, b0);
+      c1[i] = _mm512_dpbusd_epi32(c1[i], av, b1);
+    }
+  }
+  const __mmask16 k0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+  const __mmask16 k1 = n >= 32 ? __mmask16(0xFFFF) : n > 16 ? __mmask16((1u << (n - 16)) - 1) : __mmask16(0);
+  __m512i z0 = _mm512_setzero_si512(), z1 = z0;
+  __m512 s0 = _mm512_setzero_ps(), s1 = s0, d0 = s0, d1 = s0;
+  if (last) {
+    const __m512i az = _mm512_set1_epi32(out.aZero);
+    z0 = _mm512_mullo_epi32(az, _mm512_loadu_si512(out.colSum));
+    z1 = _mm512_mullo_epi32(az, _mm512_loadu_si512(out.colSum + 16));
+    if (out.bScale) {
+      const __m512 as = _mm512_set1_ps(out.aScale);
+      s0 = _mm512_mul_ps(as, _mm512_maskz_loadu_ps(k0, out.bScale));
+      s1 = _mm512_mul_ps(as, _mm512_maskz_loadu_ps(k1, out.bScale + 16));
+      if (out.bias) d0 = _mm512_maskz_loadu_ps(k0, out.bias), d1 = _mm512_maskz_loadu_ps(k1, out.bias + 16);
+    }
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < M; i++) {
+    int32_t* ci = static_cast<int32_t*>(Cv) + i * ldc;
+    __m512i r0 = c0[i], r1 = c1[i];
+    if (acc) {
+      r0 = _mm512_add_epi32(r0, _mm512_maskz_loadu_epi32(k0, ci));
+      r1 = _mm512_add_epi32(r1, _mm512_maskz_loadu_epi32(k1, ci + 16));
+    }
+    if (last) {
+      r0 = _mm512_sub_epi32(r0, z0);
+      r1 = _mm512_sub_epi32(r1, z1);
+      if (out.bScale) {
+        float* cf = static_cast<float*>(Cv) + i * ldc;
+        _mm512_mask_storeu_ps(cf, k0, _mm512_fmadd_ps(_mm512_cvtepi32_ps(r0), s0, d0));
+        _mm512_mask_storeu_ps(cf + 16, k1, _mm512_fmadd_ps(_mm512_cvtepi32_ps(r1), s1, d1));
+        continue;
+      }
+    }
+    _mm512_mask_storeu_epi32(ci, k0, r0);
+    _mm512_mask_storeu_epi32(ci + 16, k1, r1);
+  }
+}
+
+struct TileTable {
+  using Fn = void (*)(int64_t, const uint8_t*, const int8_t*, void*, int64_t, bool, bool, const OutStage&, int);
+  Fn fns[kMR];
+  template <int M>
+  void fill() {
+    fns[M - 1] = &tileVnni<M>;
+    if constexpr (M < kMR) fill<M + 1>();
+  }
+  TileTable() { fill<1>(); }
+};
+
+void tile(int64_t kGroups, const uint8_t* A, const int8_t* B, void* C, int64_t ldc, bool acc, bool last,
+          const OutStage& out, int m, int n) {
+  static const TileTable table;
+  table.fns[m - 1](kGroups, A, B, C, ldc, acc, last, out, n);
+}
+
+bool cpuHasAvx512Vnni() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512vnni");
+}
+
+}  // namespace
+
+// Cache blocks (k in bytes, so kc 2048 is the float kernel's 512-float rows in bytes): the A
+// block (96 x 2048 = 192 KiB) and one B panel (2048 x 32 = 64 KiB) sit in L2.
+const Kernel* kernelAvx512Vnni() {
+  static const Kernel k = {"avx512vnni", kMR, 96, 2048, 1024, &tile};
+  return cpuHasAvx512Vnni() ? &k : nullptr;
+}
+
+}  // namespace qgemm_internal
+}  // namespace lathe
+
+#else
+
+namespace lathe {
+namespace qgemm_internal {
+const Kernel* kernelAvx512Vnni() { return nullptr; }
+}  // namespace qgemm_internal
+}  // namespace lathe
+
+#endif

@@ -1,0 +1,39 @@
+// Internal contract between the int8 GEMM driver (qgemm.cc) and its per-ISA tiles. Packed A
+// slivers: kGroups groups of mr*4 bytes (row i's 4 consecutive k-values at i*4); packed B
+// panels: see QPackedB in qgemm.h.
+#pragma once
+#include <cstdint>
+
+#include "qgemm.h"
+
+namespace lathe {
+namespace qgemm_internal {
+
+// What the last K block of a tile does with its sums. Pointers are at the tile's first column.
+struct OutStage {
+  const int32_t* colSum;  // readable for kQgemmNR entries (QPackedB pads it)
+  int32_t aZero;
+  float aScale;
+  const float* bScale;    // nullptr: C is int32; else C is float, only n entries read
+  const float* bias;      // nullptr: no bias; only n entries read
+};
+
+struct Kernel {
+  const char* name;
+  int mr;                  // register tile rows (columns are kQgemmNR)
+  int64_t mc, kc, nc;      // cache blocks: rows, k-values (multiple of 4), columns
+  // C[m x n] of the tile, m <= mr, n <= kQgemmNR: int32 sums over kGroups groups of A sliver x B
+  // panel, added to the int32 partials already in C when acc. When last, subtracts
+  // aZero*colSum and writes the output stage's type; otherwise C holds int32 partials (in the
+  // float output's memory too: same size).
+  void (*tile)(int64_t kGroups, const uint8_t* A, const int8_t* B, void* C, int64_t ldc, bool acc, bool last,
+               const OutStage& out, int m, int n);
+};
+
+// nullptr when not compiled in or this CPU lacks the ISA.
+const Kernel* kernelAvx512Vnni();
+const Kernel* kernelAvx2();
+const Kernel* kernelPortable();
+
+}  // namespace qgemm_internal
+}  // namespace lathe
