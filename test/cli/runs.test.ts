@@ -256,7 +256,8 @@ test('lathe runs: a killed run reads as stopped (its cut last line a warning), a
   assert.match(rows[2], /^mlp-2024-12-31T23-59-59-000Z\s+finished\s+\S+ \S+\s+1 ep\s+0\.7000\s+0\.6000\s+0\.8500\s+-\s+3\.0s$/);
 });
 
-describe('examples/iris.json (needs LATHE_DATA)', { skip: !process.env.LATHE_DATA && 'LATHE_DATA is not set' }, () => {
+const IRIS = process.env.LATHE_DATA ? path.join(process.env.LATHE_DATA, 'tabular', 'iris.csv') : '';
+describe('examples/iris.json (needs LATHE_DATA)', { skip: !fs.existsSync(IRIS) && `needs $LATHE_DATA/tabular/iris.csv (LATHE_DATA=${process.env.LATHE_DATA ?? 'unset'})` }, () => {
   test('trains into a run folder that runs and compare read; the evaluation is on the validation split', () => {
     const runs = path.join(tmp, 'iris-runs');
     const env = { LATHE_DATA: process.env.LATHE_DATA! };
