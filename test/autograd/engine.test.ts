@@ -151,3 +151,45 @@ describe('detectAnomaly', () => {
     assert.ok(Number.isNaN(lt.tensor([-1]).log().item())); // off again: NaN is a value like any other
   });
 });
+
+// Gradients of intermediate tensors go back to the backend for reuse once their rule has run
+// (native: whole buffers of 64 KB and more). Storage something still holds must never be reused:
+// a leaf's .grad, a retained gradient, one gradient shared by several inputs (add gives [g, g]),
+// views (reshape), and everything when the graph is kept for a second backward.
+describe('backward hands garbage gradients back, and only garbage', () => {
+  const big = (seed: number) => lt.uniform([128, 256], -1, 1, { generator: new lt.Generator(seed) }).requireGrad();
+  /** Makes fresh outputs of the same size, which would land in any buffer wrongly handed back. */
+  const churn = (x: lt.Tensor) => lt.noGrad(() => [1, 2, 3, 4, 5, 6].map((k) => x.detach().mul(k + 100)));
+  const constant = (t: lt.Tensor, v: number, what: string) => assert.ok(Array.from(t.dataSync()).every((e) => Math.abs(e - v) < 1e-5), `${what}: every entry ${v}`);
+
+  test('one gradient to a leaf and to an intermediate (add), through views (reshape)', () => {
+    const a = big(1);
+    const b = big(11);
+    const h = b.mul(2).reshape([256, 128]).reshape([128, 256]);
+    h.add(a).sum().backward(); // a.grad is add's g itself; b's comes through h's views
+    churn(a);
+    constant(a.grad!, 1, 'a.grad');
+    constant(b.grad!, 2, 'b.grad');
+  });
+
+  test('a retained intermediate gradient stays intact', () => {
+    const a = big(2);
+    const h = a.mul(3);
+    h.retainGrad();
+    h.mul(4).add(1).sum().backward();
+    churn(a);
+    constant(h.grad!, 4, 'h.grad');
+    constant(a.grad!, 12, 'a.grad');
+  });
+
+  test('with retainGraph, a second backward gives the same gradients', () => {
+    const a = big(3);
+    const loss = a.mul(2).exp().mul(0.5).sum();
+    loss.backward(undefined, { retainGraph: true });
+    const first = a.grad!.clone();
+    a.zeroGrad();
+    churn(a);
+    loss.backward();
+    assertClose(a.grad!, first, { atol: 0, rtol: 0 }, 'second backward');
+  });
+});
