@@ -5,27 +5,21 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstring>
 #include <new>
-#include <thread>
 
+#include "blocking.h"
 #include "qgemm_internal.h"
 
 namespace lathe {
 
 using qgemm_internal::Kernel;
 using qgemm_internal::OutStage;
+using namespace gemm_blocking;
 
 namespace {
 
 constexpr int NR = kQgemmNR;
-
-inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
-inline int64_t evenBlock(int64_t total, int64_t block, int64_t unit) {
-  return std::min(roundUp(ceilDiv(total, ceilDiv(total, block)), unit), roundUp(total, unit));
-}
 
 template <typename T>
 std::shared_ptr<T> alignedArray(size_t count) {
@@ -72,27 +66,6 @@ void packA(const uint8_t* A, int64_t lda, int64_t mc, int64_t kc, int mr, uint8_
   }
 }
 
-// Grown on demand and kept for the thread's lifetime (as gemm.cc's), 64-byte aligned.
-class PackBuffer {
- public:
-  ~PackBuffer() { release(); }
-  uint8_t* get(size_t bytes) {
-    if (bytes > size_) {
-      release();
-      size_ = std::max(bytes, size_ * 2);
-      ptr_ = ::operator new(size_, std::align_val_t(64));
-    }
-    return static_cast<uint8_t*>(ptr_);
-  }
-
- private:
-  void release() {
-    if (ptr_) ::operator delete(ptr_, std::align_val_t(64));
-    ptr_ = nullptr;
-  }
-  void* ptr_ = nullptr;
-  size_t size_ = 0;
-};
 thread_local PackBuffer tlsPackA;
 
 // ---- blocked product ------------------------------------------------------------------------
@@ -119,7 +92,7 @@ void runBlock(const Kernel& kr, const Problem& p, int64_t m0, int64_t m1, int64_
   const int64_t kcBlock = K > 0 ? evenBlock(K, kr.kc, 4) : 4;
   const int64_t mcBlock = evenBlock(m1 - m0, kr.mc, mr);
   const int64_t ncPanels = std::max<int64_t>(1, kr.nc / NR);
-  uint8_t* Ap = tlsPackA.get(size_t(mcBlock) * kcBlock);
+  uint8_t* Ap = static_cast<uint8_t*>(tlsPackA.get(size_t(mcBlock) * kcBlock));
   for (int64_t jp = p0; jp < p1; jp += ncPanels) {
     const int64_t jpEnd = std::min(p1, jp + ncPanels);
     for (int64_t pc = 0; pc == 0 || pc < K; pc += kcBlock) {  // K == 0 still runs the output stage
@@ -147,18 +120,7 @@ void runBlock(const Kernel& kr, const Problem& p, int64_t m0, int64_t m1, int64_
 // As gemm.cc: below this many multiply-adds a product runs on the calling thread (a worker's
 // wake-up costs ~7-30 us on the 2-vCPU VM); int8 runs ~2-3x the float rate, hence 2x its bar.
 constexpr double kParallelMinOps = 6.0e6;
-constexpr int kMaxSpinMicros = 200;
 
-void chooseGrid(int64_t unitsM, int64_t unitsN, int64_t mr, int64_t nr, int64_t target, int64_t& tm, int64_t& tn) {
-  tm = tn = 1;
-  double best = 1e300;
-  for (int64_t n = 1; n <= std::min(target, unitsN); n++) {
-    const int64_t m = std::min(unitsM, std::max<int64_t>(1, target / n));
-    if (m * n * 4 < target * 3) continue;
-    const double cost = double(ceilDiv(unitsM, m) * mr) + double(ceilDiv(unitsN, n) * nr);
-    if (cost < best) best = cost, tm = m, tn = n;
-  }
-}
 
 void qgemmRun(const Problem& p, ThreadPool* pool) {
   const QPackedB& B = *p.B;
@@ -174,24 +136,11 @@ void qgemmRun(const Problem& p, ThreadPool* pool) {
     runBlock(kr, p, 0, p.M, 0, unitsN);
     return;
   }
-  // The caller spins briefly for the workers rather than sleeping in the pool (gemm.cc measured
-  // ~10 us per call saved on the VM).
-  std::atomic<int64_t> started{0}, finished{0};
-  const std::thread::id caller = std::this_thread::get_id();
-  pool->run(tasks, [&](int64_t t) {
-    started.fetch_add(1, std::memory_order_relaxed);
+  runSpinning(*pool, tasks, [&](int64_t t) {
     const int64_t bm = t % tm, bn = t / tm;
     const int64_t m0 = unitsM * bm / tm * kr.mr, m1 = std::min(p.M, unitsM * (bm + 1) / tm * kr.mr);
     const int64_t q0 = unitsN * bn / tn, q1 = unitsN * (bn + 1) / tn;
     if (m0 < m1 && q0 < q1) runBlock(kr, p, m0, m1, q0, q1);
-    finished.fetch_add(1, std::memory_order_acq_rel);
-    if (std::this_thread::get_id() == caller && started.load(std::memory_order_relaxed) == tasks) {
-      const auto giveUp = std::chrono::steady_clock::now() + std::chrono::microseconds(kMaxSpinMicros);
-      for (int i = 1; finished.load(std::memory_order_acquire) < tasks; i++) {
-        cpuRelax();
-        if (i % 256 == 0 && std::chrono::steady_clock::now() > giveUp) break;
-      }
-    }
   });
 }
 
