@@ -5,7 +5,6 @@
 // {"done": true, "iterations", "ms_per_iter", "val_loss", "model_dir"}.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../atomic-write.js';
 import { LatheError, fail } from '../errors.js';
 import { generate } from '../models/gpt/generate.js';
 import { GPT, nextTokenLoss } from '../models/gpt/gpt.js';
@@ -13,7 +12,7 @@ import { saveGPT } from '../models/gpt/saved.js';
 import { optimizerFromConfig } from '../optim/index.js';
 import { manualSeed } from '../tensor/random.js';
 import { loadTextData, readLanguageModelConfig, trainLanguageModel } from '../train/lm/index.js';
-import { type RunSummary, RunWriter, hyperparametersFromConfig, runId } from '../train/runs/index.js';
+import { type RunSummary, RunWriter, hyperparametersFromConfig, prepareRunFolder } from '../train/runs/index.js';
 
 export interface TrainFlags {
   data?: string;
@@ -43,12 +42,7 @@ export async function trainLanguageModelCommand(configFile: string, raw: unknown
   model.optimizer.attach(model.parameters(), 'config.compile.optimizer');
   const prompt = firstPrompt(tokenizer, windows.train.tokens);
 
-  const runDir = path.resolve(flags.out ?? path.join('runs', runId(path.basename(configFile, '.json'), new Date())));
-  const ckptFile = path.join(runDir, 'checkpoints', 'last.safetensors');
-  if (fs.existsSync(ckptFile) && !flags.resume) fail('train', `${runDir} already holds a run; pass --resume to continue it, or choose another --out`);
-  if (flags.resume && !fs.existsSync(ckptFile)) fail('train', `--resume: ${ckptFile} not found, nothing to resume`);
-  fs.mkdirSync(path.dirname(ckptFile), { recursive: true });
-  writeFileAtomic(path.join(runDir, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
+  const { runDir, lastCheckpoint: ckptFile } = prepareRunFolder(configFile, raw, { out: flags.out, resume: flags.resume });
   const optimizer = model.optimizer;
   const fit = config.fit;
   const schedule = optimizer.schedule;

@@ -4,7 +4,6 @@
 // model config ("text" dataset, "gpt" model) goes to train-lm.ts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../atomic-write.js';
 import { fail } from '../errors.js';
 import { integratedGradientsHeatmaps } from '../explain/example-heatmaps.js';
 import { saveModel } from '../io/saved-model.js';
@@ -12,7 +11,7 @@ import { BackupAndRestore, JsonLinesLogger, ModelCheckpoint, NanGuard, StepLogge
 import type { History } from '../train/fit.js';
 import { rowRange } from '../train/model.js';
 import { type RunConfig, type RunData, buildRunModel, checkLabels, loadRunData, readRunConfig } from '../train/run-config.js';
-import { type Evaluation, type RunSummary, RunWriter, hyperparametersFromConfig, runId, writeRunEvaluation } from '../train/runs/index.js';
+import { type Evaluation, type RunSummary, RunWriter, hyperparametersFromConfig, prepareRunFolder, writeRunEvaluation } from '../train/runs/index.js';
 import type { Sequential } from '../train/sequential.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { trainingAdvice } from '../train/advice.js';
@@ -60,13 +59,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   checkLabels(data.train[1], data.classes, 'train labels');
   if (data.validation) checkLabels(data.validation[1], data.classes, 'validation labels');
 
-  const runDir = path.resolve((flags.out as string | undefined) ?? path.join('runs', runId(path.basename(configFile, '.json'), new Date())));
-  const ckptDir = path.join(runDir, 'checkpoints');
-  const lastCkpt = path.join(ckptDir, 'last.safetensors');
-  if (fs.existsSync(lastCkpt) && !flags.resume) fail('train', `${runDir} already holds a run; pass --resume to continue it, or choose another --out`);
-  if (flags.resume && !fs.existsSync(lastCkpt)) fail('train', `--resume: ${lastCkpt} not found, nothing to resume`);
-  fs.mkdirSync(runDir, { recursive: true });
-  writeFileAtomic(path.join(runDir, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
+  const { runDir, lastCheckpoint: lastCkpt } = prepareRunFolder(configFile, raw, { out: flags.out as string | undefined, resume: Boolean(flags.resume) });
+  const ckptDir = path.dirname(lastCkpt);
   const optimizer = model.optimizer!;
   const run = new RunWriter(runDir, {
     id: path.basename(runDir),

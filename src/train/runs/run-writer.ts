@@ -8,7 +8,23 @@ import { writeFileAtomic } from '../../atomic-write.js';
 import { getBackend } from '../../backends/registry.js';
 import { getNumThreads } from '../../backends/threads.js';
 import { VERSION } from '../../version.js';
-import { type Flat, RUN_FORMAT, type RunRecord, type RunStatus, type RunSummary } from './run-format.js';
+import { fail } from '../../errors.js';
+import { type Flat, RUN_FORMAT, type RunRecord, type RunStatus, type RunSummary, runId } from './run-format.js';
+
+/**
+ * The folder a `lathe train` run writes to (`out`, or runs/<config name>-<time>), checked against
+ * --resume before anything trains, holding the config as given. Returns it and the checkpoint
+ * that --resume continues from.
+ */
+export function prepareRunFolder(configFile: string, config: unknown, options: { out?: string; resume?: boolean }): { runDir: string; lastCheckpoint: string } {
+  const runDir = path.resolve(options.out ?? path.join('runs', runId(path.basename(configFile, '.json'), new Date())));
+  const lastCheckpoint = path.join(runDir, 'checkpoints', 'last.safetensors');
+  if (fs.existsSync(lastCheckpoint) && !options.resume) fail('train', `${runDir} already holds a run; pass --resume to continue it, or choose another --out`);
+  if (options.resume && !fs.existsSync(lastCheckpoint)) fail('train', `--resume: ${lastCheckpoint} not found, nothing to resume`);
+  fs.mkdirSync(path.dirname(lastCheckpoint), { recursive: true });
+  writeFileAtomic(path.join(runDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  return { runDir, lastCheckpoint };
+}
 
 /** What the run ran on: enough to explain why two runs' timings differ. */
 export function runEnvironment(): RunRecord['env'] {
