@@ -26,7 +26,7 @@ export interface BatchNormalizationOptions extends LayerOptions {
   numFeatures?: number;
 }
 
-export function checkFeatures(where: string, n: unknown, what: string): number {
+function checkFeatures(where: string, n: unknown, what: string): number {
   if (!Number.isInteger(n) || (n as number) < 1) fail(where, `${what} must be a positive integer, got ${JSON.stringify(n)}`);
   return n as number;
 }
@@ -176,9 +176,11 @@ export interface LayerNormalizationOptions extends LayerOptions {
   numFeatures?: number;
 }
 
-/** Normalises each example over its last axis: (x - mean) / sqrt(var + epsilon) * gamma + beta. */
-export class LayerNormalization extends Layer {
-  readonly type = 'layernormalization';
+/**
+ * What LayerNormalization and RMSNormalization share: a per-feature gain (gamma) and shift (beta)
+ * over the last axis, created once its size is known (numFeatures, inputShape, or the first batch).
+ */
+export abstract class LastAxisNormalization extends Layer {
   readonly epsilon: number;
   readonly center: boolean;
   readonly scale: boolean;
@@ -188,9 +190,9 @@ export class LayerNormalization extends Layer {
   /** The last axis' size, once the weights exist. */
   private features?: number;
 
-  constructor(options: LayerNormalizationOptions = {}) {
+  constructor(options: LayerNormalizationOptions, defaultEpsilon: number) {
     super(options);
-    const epsilon = options.epsilon ?? 1e-3;
+    const epsilon = options.epsilon ?? defaultEpsilon;
     if (typeof epsilon !== 'number' || !(epsilon > 0 && Number.isFinite(epsilon))) fail(this.name, `epsilon must be a positive number, got ${JSON.stringify(epsilon)}`);
     this.epsilon = epsilon;
     this.center = options.center ?? true;
@@ -198,17 +200,6 @@ export class LayerNormalization extends Layer {
     if (options.numFeatures !== undefined) this.numFeatures = checkFeatures(this.name, options.numFeatures, 'numFeatures');
     if (this.inputShape) this.build(this.inputShape);
     else if (this.numFeatures !== undefined) this.createWeights(this.numFeatures);
-  }
-
-  static fromConfig(r: ConfigReader): LayerNormalization {
-    const base = readLayerOptions(r, ['epsilon', 'center', 'scale', 'numFeatures']);
-    return new LayerNormalization({
-      ...base,
-      epsilon: r.number('epsilon', 1e-3, [Number.MIN_VALUE, Infinity]),
-      center: r.bool('center', true),
-      scale: r.bool('scale', true),
-      numFeatures: r.has('numFeatures') ? r.positiveInt('numFeatures') : undefined,
-    });
   }
 
   computeOutputShape(inputShape: readonly number[]): number[] {
@@ -231,9 +222,34 @@ export class LayerNormalization extends Layer {
     if (this.center) this.addParameter('beta', make('zeros')).name = `${this.name}.beta`;
   }
 
-  forward(x: Tensor): Tensor {
+  /** Checks x against the features the weights were made for. */
+  protected checkInput(x: Tensor): void {
     if (x.rank < 1) fail(this.name, `expected input [batch, ..., features], got a scalar`);
     this.computeOutputShape(x.shape.slice(1));
+  }
+}
+
+/** Normalises each example over its last axis: (x - mean) / sqrt(var + epsilon) * gamma + beta. */
+export class LayerNormalization extends LastAxisNormalization {
+  readonly type = 'layernormalization';
+
+  constructor(options: LayerNormalizationOptions = {}) {
+    super(options, 1e-3);
+  }
+
+  static fromConfig(r: ConfigReader): LayerNormalization {
+    const base = readLayerOptions(r, ['epsilon', 'center', 'scale', 'numFeatures']);
+    return new LayerNormalization({
+      ...base,
+      epsilon: r.number('epsilon', 1e-3, [Number.MIN_VALUE, Infinity]),
+      center: r.bool('center', true),
+      scale: r.bool('scale', true),
+      numFeatures: r.has('numFeatures') ? r.positiveInt('numFeatures') : undefined,
+    });
+  }
+
+  forward(x: Tensor): Tensor {
+    this.checkInput(x);
     return layerNorm(x, this.gamma, this.beta, { epsilon: this.epsilon }); // one fused op, forward and backward
   }
 

@@ -5,10 +5,9 @@ import { fail } from '../../errors.js';
 import { mean, rsqrt } from '../../ops/functions.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { ConfigReader, Json } from '../config.js';
-import { initialize } from '../init.js';
-import { Layer, type LayerOptions } from '../layer.js';
+import type { LayerOptions } from '../layer.js';
 import { readLayerOptions } from './layer-config.js';
-import { checkFeatures } from './normalization.js';
+import { LastAxisNormalization } from './normalization.js';
 
 export interface RMSNormalizationOptions extends LayerOptions {
   /** Keras' default 1e-6. */
@@ -19,23 +18,11 @@ export interface RMSNormalizationOptions extends LayerOptions {
   numFeatures?: number;
 }
 
-export class RMSNormalization extends Layer {
+export class RMSNormalization extends LastAxisNormalization {
   readonly type = 'rmsnormalization';
-  readonly epsilon: number;
-  readonly scale: boolean;
-  readonly numFeatures?: number;
-  gamma: Tensor | null = null;
-  private features?: number;
 
   constructor(options: RMSNormalizationOptions = {}) {
-    super(options);
-    const epsilon = options.epsilon ?? 1e-6;
-    if (typeof epsilon !== 'number' || !(epsilon > 0 && Number.isFinite(epsilon))) fail(this.name, `epsilon must be a positive number, got ${JSON.stringify(epsilon)}`);
-    this.epsilon = epsilon;
-    this.scale = options.scale ?? true;
-    if (options.numFeatures !== undefined) this.numFeatures = checkFeatures(this.name, options.numFeatures, 'numFeatures');
-    if (this.inputShape) this.build(this.inputShape);
-    else if (this.numFeatures !== undefined) this.createWeights(this.numFeatures);
+    super({ ...options, center: false }, 1e-6);
   }
 
   static fromConfig(r: ConfigReader): RMSNormalization {
@@ -48,27 +35,8 @@ export class RMSNormalization extends Layer {
     });
   }
 
-  computeOutputShape(inputShape: readonly number[]): number[] {
-    if (inputShape.length < 1) this.shapeError(inputShape, 'with at least one axis (features)');
-    const f = this.features ?? this.numFeatures;
-    if (f !== undefined && inputShape[inputShape.length - 1] !== f) this.shapeError(inputShape, `with ${f} features on the last axis`);
-    return [...inputShape];
-  }
-
-  override build(inputShape: readonly number[]): void {
-    this.computeOutputShape(inputShape);
-    if (this.features === undefined) this.createWeights(inputShape[inputShape.length - 1]);
-    super.build(inputShape);
-  }
-
-  private createWeights(features: number): void {
-    this.features = features;
-    if (this.scale) this.addParameter('gamma', initialize('ones', [features], { fanIn: features, fanOut: features }, { dtype: this.dtype })).name = `${this.name}.gamma`;
-  }
-
   forward(x: Tensor): Tensor {
-    if (x.rank < 1) fail(this.name, 'expected input [batch, ..., features], got a scalar');
-    this.computeOutputShape(x.shape.slice(1));
+    this.checkInput(x);
     const y = x.mul(rsqrt(mean(x.square(), -1, true).add(this.epsilon)));
     return this.gamma ? y.mul(this.gamma) : y;
   }
