@@ -9,67 +9,52 @@ import { parseArgs } from './args.js';
 
 const USAGE = 'Usage: lathe serve --model-repository DIR [--host 127.0.0.1] [--port 8501] [--max-request-bytes N] [--poll-seconds S] [--request-timeout-ms MS] [--management-token-file FILE] [--api-key KEY | --api-key-file FILE] [--access-log] [--ui [--runs DIR]]';
 
-/**
- * The management token: from a file (--management-token-file) or LATHE_MANAGEMENT_TOKEN, so it
- * never shows in `ps`; --management-token works but warns for that reason. Undefined: the API is off.
- */
-function managementToken(flags: Record<string, unknown>, warn: (message: string) => void): string | undefined {
-  const sources = [flags['management-token-file'] !== undefined, flags['management-token'] !== undefined, process.env.LATHE_MANAGEMENT_TOKEN !== undefined].filter(Boolean).length;
-  if (sources > 1) fail('serve', 'give the management token one way: --management-token-file FILE, LATHE_MANAGEMENT_TOKEN, or --management-token');
-  let token: string | undefined;
-  let where = '';
-  if (typeof flags['management-token-file'] === 'string') {
-    const file = flags['management-token-file'];
-    where = `--management-token-file ${file}`;
-    try {
-      const st = fs.statSync(file);
-      // Like ssh with a private key: a token others can read is not a secret, but only warn.
-      if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) warn(`${file} can be read by other users (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
-      token = fs.readFileSync(file, 'utf8').trim();
-    } catch (e) {
-      fail('serve', `${where}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-  } else if (typeof flags['management-token'] === 'string') {
-    warn('--management-token puts the token on the command line, where ps and shell history show it; use --management-token-file FILE or LATHE_MANAGEMENT_TOKEN');
-    token = flags['management-token'].trim();
-    where = '--management-token';
-  } else if (process.env.LATHE_MANAGEMENT_TOKEN !== undefined) {
-    token = process.env.LATHE_MANAGEMENT_TOKEN.trim();
-    where = 'LATHE_MANAGEMENT_TOKEN';
-  }
-  if (token === undefined) return undefined;
-  if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) fail('serve', `${where}: the management token must be at least ${MIN_TOKEN_LENGTH} characters without spaces (e.g. openssl rand -hex 32 > token && chmod 600 token); got ${token.length} characters`);
-  return token;
+/** Where a secret may come from: a file, an environment variable, or (shown by ps, so it warns) a flag. */
+interface SecretSource {
+  what: string; // "management token", "API key"
+  noun: string; // "token", "key"
+  file: string; // the flag naming a file
+  flag: string; // the flag holding the value
+  env: string;
+  example: string;
+  /** Warn when the file can be read by other users (as ssh does for a private key). */
+  checkMode?: boolean;
 }
 
-/**
- * The API key every route then needs: --api-key-file FILE, LATHE_API_KEY, or --api-key (which ps
- * shows, so it warns). Undefined: no route is guarded.
- */
-function apiKey(flags: Record<string, unknown>, warn: (message: string) => void): string | undefined {
-  const sources = [flags['api-key-file'] !== undefined, flags['api-key'] !== undefined, process.env.LATHE_API_KEY !== undefined].filter(Boolean).length;
-  if (sources > 1) fail('serve', 'give the API key one way: --api-key-file FILE, LATHE_API_KEY, or --api-key');
-  let key: string | undefined;
+/** The secret from the one source given, at least MIN_TOKEN_LENGTH characters without spaces; undefined when none is. */
+function readSecret(flags: Record<string, unknown>, s: SecretSource, warn: (message: string) => void): string | undefined {
+  const ways = `--${s.file} FILE, ${s.env}, or --${s.flag}`;
+  const sources = [flags[s.file] !== undefined, flags[s.flag] !== undefined, process.env[s.env] !== undefined].filter(Boolean).length;
+  if (sources > 1) fail('serve', `give the ${s.what} one way: ${ways}`);
+  let value: string | undefined;
   let where = '';
-  if (typeof flags['api-key-file'] === 'string') {
-    where = `--api-key-file ${flags['api-key-file']}`;
+  const file = flags[s.file];
+  if (typeof file === 'string') {
+    where = `--${s.file} ${file}`;
     try {
-      key = fs.readFileSync(flags['api-key-file'], 'utf8').trim();
+      const st = fs.statSync(file);
+      if (s.checkMode && process.platform !== 'win32' && (st.mode & 0o077) !== 0) warn(`${file} can be read by other users (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+      value = fs.readFileSync(file, 'utf8').trim();
     } catch (e) {
       fail('serve', `${where}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
-  } else if (typeof flags['api-key'] === 'string') {
-    warn('--api-key puts the key on the command line, where ps and shell history show it; use --api-key-file FILE or LATHE_API_KEY');
-    key = flags['api-key'].trim();
-    where = '--api-key';
-  } else if (process.env.LATHE_API_KEY !== undefined) {
-    key = process.env.LATHE_API_KEY.trim();
-    where = 'LATHE_API_KEY';
+  } else if (typeof flags[s.flag] === 'string') {
+    warn(`--${s.flag} puts the ${s.noun} on the command line, where ps and shell history show it; use --${s.file} FILE or ${s.env}`);
+    value = (flags[s.flag] as string).trim();
+    where = `--${s.flag}`;
+  } else if (process.env[s.env] !== undefined) {
+    value = process.env[s.env]!.trim();
+    where = s.env;
   }
-  if (key === undefined) return undefined;
-  if (key.length < MIN_TOKEN_LENGTH || /\s/.test(key)) fail('serve', `${where}: the API key must be at least ${MIN_TOKEN_LENGTH} characters without spaces (e.g. openssl rand -hex 32); got ${key.length} characters`);
-  return key;
+  if (value === undefined) return undefined;
+  if (value.length < MIN_TOKEN_LENGTH || /\s/.test(value)) fail('serve', `${where}: the ${s.what} must be at least ${MIN_TOKEN_LENGTH} characters without spaces (e.g. ${s.example}); got ${value.length} characters`);
+  return value;
 }
+
+/** The management token; undefined: the management API is off. */
+const MANAGEMENT_TOKEN: SecretSource = { what: 'management token', noun: 'token', file: 'management-token-file', flag: 'management-token', env: 'LATHE_MANAGEMENT_TOKEN', example: 'openssl rand -hex 32 > token && chmod 600 token', checkMode: true };
+/** The API key every route then needs; undefined: no route is guarded. */
+const API_KEY: SecretSource = { what: 'API key', noun: 'key', file: 'api-key-file', flag: 'api-key', env: 'LATHE_API_KEY', example: 'openssl rand -hex 32' };
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs('serve', argv, {
@@ -92,9 +77,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const log = (line: Record<string, unknown>) => {
     if (line.event !== 'request' || accessLog) process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
   };
-  const token = managementToken(flags, (message) => log({ event: 'warning', message }));
+  const token = readSecret(flags, MANAGEMENT_TOKEN, (message) => log({ event: 'warning', message }));
   const host = (flags.host as string | undefined) ?? '127.0.0.1';
-  const key = apiKey(flags, (message) => log({ event: 'warning', message }));
+  const key = readSecret(flags, API_KEY, (message) => log({ event: 'warning', message }));
   if (key !== undefined) log({ event: 'api_key', enabled: true, message: 'every route needs "Authorization: Bearer <API key>"' });
   if (token !== undefined) {
     const loopback = host === '127.0.0.1' || host === '::1' || host === 'localhost';
