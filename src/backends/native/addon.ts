@@ -49,8 +49,9 @@ export interface NativeAddon {
 
 export const ADDON_PATH = fileURLToPath(new URL('../../../../build/Release/lathe_native.node', import.meta.url));
 
-/** The addon, or the reason it could not be loaded. */
-export function loadAddon(path = ADDON_PATH): { addon: NativeAddon } | { error: string } {
+/** The addon, or the reason it could not be loaded. LATHE_NATIVE_ADDON names another build (a
+ * developer's experimental one, beside the installed build). */
+export function loadAddon(path = process.env.LATHE_NATIVE_ADDON || ADDON_PATH): { addon: NativeAddon } | { error: string } {
   if (!existsSync(path)) return { error: `${path} does not exist (the native build did not run or failed)` };
   try {
     return { addon: createRequire(import.meta.url)(path) as NativeAddon };
