@@ -421,6 +421,7 @@ void ScaleShift(const Napi::CallbackInfo& info) {
     const int64_t n = static_cast<int64_t>(x.length);
     switch (x.type) {
       case napi_uint8_array: scaleShift<uint8_t, D>((const uint8_t*)x.data, o, n, scale, offset, *pool); break;
+      case napi_int8_array: scaleShift<int8_t, D>((const int8_t*)x.data, o, n, scale, offset, *pool); break;
       case napi_int32_array: scaleShift<int32_t, D>((const int32_t*)x.data, o, n, scale, offset, *pool); break;
       case napi_float32_array: scaleShift<float, D>((const float*)x.data, o, n, scale, offset, *pool); break;
       case napi_float64_array: scaleShift<double, D>((const double*)x.data, o, n, scale, offset, *pool); break;

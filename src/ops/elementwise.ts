@@ -2,7 +2,7 @@
 import { apply, noGrad } from '../autograd/engine.js';
 import { COMPARISON_OPS, type BinaryOp, type UnaryOp } from '../backends/backend.js';
 import { fail } from '../errors.js';
-import { type DType, isFloat, promoteTypes, scalarDType } from '../tensor/dtype.js';
+import { type DType, allocArray, isFloat, promoteTypes, scalarDType } from '../tensor/dtype.js';
 import { broadcastShapes, sameShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import * as T from './table.js';
@@ -11,7 +11,7 @@ export type Operand = Tensor | number | boolean;
 
 /** A JS scalar as a 0-d tensor beside `like`, in the dtype it takes there. */
 export function scalarLike(value: number | boolean, like: Tensor, dtype = scalarDType(value, like.dtype)): Tensor {
-  const data = new (dtype === 'float64' ? Float64Array : dtype === 'float32' ? Float32Array : dtype === 'int32' ? Int32Array : Uint8Array)(1);
+  const data = allocArray(dtype, 1);
   data[0] = Number(value);
   return new Tensor([], dtype, like.backend.upload(data, dtype), like.backend);
 }

@@ -17,7 +17,7 @@ function reduction(op: ReduceOp | 'logsumexp', x: Tensor, axis: Axes, keepdims =
     for (const a of axes) if (x.shape[a] === 0) fail(op, `cannot reduce over axis ${a} of size 0 in ${fmtShape(x.shape)}`);
   }
   let input = x;
-  if (op === 'sum' && (x.dtype === 'bool' || x.dtype === 'uint8')) input = cast(x, 'int32'); // counts must not wrap at 256
+  if (op === 'sum' && (x.dtype === 'bool' || x.dtype === 'uint8' || x.dtype === 'int8')) input = cast(x, 'int32'); // sums must not wrap at 8 bits
   if (op === 'logsumexp' && !isFloat(x.dtype)) input = cast(x, 'float32');
   return apply(op === 'logsumexp' ? T.logsumexp : T[op], [input], { axes, keepdims });
 }

@@ -2,7 +2,7 @@
 import type { Backend } from '../backends/backend.js';
 import { getBackend } from '../backends/registry.js';
 import { fail } from '../errors.js';
-import { type DType, type TypedArray, allocArray, castArray, dtypeOfArray, isDType, isFloat } from './dtype.js';
+import { type DType, type TypedArray, allocArray, castArray, dtypeOfArray, isDType, isFloat, DTYPES } from './dtype.js';
 import { type Generator, defaultGenerator } from './random.js';
 import { checkShape, sizeOf } from './shape.js';
 import { type NestedArray, Tensor } from './tensor.js';
@@ -22,7 +22,7 @@ function resolveBackend(b: string | Backend | undefined): Backend {
 }
 
 function checkDType(op: string, dtype: unknown): DType {
-  if (!isDType(dtype)) fail(op, `unknown dtype ${JSON.stringify(dtype)} (expected float32, float64, int32, uint8 or bool)`);
+  if (!isDType(dtype)) fail(op, `unknown dtype ${JSON.stringify(dtype)} (expected one of ${DTYPES.join(', ')})`);
   return dtype;
 }
 

@@ -8,9 +8,9 @@ import { fromArray } from './create.js';
 import { type DType, arrayType } from './dtype.js';
 import type { Tensor } from './tensor.js';
 
-const CODES: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32', uint8: 'U8', bool: 'BOOL' };
+const CODES: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32', int8: 'I8', uint8: 'U8', bool: 'BOOL' };
 const FROM_CODE: Record<string, DType> = Object.fromEntries(Object.entries(CODES).map(([d, c]) => [c, d as DType]));
-const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, uint8: 1, bool: 1 };
+const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, int8: 1, uint8: 1, bool: 1 };
 
 /** Headers larger than this are refused: the format's own reference reader uses 100 MB. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;

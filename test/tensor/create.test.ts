@@ -26,6 +26,18 @@ onEachBackend('creation', () => {
     assert.equal(lt.tensor(new Uint8Array(2)).dtype, 'uint8');
   });
 
+  test('int8 stores quantized values: creation, casts both ways, promotion and sums that do not wrap', () => {
+    const q = lt.tensor(new Int8Array([-128, -1, 0, 127]));
+    assert.equal(q.dtype, 'int8');
+    assert.deepEqual(q.toArray(), [-128, -1, 0, 127]);
+    assert.deepEqual(q.cast('float32').toArray(), [-128, -1, 0, 127]);
+    assert.deepEqual(lt.tensor([-2.7, 2.7, 100]).cast('int8').toArray(), [-2, 2, 100]);
+    assert.equal(q.add(lt.tensor(new Uint8Array([1, 1, 1, 1]))).dtype, 'int32'); // neither 8-bit type holds the other
+    assert.deepEqual(q.add(1).toArray(), [-127, 0, 1, 128].map((v) => ((v + 128) % 256) - 128)); // int8 + small scalar stays int8, wrapping like PyTorch
+    assert.equal(q.sum().item(), -2);
+    assert.equal(q.sum().dtype, 'int32');
+  });
+
   test('ragged, wrong-size and unrepresentable data are named', () => {
     assertThrowsLathe(() => lt.tensor([[1, 2], [3]]), /tensor: ragged nested array: element data\[1\] has length 1, expected 2/);
     assertThrowsLathe(() => lt.tensor(new Float32Array(5), { shape: [2, 2] }), /tensor: 5 values do not fill shape \[2,2\] \(4 elements\)/);

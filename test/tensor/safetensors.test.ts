@@ -35,6 +35,7 @@ function sample(): Record<string, lt.Tensor> {
     f64: lt.tensor([Math.PI, -0, NaN, -Infinity, 5e-324], { dtype: 'float64' }),
     i32: lt.tensor([[-2147483648, 2147483647], [0, -1]], { dtype: 'int32' }),
     u8: lt.tensor([0, 1, 127, 255], { dtype: 'uint8', shape: [1, 4, 1] }),
+    i8: lt.tensor([-128, -1, 0, 127], { dtype: 'int8' }),
     flags: lt.tensor([true, false, true], { dtype: 'bool' }),
     scalar: lt.tensor(2.5, { dtype: 'float64' }),
     empty: lt.zeros([0, 3], { dtype: 'int32' }),
@@ -153,7 +154,7 @@ test('decode rejects malformed files, naming the file and the problem', () => {
   reject(file('[1, 2]'), /^w\.safetensors: header must be a JSON object$/);
   reject(file('null'), /^w\.safetensors: header must be a JSON object$/);
   reject(json({ a: 3 }), /^w\.safetensors: tensor "a": entry must be an object$/);
-  reject(json({ a: u8([2], [0, 4], 'F16') }, new Uint8Array(4)), /^w\.safetensors: tensor "a": dtype "F16" is not supported \(expected one of F32, F64, I32, U8, BOOL\)$/);
+  reject(json({ a: u8([2], [0, 4], 'F16') }, new Uint8Array(4)), /^w\.safetensors: tensor "a": dtype "F16" is not supported \(expected one of F32, F64, I32, I8, U8, BOOL\)$/);
   reject(json({ a: u8([2], [0, 2], 'u8') }, new Uint8Array(2)), /^w\.safetensors: tensor "a": dtype "u8" is not supported/);
   reject(json({ a: u8([2, -1], [0, 2]) }, new Uint8Array(2)), /^w\.safetensors: tensor "a": shape must be an array of non-negative integers, got \[2,-1\]$/);
   reject(json({ a: u8([1.5], [0, 2]) }, new Uint8Array(2)), /^w\.safetensors: tensor "a": shape must be an array of non-negative integers, got \[1\.5\]$/);

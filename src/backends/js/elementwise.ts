@@ -95,7 +95,7 @@ export function cast(x: TensorInfo, dtype: DType): Buf {
   const src = x.buf as TypedArray;
   const out = allocArray(dtype, src.length);
   if (dtype === 'bool') for (let i = 0; i < src.length; i++) out[i] = src[i] !== 0 ? 1 : 0; // NaN -> true
-  else if (dtype === 'int32' || dtype === 'uint8') for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]);
+  else if (dtype === 'int32' || dtype === 'int8' || dtype === 'uint8') for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]);
   else out.set(src);
   return out;
 }
