@@ -14,6 +14,8 @@
         "native/attention.cc",
         "native/norm.cc",
         "native/gelu.cc",
+        "native/quantized.cc",
+        "native/quantized_binding.cc",
         "<!@(node -p \"require('fs').readdirSync('native/gemm').filter(f => f.endsWith('.cc') && !f.endsWith('_bench.cc')).map(f => 'native/gemm/' + f).join(' ')\")"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],

@@ -17,32 +17,11 @@
 #include <vector>
 
 #include "gemm/gemm.h"
+#include "napi_args.h"
 #include "kernels.h"
 
 namespace lathe {
 namespace {
-
-struct Array {
-  void* data;
-  size_t length;
-  napi_typedarray_type type;
-};
-
-Array arrayArg(const Napi::CallbackInfo& info, size_t i) {
-  napi_typedarray_type type;
-  size_t length;
-  void* data;
-  napi_value buffer;
-  size_t offset;
-  if (i >= info.Length() || !info[i].IsTypedArray()) {
-    throw Napi::TypeError::New(info.Env(), "lathe native: argument " + std::to_string(i) + " must be a typed array");
-  }
-  napi_get_typedarray_info(info.Env(), info[i], &type, &length, &data, &buffer, &offset);
-  return {data, length, type};
-}
-
-int64_t intArg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
-bool boolArg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Boolean>().Value(); }
 
 // Shapes and strides travel as one Float64Array: [rank, shape, `arrays` more rank-long lists,
 // then `extra` numbers]. Its length is checked, so a malformed call cannot read past it.
@@ -248,18 +227,6 @@ Napi::Value MatmulAsync(const Napi::CallbackInfo& info) { return runAsync(info, 
 
 
 }  // namespace
-
-// The conv geometry travels as a Float64Array in Conv2dShape's field order.
-template <typename S>
-S shapeArg(const Napi::CallbackInfo& info, size_t i) {
-  Array g = arrayArg(info, i);
-  constexpr size_t n = sizeof(S) / sizeof(int64_t);
-  if (g.length != n) throw Napi::RangeError::New(info.Env(), "lathe native: geometry needs " + std::to_string(n) + " numbers");
-  S s;
-  int64_t* f = reinterpret_cast<int64_t*>(&s);
-  for (size_t k = 0; k < n; k++) f[k] = static_cast<int64_t>(static_cast<const double*>(g.data)[k]);
-  return s;
-}
 
 // The conv2d job: which 0 forward (x, w -> y), 1 grad input (dy, w -> dx), 2 grad weight (dy, x -> dw).
 std::function<void()> convJob(const Napi::CallbackInfo& info, bool async) {
@@ -629,8 +596,11 @@ void AttentionCached(const Napi::CallbackInfo& info) {
   else attentionCachedForward<double>((const double*)qkv.data, (double*)kc.data, (double*)vc.data, (double*)out.data, B, H, T, L, cap, D, scale, *pool);
 }
 
+void registerQuantized(Napi::Env env, Napi::Object exports);  // quantized_binding.cc
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tuneMalloc();
+  registerQuantized(env, exports);
   exports.Set("softmaxCrossEntropy", Napi::Function::New(env, SoftmaxCrossEntropy));
   exports.Set("attention", Napi::Function::New(env, Attention));
   exports.Set("attentionGrad", Napi::Function::New(env, AttentionGrad));

@@ -24,6 +24,7 @@ export { saveModel as save, loadModel as load } from './io/saved-model.js';
 export { loadOnnx, OnnxModel, type OnnxValueInfo } from './io/onnx/import/model.js';
 export * as data from './data/index.js';
 export * as explain from './explain/index.js';
+export * as quant from './quant/index.js';
 export { GPT, gpt, generate, nextTokenLoss, KVCache, saveGPT, loadGPT, type GPTConfig, type GenerateOptions } from './models/gpt/index.js';
 export { encodeSafetensors, decodeSafetensors } from './tensor/safetensors.js';
 export { LatheError } from './errors.js';

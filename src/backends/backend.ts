@@ -57,6 +57,21 @@ export interface AdamHyper {
 export const FUSED_ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh'] as const;
 export type FusedActivation = (typeof FUSED_ACTIVATIONS)[number];
 
+/** A uint8 quantization of a layer's float input (ONNX QuantizeLinear): x ~ (q - zeroPoint) * scale. */
+export interface InputQuantization {
+  scale: number;
+  zeroPoint: number;
+}
+
+/** int8 weights in the form one backend's quantized kernels read, packed once per layer. */
+export interface PackedInt8 {
+  readonly backend: string;
+  /** 'dense': [K, N] (Keras' kernel layout); 'conv': [O, C, KH, KW], groups 1. */
+  readonly layout: 'dense' | 'conv';
+  readonly shape: Shape;
+  readonly handle: unknown;
+}
+
 export interface Backend {
   readonly name: string;
 
@@ -111,6 +126,18 @@ export interface Backend {
   /** Average pooling; padding counts toward the divisor (PyTorch's count_include_pad=True). */
   avgPool2d(x: TensorInfo, g: Pool2dGeometry, outShape: Shape): Buf;
   avgPool2dGrad(dy: TensorInfo, g: Pool2dGeometry, xShape: Shape): Buf;
+
+  // Quantized inference (src/quant): float in, float out; int8 weights, int32 sums in between.
+  /** Packs int8 weights for quantizedLinear ('dense') or quantizedConv2d ('conv'). */
+  packInt8?(w: TensorInfo, layout: 'dense' | 'conv'): PackedInt8;
+  /**
+   * y [M, N] = act(sum_k (q(x)[m,k] - zp) w[k,n] * (scale * wScale[n]) + bias[n]) for float32 x
+   * [M, K], q(x) its uint8 quantization with `input`, or with parameters computed from x as ONNX
+   * DynamicQuantizeLinear does when `input` is null. A row holding NaN or Inf comes out NaN.
+   */
+  quantizedLinear?(x: TensorInfo, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null): Buf;
+  /** The same for conv2d, NCHW, groups 1; padding reads the zero point. */
+  quantizedConv2d?(x: TensorInfo, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null, g: Conv2dGeometry, outShape: Shape): Buf;
 
   /** act(x + bias) with x [..., C] and bias [C]: a layer's bias and activation in one pass. */
   biasActivation(x: TensorInfo, bias: TensorInfo, activation: FusedActivation): Buf;

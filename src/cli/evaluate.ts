@@ -4,13 +4,12 @@
 // classifier is scored (accuracy) on an image dataset's test split, --dataset mnist by default.
 import * as path from 'node:path';
 import * as datasets from '../data/datasets/index.js';
-import { readCsvFile } from '../data/sources/csv.js';
 import { fail } from '../errors.js';
 import { loadOnnx } from '../io/onnx/import/model.js';
 import { loadModel } from '../io/saved-model.js';
-import { argmax, reshape, tensor } from '../ops/functions.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { argmax, reshape } from '../ops/functions.js';
 import { checkLabels } from '../train/run-config.js';
+import { loadLabelledSet } from './labelled-data.js';
 import { parseArgs } from './args.js';
 
 export async function evaluateCommand(argv: string[]): Promise<number> {
@@ -22,23 +21,8 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
   const training = json.training;
   if (!training?.loss) fail('evaluate', `${path.join(positional[0], 'model.json')} records no loss ("training.loss"); it cannot be evaluated`);
   model.compile({ optimizer: 'sgd', loss: training.loss as never, metrics: training.metrics ?? [] });
-  let x: Tensor;
-  let y: Tensor;
-  if (loaded.preprocessor) {
-    if (typeof flags.data !== 'string') fail('evaluate', 'this model was trained on a CSV: pass --data FILE with rows holding its columns and its label');
-    const table = readCsvFile(flags.data);
-    const { x: rows, n, features } = loaded.preprocessor.transform(table);
-    x = tensor(rows, { shape: [n, features.length] });
-    y = tensor(loaded.preprocessor.encodeLabels(table), { dtype: 'int32' });
-  } else {
-    const name = training.dataset ?? 'mnist';
-    const named = name === 'fashion-mnist' ? datasets.fashionMnist : name === 'mnist' ? datasets.mnist : fail('evaluate', `the model was trained on "${name}", which evaluate cannot load`);
-    const { test } = await named.load({ ...(typeof flags.data === 'string' ? { dir: path.resolve(flags.data) } : {}), download: Boolean(flags.download) });
-    const shape = model.inputShape!;
-    if (shape.reduce((a, b) => a * b, 1) !== test.images.size / test.images.shape[0]) fail('evaluate', `the model takes [${shape}] per example; the data's images are [${test.images.shape.slice(1)}]`);
-    x = reshape(test.images, [test.images.shape[0], ...shape]);
-    y = test.labels;
-  }
+  if (loaded.preprocessor && typeof flags.data !== 'string') fail('evaluate', 'this model was trained on a CSV: pass --data FILE with rows holding its columns and its label');
+  const { x, y } = await loadLabelledSet(loaded, 'test', typeof flags.data === 'string' ? flags.data : undefined, Boolean(flags.download), 'evaluate');
   const out = model.outputShape!;
   checkLabels(y, out[out.length - 1], 'labels');
   const logs = await model.evaluate(x, y, { batchSize: (flags['batch-size'] as number | undefined) ?? 1000 });

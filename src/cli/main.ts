@@ -22,6 +22,7 @@ const COMMANDS: Record<string, Command> = {
   predict: { summary: 'predictions for {"instances": [...]} from a saved model', run: predictCommand },
   explain: { summary: 'attributions of a prediction: lathe explain <model_dir> --input FILE [--method ig|saliency] [--out heatmap.png] [--json]', run: (args) => import('./explain.js').then((m) => m.explainCommand(args)) },
   generate: { summary: 'text from a saved language model, streamed: lathe generate <model_dir> --prompt "..." [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]', run: (args) => import('./generate.js').then((m) => m.generateCommand(args)) },
+  quantize: { summary: 'an int8 copy of a saved model, with a report of size, accuracy and latency: lathe quantize <model_dir> --out DIR [--mode dynamic|static]', run: (args) => import('./quantize.js').then((m) => m.quantizeCommand(args)) },
   export: { summary: 'a saved model as ONNX: lathe export <model_dir> --format onnx --out model.onnx [--opset N]', run: exportCommand },
   serve: { summary: 'serve a model repository over HTTP (TF Serving and KServe v2 APIs): lathe serve --model-repository DIR [--port 8501]', run: serveCommand },
   ui: { summary: 'the web dashboard of a runs folder: lathe ui [--runs runs/] [--port 6006] [--host 127.0.0.1]', run: (args) => import('./ui.js').then((m) => m.uiCommand(args)) },

@@ -42,6 +42,8 @@ export interface SaveOptions {
   includeOptimizer?: boolean;
   /** The dataset it was trained on (a name such as "mnist", or "csv"), so `lathe evaluate` can find its test split. */
   dataset?: string;
+  /** model.json's training section as given, instead of the model's own (a quantized copy keeps its source's loss, metrics and dataset). */
+  training?: SavedModelJson['training'];
 }
 
 export function saveModel(model: Model, dir: string, options: SaveOptions = {}): void {
@@ -58,7 +60,9 @@ export function saveModel(model: Model, dir: string, options: SaveOptions = {}):
     },
     ...(options.classNames ? { classNames: options.classNames } : {}),
     ...(options.preprocessing ? { preprocessing: options.preprocessing.toJSON() } : {}),
-    ...(model.loss
+    ...(options.training
+      ? { training: options.training }
+      : model.loss
       ? { training: { loss: model.loss.getConfig(), metrics: model.metrics.map((m) => m.name), ...(model.optimizer ? { optimizer: model.optimizer.getConfig() } : {}), ...(options.dataset ? { dataset: options.dataset } : {}) } }
       : {}),
   };

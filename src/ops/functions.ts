@@ -7,3 +7,4 @@ export * from './nn.js';
 export * from '../tensor/create.js';
 export { cachedSelfAttention, packedSelfAttention, scaledDotProductAttention, type AttentionOptions, type KVBuffers } from './attention.js';
 export { layerNorm, type LayerNormOptions } from './norm.js';
+export * from './quantized.js';

@@ -63,9 +63,9 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, options: Cro
   return apply(T.softmaxCrossEntropy, [logits, labels], { reduction });
 }
 
-type Pair = number | readonly [number, number];
+export type Pair = number | readonly [number, number];
 
-function pair(op: string, name: string, v: Pair, min: number): [number, number] {
+export function pair(op: string, name: string, v: Pair, min: number): [number, number] {
   if (typeof v !== 'number' && (!Array.isArray(v) || v.length !== 2)) fail(op, `${name} must be a number or a pair, got ${JSON.stringify(v)}`);
   const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
   if (p.some((d) => !Number.isInteger(d) || d < min)) fail(op, `${name} must be integers >= ${min}, got ${JSON.stringify(v)}`);
@@ -79,7 +79,7 @@ function check4d(op: string, x: Tensor, what: string): void {
   if (what === 'weight' && x.shape.some((d) => d < 1)) fail(op, `weight dimensions must be at least 1, got ${fmtShape(x.shape)}`);
 }
 
-function outSize(op: string, inSize: number, k: number, s: number, p: number, d: number, inShape: readonly number[]): number {
+export function outSize(op: string, inSize: number, k: number, s: number, p: number, d: number, inShape: readonly number[]): number {
   const n = Math.floor((inSize + 2 * p - d * (k - 1) - 1) / s) + 1;
   if (n <= 0) fail(op, `kernel ${k} (dilation ${d}) does not fit input ${fmtShape(inShape)} with padding ${p}`);
   return n;

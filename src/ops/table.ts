@@ -6,7 +6,7 @@
 // shape. Rules run under noGrad, written with the same tensor ops users call.
 // Argument checks and output shapes live in the public functions (src/ops/*.ts), not here.
 import { apply, type GradContext, type OpDef, type Saved } from '../autograd/engine.js';
-import type { BinaryOp, Conv2dGeometry, FusedActivation, Pool2dGeometry, ReduceOp, UnaryOp } from '../backends/backend.js';
+import type { BinaryOp, Conv2dGeometry, FusedActivation, InputQuantization, PackedInt8, Pool2dGeometry, ReduceOp, UnaryOp } from '../backends/backend.js';
 import type { DType } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { keptShape, stridesOf } from '../tensor/shape.js';
@@ -429,4 +429,19 @@ export const layerNorm: OpDef<{ eps: number; gamma: boolean; beta: boolean }> = 
       ...(attrs.beta ? [out(g, C, x.dtype, r.dbeta)] : []),
     ];
   },
+};
+
+// ---- quantized inference (src/quant) -------------------------------------------------------------
+// Inputs [x, wScale] or [x, wScale, bias]; the int8 weights travel packed in the attributes.
+// No gradient rule: quantized layers are for inference (fine-tune the float model instead).
+interface QuantizedAttrs { w: PackedInt8; input: InputQuantization | null; activation: FusedActivation; shape: readonly number[] }
+
+export const quantizedLinear: OpDef<QuantizedAttrs> = {
+  name: 'quantizedLinear',
+  forward: ([x, s, b], at) => out(x, at.shape, 'float32', x.backend.quantizedLinear!(x, at.w, s, b ?? null, at.activation, at.input)),
+};
+
+export const quantizedConv2d: OpDef<QuantizedAttrs & Conv2dGeometry> = {
+  name: 'quantizedConv2d',
+  forward: ([x, s, b], at) => out(x, at.shape, 'float32', x.backend.quantizedConv2d!(x, at.w, s, b ?? null, at.activation, at.input, at, at.shape)),
 };

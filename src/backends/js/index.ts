@@ -12,6 +12,7 @@ import { softmaxCrossEntropy } from './loss.js';
 import { attention, attentionCached, attentionGrad, attentionPacked, attentionPackedGrad } from './attention.js';
 import { layerNorm, layerNormGrad } from './norm.js';
 import { geluGrad } from './gelu.js';
+import { packInt8, quantizedConv2d, quantizedLinear } from './quantized.js';
 import { avgPool2d, avgPool2dGrad, conv2d, conv2dGradInput, conv2dGradWeight, maxPool2d, maxPool2dGrad } from './conv.js';
 
 export const jsBackend: Backend = {
@@ -52,4 +53,7 @@ export const jsBackend: Backend = {
   layerNormGrad,
   geluGrad,
   adamUpdate,
+  packInt8,
+  quantizedLinear,
+  quantizedConv2d,
 };

@@ -43,6 +43,17 @@ export interface NativeAddon {
   geluGrad(x: F, dOut: F, dx: F, approximate: boolean): void;
   adamUpdate(p: F, g: F, m: F, v: F, hyper: Float64Array): void;
   matmul(a: F, b: F, out: F, offA: Float64Array, offB: Float64Array, M: number, N: number, K: number, transA: boolean, transB: boolean): void;
+  // Quantized inference (native/quantized_binding.cc). Packed weights are opaque handles.
+  qPackWeights(w: Int8Array, K: number, N: number, transB: boolean): unknown;
+  qPackConvWeights(w: Int8Array, O: number, C: number, KH: number, KW: number): unknown;
+  /** inScale <= 0: quantize x dynamically. act: the index in FUSED_ACTIVATIONS. */
+  qLinear(x: Float32Array, M: number, K: number, packed: unknown, wScale: Float32Array, bias: Float32Array, act: number, inScale: number, inZero: number, out: Float32Array): void;
+  qConv2d(x: Float32Array, geometry: Float64Array, packed: unknown, wScale: Float32Array, bias: Float32Array, act: number, inScale: number, inZero: number, out: Float32Array): void;
+  qGemmInt32(a: Uint8Array, M: number, aZero: number, packed: unknown, out: Int32Array): void;
+  /** scale <= 0: dynamic. Returns the [scale, zeroPoint] used. */
+  quantizeU8(x: Float32Array, out: Uint8Array, scale: number, zeroPoint: number): [number, number];
+  /** The int8 kernel in use; a name forces one (tests), '' restores dispatch. */
+  qgemmKernel(force?: string): string;
   /** matmul on the addon's executor thread; the event loop keeps running meanwhile. */
   matmulAsync(a: F, b: F, out: F, offA: Float64Array, offB: Float64Array, M: number, N: number, K: number, transA: boolean, transB: boolean): Promise<void>;
 }

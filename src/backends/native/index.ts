@@ -8,6 +8,7 @@ import { stridedLoop2 } from '../js/strided.js';
 import { type DType, type TypedArray, allocArray, arrayType, isFloat } from '../../tensor/dtype.js';
 import { broadcastStrides, sizeOf, stridesOf } from '../../tensor/shape.js';
 import type { NativeAddon } from './addon.js';
+import { nativeQuantizedKernels } from './quantized.js';
 
 type F = Float32Array | Float64Array;
 
@@ -150,6 +151,7 @@ export function createNativeBackend(addon: NativeAddon): Backend {
 
   return {
     ...jsBackend,
+    ...nativeQuantizedKernels(addon, allocOutput, convGeometry),
     name: 'native',
 
     unary(op, x, outDtype, param) {

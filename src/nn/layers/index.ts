@@ -16,12 +16,15 @@ import { Flatten, Reshape } from './reshape.js';
 import { PositionEmbedding } from './position-embedding.js';
 import { Rescaling } from './rescaling.js';
 import { TransformerBlock } from './transformer.js';
+import { QuantizedConv2D, QuantizedDense } from './quantized.js';
 
 export { Activation, Dense, Linear, ReLU, Rescaling, Softmax };
 export { Conv2D, Conv2d, Dropout, Embedding, Flatten, LeakyReLU, Reshape };
 export { BatchNorm1d, BatchNorm2d, BatchNormalization, LayerNorm, LayerNormalization, RMSNorm, RMSNormalization };
 export { AvgPool2D, AvgPool2d, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPool2D, MaxPool2d };
 export { MultiHeadAttention, PositionEmbedding, TransformerBlock };
+export { QuantizedConv2D, QuantizedDense };
+export type { InputQuantizationSpec, QuantizedConv2DOptions, QuantizedDenseOptions } from './quantized.js';
 /** Keras' longer names for the same classes. */
 export { AvgPool2D as AveragePooling2D, Conv2D as Convolution2D, MaxPool2D as MaxPooling2D };
 export type { Conv2DOptions, Conv2dLayerOptions } from './conv.js';
@@ -55,6 +58,8 @@ export const LAYER_TYPES: Record<string, (r: ConfigReader) => Layer> = {
   multiheadattention: MultiHeadAttention.fromConfig,
   positionembedding: PositionEmbedding.fromConfig,
   transformerblock: TransformerBlock.fromConfig,
+  quantizeddense: QuantizedDense.fromConfig,
+  quantizedconv2d: QuantizedConv2D.fromConfig,
 };
 
 /** Builds one layer from its config; `where` names it in errors: config.model.layers[1]. */

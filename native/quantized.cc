@@ -1,0 +1,249 @@
+// Quantized Dense and Conv2D forwards: quantize the input (one pass), run the int8 GEMM with
+// its fused dequantization, then the activation. See quantized.h.
+#include "quantized.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <vector>
+
+#include "vector_math.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace lathe {
+
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// The range of x's finite values, widened to hold 0. Non-finite values count as 0 here, so one
+// bad row of a batch does not spoil the others' scale (its own output is NaN).
+LATHE_VECTOR_CLONES void finiteRange(const float* __restrict x, int64_t n, float* lo, float* hi) {
+  // Sixteen independent lanes: a float min/max reduction does not vectorize without fast-math,
+  // lanes that never meet until the end do.
+  float a[16] = {}, b[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) {
+      const float v = (x[i + j] - x[i + j] == 0.0f) ? x[i + j] : 0.0f;
+      a[j] = v < a[j] ? v : a[j];
+      b[j] = v > b[j] ? v : b[j];
+    }
+  for (; i < n; i++) {
+    const float v = (x[i] - x[i] == 0.0f) ? x[i] : 0.0f;
+    a[0] = v < a[0] ? v : a[0];
+    b[0] = v > b[0] ? v : b[0];
+  }
+  *lo = *std::min_element(a, a + 16);
+  *hi = *std::max_element(b, b + 16);
+}
+
+// Quantizes n values (ONNX QuantizeLinear: division, then round half to even, which rint does
+// in the default rounding mode); returns nonzero when any value is NaN or infinite.
+LATHE_VECTOR_CLONES int quantizeSpan(const float* __restrict x, uint8_t* __restrict q, int64_t n, float scale, float zeroPoint) {
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const float v = x[i];
+    bad |= !(v - v == 0.0f);
+    float r = std::rint(v / scale) + zeroPoint;
+    r = r > 0.0f ? r : 0.0f;  // NaN lands here too, and its row is marked
+    r = r < 255.0f ? r : 255.0f;
+    q[i] = static_cast<uint8_t>(static_cast<int32_t>(r));
+  }
+  return bad;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// The same with AVX-512 at full width (the compiler's clone uses 256-bit vectors): the division
+// bounds this loop, and 16 lanes halve it.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) int quantizeSpanAvx512(const float* x, uint8_t* q, int64_t n, float scale, float zeroPoint) {
+  const __m512 s = _mm512_set1_ps(scale), z = _mm512_set1_ps(zeroPoint), zero = _mm512_setzero_ps(), top = _mm512_set1_ps(255.0f);
+  __mmask16 bad = 0;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    bad |= _mm512_mask_cmp_ps_mask(m, _mm512_sub_ps(v, v), zero, _CMP_NEQ_UQ);  // v - v is NaN for NaN and +-Inf
+    __m512 r = _mm512_add_ps(_mm512_roundscale_ps(_mm512_div_ps(v, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
+    r = _mm512_min_ps(_mm512_max_ps(r, zero), top);  // max(NaN, 0) is 0: the second operand
+    _mm_mask_storeu_epi8(q + i, m, _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(r)));
+  }
+  return bad != 0;
+}
+
+int quantizeValues(const float* x, uint8_t* q, int64_t n, float scale, float zeroPoint) {
+  static const bool avx512 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+  return avx512 ? quantizeSpanAvx512(x, q, n, scale, zeroPoint) : quantizeSpan(x, q, n, scale, zeroPoint);
+}
+#else
+int quantizeValues(const float* x, uint8_t* q, int64_t n, float scale, float zeroPoint) { return quantizeSpan(x, q, n, scale, zeroPoint); }
+#endif
+
+float activate(float v, int act) {
+  switch (act) {
+    case 1: return v < 0.0f ? 0.0f : v;  // NaN stays NaN
+    case 2: return v >= 0.0f ? 1.0f / (1.0f + std::exp(-v)) : std::exp(v) / (1.0f + std::exp(v));
+    case 3: return std::tanh(v);
+    default: return v;
+  }
+}
+
+void activateSpan(float* y, int64_t n, int act) {
+  if (act == 1) {
+    for (int64_t i = 0; i < n; i++) y[i] = y[i] < 0.0f ? 0.0f : y[i];
+  } else if (act != 0) {
+    for (int64_t i = 0; i < n; i++) y[i] = activate(y[i], act);
+  }
+}
+
+// A copy of a few bytes: patches rows are 1 to ~200 bytes, where a memcpy call per row costs
+// more than the copy.
+inline void copyBytes(uint8_t* __restrict dst, const uint8_t* __restrict src, int64_t n) {
+  if (n >= 32) {
+    std::memcpy(dst, src, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) dst[i] = src[i];
+}
+
+inline void fillBytes(uint8_t* dst, uint8_t v, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dst[i] = v;
+}
+
+// One image's patches, channels last: rows[p][(kh*KW + kw)*C + c] = xq[ih][iw][c] for output
+// pixel p, or the zero point outside the image.
+void im2row(const uint8_t* xq, uint8_t* rows, const Conv2dShape& s, uint8_t zp) {
+  const int64_t C = s.C, run = s.KW * C;
+  uint8_t* r = rows;
+  for (int64_t oh = 0; oh < s.OH; oh++)
+    for (int64_t ow = 0; ow < s.OW; ow++) {
+      const int64_t iw0 = ow * s.sw - s.pw;
+      const bool rowInside = s.dw == 1 && iw0 >= 0 && iw0 + s.KW <= s.W;
+      for (int64_t kh = 0; kh < s.KH; kh++) {
+        const int64_t ih = oh * s.sh - s.ph + kh * s.dh;
+        if (ih < 0 || ih >= s.H) {
+          fillBytes(r, zp, run);
+          r += run;
+          continue;
+        }
+        const uint8_t* src = xq + ih * s.W * C;
+        if (rowInside) {
+          copyBytes(r, src + iw0 * C, run);
+          r += run;
+          continue;
+        }
+        for (int64_t kw = 0; kw < s.KW; kw++, r += C) {
+          const int64_t iw = iw0 + kw * s.dw;
+          if (iw < 0 || iw >= s.W) fillBytes(r, zp, C);
+          else copyBytes(r, src + iw * C, C);
+        }
+      }
+    }
+}
+
+}  // namespace
+
+QuantParams dynamicQuantParams(const float* x, int64_t n, ThreadPool& pool) {
+  float lo = 0.0f, hi = 0.0f;
+  std::mutex mu;
+  pool.parallelFor(n, 1 << 16, [&](int64_t b, int64_t e) {
+    float l, h;
+    finiteRange(x + b, e - b, &l, &h);
+    std::lock_guard<std::mutex> lock(mu);
+    lo = std::min(lo, l);
+    hi = std::max(hi, h);
+  });
+  const float scale = (hi - lo) / 255.0f;
+  if (!(scale > 0.0f) || !std::isfinite(scale)) return {1.0f, 0};
+  const float zp = std::rint(-lo / scale);
+  return {scale, static_cast<uint8_t>(std::min(255.0f, std::max(0.0f, zp)))};
+}
+
+void quantizeU8(const float* x, uint8_t* q, int64_t n, QuantParams p, ThreadPool& pool) {
+  pool.parallelFor(n, 1 << 15, [&](int64_t b, int64_t e) { quantizeValues(x + b, q + b, e - b, p.scale, p.zeroPoint); });
+}
+
+void quantizedLinear(const float* x, int64_t M, int64_t K, const QuantParams* input, const QPackedB& w,
+                     const float* wScale, const float* bias, int act, float* y, ThreadPool& pool) {
+  const int64_t N = w.N;
+  const QuantParams p = input ? *input : dynamicQuantParams(x, M * K, pool);
+  thread_local std::vector<uint8_t> buffer;  // the caller's; workers get its address, not their own
+  buffer.resize(static_cast<size_t>(M * K));
+  uint8_t* qx = buffer.data();
+  std::vector<uint8_t> bad(static_cast<size_t>(M));
+  const int64_t grain = std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(K, 1));
+  pool.parallelFor(M, grain, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; r++) bad[r] = quantizeValues(x + r * K, qx + r * K, K, p.scale, p.zeroPoint) != 0;
+  });
+  qgemmU8S8Dequant(M, qx, K, p.zeroPoint, p.scale, w, wScale, bias, y, N, &pool);
+  pool.parallelFor(M, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(N, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; r++) {
+      if (bad[r]) std::fill(y + r * N, y + (r + 1) * N, kNaN);
+      else activateSpan(y + r * N, N, act);
+    }
+  });
+}
+
+QPackedB qPackConvWeights(const int8_t* w, int64_t O, int64_t C, int64_t KH, int64_t KW) {
+  const int64_t K = C * KH * KW;
+  std::vector<int8_t> channelsLast(static_cast<size_t>(O * K));  // [O, KH, KW, C]
+  for (int64_t o = 0; o < O; o++)
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t kh = 0; kh < KH; kh++)
+        for (int64_t kw = 0; kw < KW; kw++)
+          channelsLast[((o * KH + kh) * KW + kw) * C + c] = w[((o * C + c) * KH + kh) * KW + kw];
+  return qgemmPackB(true, K, O, channelsLast.data(), K);
+}
+
+void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* input, const QPackedB& w,
+                     const float* wScale, const float* bias, int act, float* y, ThreadPool& pool) {
+  const int64_t HW = s.H * s.W, P = s.OH * s.OW, K = s.C * s.KH * s.KW, O = s.O;
+  const QuantParams p = input ? *input : dynamicQuantParams(x, s.N * s.C * HW, pool);
+  // Images spread over the pool, as in the float conv2d; a batch smaller than the pool goes
+  // image by image, each GEMM spreading itself.
+  const bool perImage = s.N >= pool.size();
+  auto image = [&](int64_t n) {
+    thread_local std::vector<uint8_t> plane, xq, rows;
+    thread_local std::vector<float> acc;
+    plane.resize(static_cast<size_t>(HW));
+    xq.resize(static_cast<size_t>(HW * s.C));
+    rows.resize(static_cast<size_t>(P * K));
+    acc.resize(static_cast<size_t>(P * O));
+    const float* xn = x + n * s.C * HW;
+    float* yn = y + n * O * P;
+    int bad = 0;
+    if (s.C == 1) {
+      bad = quantizeValues(xn, xq.data(), HW, p.scale, p.zeroPoint);
+    } else {
+      for (int64_t c = 0; c < s.C; c++) {  // quantize each plane, then interleave channels last
+        bad |= quantizeValues(xn + c * HW, plane.data(), HW, p.scale, p.zeroPoint);
+        for (int64_t i = 0; i < HW; i++) xq[i * s.C + c] = plane[i];
+      }
+    }
+    if (bad) {
+      std::fill(yn, yn + O * P, kNaN);
+      return;
+    }
+    im2row(xq.data(), rows.data(), s, p.zeroPoint);
+    qgemmU8S8Dequant(P, rows.data(), K, p.zeroPoint, p.scale, w, wScale, bias, acc.data(), O, perImage ? nullptr : &pool);
+    // acc [P, O] -> y[n] [O, P], in blocks of pixels so both sides stay in cache.
+    constexpr int64_t kBlock = 64;
+    for (int64_t p0 = 0; p0 < P; p0 += kBlock) {
+      const int64_t p1 = std::min(P, p0 + kBlock);
+      for (int64_t o = 0; o < O; o++) {
+        float* dst = yn + o * P;
+        for (int64_t q = p0; q < p1; q++) dst[q] = acc[q * O + o];
+        activateSpan(dst + p0, p1 - p0, act);
+      }
+    }
+  };
+  if (perImage) pool.run(s.N, image);
+  else
+    for (int64_t n = 0; n < s.N; n++) image(n);
+}
+
+}  // namespace lathe

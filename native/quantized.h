@@ -1,0 +1,45 @@
+// Quantized inference layers on the int8 GEMM (gemm/qgemm.h): a float input is quantized to
+// uint8 per tensor (ONNX QuantizeLinear), multiplied by int8 weights quantized per output
+// channel, and dequantized to float in the GEMM's output stage, with bias and activation.
+// The output stays float, so quantized and float layers mix freely in one model.
+#pragma once
+#include <cstdint>
+
+#include "gemm/qgemm.h"
+#include "kernels.h"
+#include "threadpool.h"
+
+namespace lathe {
+
+// A uint8 quantization of a float tensor: x ~ (q - zeroPoint) * scale.
+struct QuantParams {
+  float scale;
+  uint8_t zeroPoint;
+};
+
+// ONNX DynamicQuantizeLinear's parameters for x: the range [min(0, min x), max(0, max x)] over
+// 0..255. A zero range (x all zero) gives scale 1, zero point 0 instead of ONNX's scale 0, so
+// that nothing divides by zero; the quantized values are zeros either way. NaN and infinities
+// are left out of the range (their rows come out NaN in the layers below).
+QuantParams dynamicQuantParams(const float* x, int64_t n, ThreadPool& pool);
+
+// q[i] = saturate(roundHalfEven(x[i] / scale) + zeroPoint) to 0..255: ONNX QuantizeLinear.
+void quantizeU8(const float* x, uint8_t* q, int64_t n, QuantParams p, ThreadPool& pool);
+
+// act: 0 linear, 1 relu, 2 sigmoid, 3 tanh (FUSED_ACTIVATIONS' order).
+// y [M, N] = act(dequant(quant(x [M, K]) W) + bias): W packed from int8 [K, N] (or [N, K]),
+// wScale [N] per output channel, bias [N] or nullptr. input: the static quantization, or
+// nullptr to compute it from x (dynamic). A non-finite x gives NaN rows, never garbage.
+void quantizedLinear(const float* x, int64_t M, int64_t K, const QuantParams* input, const QPackedB& w,
+                     const float* wScale, const float* bias, int act, float* y, ThreadPool& pool);
+
+// Packs conv weights int8 [O, C, KH, KW] (groups 1) for quantizedConv2d, whose GEMM reads the
+// input's patches channels-last: K ordered (kh, kw, c).
+QPackedB qPackConvWeights(const int8_t* w, int64_t O, int64_t C, int64_t KH, int64_t KW);
+
+// y [N, O, OH, OW] = act(dequant(conv(quant(x), W)) + bias), NCHW, groups 1, W packed by
+// qPackConvWeights. Padding reads the zero point (the quantized 0.0).
+void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* input, const QPackedB& w,
+                     const float* wScale, const float* bias, int act, float* y, ThreadPool& pool);
+
+}  // namespace lathe

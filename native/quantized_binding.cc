@@ -1,0 +1,154 @@
+// The N-API surface of the quantized kernels. Packed int8 weights live in C++ (the layout the
+// int8 GEMM reads) behind an External that JS holds: the garbage collector frees them.
+#include <napi.h>
+
+#include <cmath>
+#include <string>
+
+#include "napi_args.h"
+#include "quantized.h"
+
+namespace lathe {
+
+namespace {
+
+void expect(const Napi::CallbackInfo& info, bool ok, const std::string& what) {
+  if (!ok) throw Napi::RangeError::New(info.Env(), "lathe native: " + what);
+}
+
+Napi::Value wrapPacked(Napi::Env env, QPackedB packed) {
+  const int64_t bytes = packed.panels * packed.kGroups * kQgemmNR * 4 + packed.panels * kQgemmNR * 4;
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  return Napi::External<QPackedB>::New(env, new QPackedB(std::move(packed)), [bytes](Napi::Env e, QPackedB* p) {
+    Napi::MemoryManagement::AdjustExternalMemory(e, -bytes);
+    delete p;
+  });
+}
+
+const QPackedB& packedArg(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsExternal()) throw Napi::TypeError::New(info.Env(), "lathe native: argument " + std::to_string(i) + " must be packed int8 weights");
+  return *info[i].As<Napi::External<QPackedB>>().Data();
+}
+
+// The input's quantization from (scale, zeroPoint): scale <= 0 means dynamic (nullptr).
+const QuantParams* inputArg(const Napi::CallbackInfo& info, size_t i, QuantParams* storage) {
+  const double scale = info[i].As<Napi::Number>().DoubleValue();
+  const int64_t zero = intArg(info, i + 1);
+  if (!(scale > 0)) return nullptr;
+  expect(info, zero >= 0 && zero <= 255 && std::isfinite(scale), "the input's zero point must be in 0..255 and its scale finite");
+  *storage = {static_cast<float>(scale), static_cast<uint8_t>(zero)};
+  return storage;
+}
+
+// qPackWeights(w: Int8Array, K, N, transB) -> packed: op(w) is [K, N]; w is [N, K] when transB.
+Napi::Value QPackWeights(const Napi::CallbackInfo& info) {
+  Array w = arrayArg(info, 0);
+  const int64_t K = intArg(info, 1), N = intArg(info, 2);
+  const bool transB = boolArg(info, 3);
+  expect(info, w.type == napi_int8_array && K > 0 && N > 0 && w.length == static_cast<size_t>(K * N), "qPackWeights: expected an Int8Array of K*N values");
+  return wrapPacked(info.Env(), qgemmPackB(transB, K, N, static_cast<const int8_t*>(w.data), transB ? K : N));
+}
+
+// qPackConvWeights(w: Int8Array, O, C, KH, KW) -> packed
+Napi::Value QPackConvWeights(const Napi::CallbackInfo& info) {
+  Array w = arrayArg(info, 0);
+  const int64_t O = intArg(info, 1), C = intArg(info, 2), KH = intArg(info, 3), KW = intArg(info, 4);
+  expect(info, w.type == napi_int8_array && O > 0 && C > 0 && KH > 0 && KW > 0 && w.length == static_cast<size_t>(O * C * KH * KW),
+         "qPackConvWeights: expected an Int8Array of O*C*KH*KW values");
+  return wrapPacked(info.Env(), qPackConvWeights(static_cast<const int8_t*>(w.data), O, C, KH, KW));
+}
+
+// Checks the per-channel scales and the bias (empty: none) against N outputs.
+void checkEpilogue(const Napi::CallbackInfo& info, const Array& scale, const Array& bias, int64_t N, int act) {
+  expect(info, scale.type == napi_float32_array && scale.length == static_cast<size_t>(N), "the weight scales must be a Float32Array, one per output channel");
+  expect(info, bias.length == 0 || (bias.type == napi_float32_array && bias.length == static_cast<size_t>(N)), "the bias must be a Float32Array, one per output channel");
+  expect(info, act >= 0 && act <= 3, "unknown activation " + std::to_string(act));
+}
+
+// qLinear(x: Float32Array [M,K], M, K, packed, wScale, bias, act, inScale, inZero, out [M,N])
+void QLinear(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();
+  Array x = arrayArg(info, 0);
+  const int64_t M = intArg(info, 1), K = intArg(info, 2);
+  const QPackedB& w = packedArg(info, 3);
+  Array scale = arrayArg(info, 4), bias = arrayArg(info, 5), out = arrayArg(info, 9);
+  const int act = static_cast<int>(intArg(info, 6));
+  QuantParams storage;
+  const QuantParams* input = inputArg(info, 7, &storage);
+  expect(info, x.type == napi_float32_array && M >= 0 && K == w.K && x.length == static_cast<size_t>(M * K), "qLinear: x must be a Float32Array [M, K] with the weights' K");
+  expect(info, out.type == napi_float32_array && out.length == static_cast<size_t>(M * w.N), "qLinear: out must be a Float32Array [M, N]");
+  checkEpilogue(info, scale, bias, w.N, act);
+  if (M == 0) return;
+  quantizedLinear(static_cast<const float*>(x.data), M, K, input, w, static_cast<const float*>(scale.data),
+                  bias.length ? static_cast<const float*>(bias.data) : nullptr, act, static_cast<float*>(out.data), *pool);
+}
+
+// qConv2d(x: Float32Array, geometry (Conv2dShape's fields), packed, wScale, bias, act, inScale, inZero, out)
+void QConv2d(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();
+  Array x = arrayArg(info, 0);
+  const auto s = shapeArg<Conv2dShape>(info, 1);
+  const QPackedB& w = packedArg(info, 2);
+  Array scale = arrayArg(info, 3), bias = arrayArg(info, 4), out = arrayArg(info, 8);
+  const int act = static_cast<int>(intArg(info, 5));
+  QuantParams storage;
+  const QuantParams* input = inputArg(info, 6, &storage);
+  expect(info, s.groups == 1 && s.N >= 0 && s.C * s.KH * s.KW == w.K && s.O == w.N, "qConv2d: the geometry does not match the packed weights (groups must be 1)");
+  expect(info, x.type == napi_float32_array && x.length == static_cast<size_t>(s.N * s.C * s.H * s.W), "qConv2d: x must be a Float32Array [N, C, H, W]");
+  expect(info, out.type == napi_float32_array && out.length == static_cast<size_t>(s.N * s.O * s.OH * s.OW), "qConv2d: out must be a Float32Array [N, O, OH, OW]");
+  checkEpilogue(info, scale, bias, s.O, act);
+  if (s.N == 0 || s.OH <= 0 || s.OW <= 0) return;
+  quantizedConv2d(static_cast<const float*>(x.data), s, input, w, static_cast<const float*>(scale.data),
+                  bias.length ? static_cast<const float*>(bias.data) : nullptr, act, static_cast<float*>(out.data), *pool);
+}
+
+// qGemmInt32(a: Uint8Array [M,K], M, aZero, packed, out: Int32Array [M,N]): the exact integer
+// product, for tests and benchmarks.
+void QGemmInt32(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();
+  Array a = arrayArg(info, 0), out = arrayArg(info, 4);
+  const int64_t M = intArg(info, 1), zero = intArg(info, 2);
+  const QPackedB& w = packedArg(info, 3);
+  expect(info, a.type == napi_uint8_array && a.length == static_cast<size_t>(M * w.K) && zero >= 0 && zero <= 255, "qGemmInt32: a must be a Uint8Array [M, K], the zero point in 0..255");
+  expect(info, out.type == napi_int32_array && out.length == static_cast<size_t>(M * w.N), "qGemmInt32: out must be an Int32Array [M, N]");
+  if (M > 0) qgemmU8S8(M, static_cast<const uint8_t*>(a.data), w.K, static_cast<uint8_t>(zero), w, static_cast<int32_t*>(out.data), w.N, pool.get());
+}
+
+// quantizeU8(x: Float32Array, out: Uint8Array, scale, zeroPoint); scale <= 0: dynamic. Returns
+// [scale, zeroPoint] used.
+Napi::Value QuantizeU8(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();
+  Array x = arrayArg(info, 0), out = arrayArg(info, 1);
+  expect(info, x.type == napi_float32_array && out.type == napi_uint8_array && x.length == out.length, "quantizeU8: expected a Float32Array and a Uint8Array of one length");
+  QuantParams storage;
+  const QuantParams* input = inputArg(info, 2, &storage);
+  const QuantParams p = input ? *input : dynamicQuantParams(static_cast<const float*>(x.data), x.length, *pool);
+  quantizeU8(static_cast<const float*>(x.data), static_cast<uint8_t*>(out.data), x.length, p, *pool);
+  Napi::Array used = Napi::Array::New(info.Env(), 2);
+  used.Set(0u, Napi::Number::New(info.Env(), p.scale));
+  used.Set(1u, Napi::Number::New(info.Env(), p.zeroPoint));
+  return used;
+}
+
+// qgemmKernel(force?: string) -> the int8 kernel in use; a name forces one (tests), "" restores dispatch.
+Napi::Value QgemmKernel(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsString()) {
+    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    if (!qgemmForceKernel(name.empty() ? nullptr : name.c_str())) throw Napi::Error::New(info.Env(), "lathe native: this CPU cannot run the int8 kernel " + name);
+  }
+  return Napi::String::New(info.Env(), qgemmKernelName());
+}
+
+}  // namespace
+
+void registerQuantized(Napi::Env env, Napi::Object exports) {
+  exports.Set("qPackWeights", Napi::Function::New(env, QPackWeights));
+  exports.Set("qPackConvWeights", Napi::Function::New(env, QPackConvWeights));
+  exports.Set("qLinear", Napi::Function::New(env, QLinear));
+  exports.Set("qConv2d", Napi::Function::New(env, QConv2d));
+  exports.Set("qGemmInt32", Napi::Function::New(env, QGemmInt32));
+  exports.Set("quantizeU8", Napi::Function::New(env, QuantizeU8));
+  exports.Set("qgemmKernel", Napi::Function::New(env, QgemmKernel));
+}
+
+}  // namespace lathe

@@ -1,0 +1,242 @@
+// QuantizedDense and QuantizedConv2D: int8 weights (symmetric, one scale per output channel)
+// and a uint8 input quantization, either computed per call (dynamic) or calibrated once
+// (static). Inputs and outputs stay float, so they stand in for Dense and Conv2D in any model.
+// Made by src/quant from trained float layers; inference only (no gradient). The weights are
+// buffers (saved, not trained); the int8 GEMM's packed copy is made on first use, and again
+// whenever the kernel's storage changes (a load assigns new storage).
+import { FUSED_ACTIVATIONS, type FusedActivation, type InputQuantization, type PackedInt8 } from '../../backends/backend.js';
+import { fail, fmtShape } from '../../errors.js';
+import { cast, ones, zeros } from '../../ops/functions.js';
+import { packInt8, quantizedConv2d, quantizedLinear } from '../../ops/quantized.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { ACTIVATIONS, activationName } from '../activations.js';
+import { ConfigReader, type Json } from '../config.js';
+import { Layer, type LayerOptions } from '../layer.js';
+import { readLayerOptions } from './layer-config.js';
+import { type AxisPlan, type Padding, type PaddingSpec, checkPadding, checkPair, padSpatial, paddingFromConfig, paddingJson, planAxis } from './padding.js';
+
+/** How a quantized layer quantizes its input: per call from the batch's range, or with fixed calibrated values. */
+export type InputQuantizationSpec = { mode: 'dynamic' } | ({ mode: 'static' } & InputQuantization);
+
+export interface QuantizedOptions extends Omit<LayerOptions, 'dtype'> {
+  activation?: string;
+  useBias?: boolean;
+  inputQuantization?: InputQuantizationSpec;
+}
+
+function readInputQuantization(r: ConfigReader): InputQuantizationSpec {
+  if (!r.has('inputQuantization')) return { mode: 'dynamic' };
+  const q = new ConfigReader(`${r.where}.inputQuantization`, r.obj.inputQuantization as Record<string, unknown>);
+  const mode = q.oneOf('mode', ['dynamic', 'static'] as const);
+  if (mode === 'dynamic') {
+    q.rejectUnknown(['mode']);
+    return { mode };
+  }
+  q.rejectUnknown(['mode', 'scale', 'zeroPoint']);
+  const scale = q.number('scale');
+  if (!(scale > 0)) fail(q.where, `"scale" must be positive, got ${scale}`);
+  const zeroPoint = q.int('zeroPoint', -1, 0);
+  if (zeroPoint > 255) fail(q.where, `"zeroPoint" must be in 0..255, got ${zeroPoint}`);
+  return { mode, scale, zeroPoint };
+}
+
+abstract class QuantizedLayer extends Layer {
+  readonly activation: string;
+  readonly useBias: boolean;
+  readonly inputQuantization: InputQuantizationSpec;
+  kernel!: Tensor;
+  kernelScale!: Tensor;
+  bias: Tensor | null = null;
+  private packed: { buf: unknown; w: PackedInt8 } | null = null;
+
+  constructor(options: QuantizedOptions) {
+    super(options);
+    this.activation = activationName(options.activation ?? 'linear', this.name);
+    this.useBias = options.useBias ?? true;
+    const q = options.inputQuantization ?? { mode: 'dynamic' };
+    if (q.mode !== 'dynamic' && q.mode !== 'static') fail(this.name, `inputQuantization.mode must be "dynamic" or "static", got ${JSON.stringify((q as { mode: unknown }).mode)}`);
+    this.inputQuantization = q.mode === 'static' ? { mode: 'static', scale: q.scale, zeroPoint: q.zeroPoint } : { mode: 'dynamic' };
+  }
+
+  /** Zeroed int8 weights, unit scales and zero bias of the right shapes, for a load to fill. */
+  protected createWeights(kernelShape: number[], outputs: number): void {
+    this.addBuffer('kernel', zeros(kernelShape, { dtype: 'int8' })).name = `${this.name}.kernel`;
+    this.addBuffer('kernelScale', ones([outputs])).name = `${this.name}.kernelScale`;
+    if (this.useBias) this.addBuffer('bias', zeros([outputs])).name = `${this.name}.bias`;
+  }
+
+  /** Sets the quantized weights (from src/quant), checking them against the layer's shapes. */
+  setWeights(kernel: Tensor, kernelScale: Tensor, bias: Tensor | null): void {
+    const check = (what: string, got: Tensor, want: Tensor) => {
+      if (got.dtype !== want.dtype || got.shape.join() !== want.shape.join()) fail(this.name, `${what} must be ${want.dtype} ${fmtShape(want.shape)}, got ${got.dtype} ${fmtShape(got.shape)}`);
+    };
+    check('kernel', kernel, this.kernel);
+    check('kernelScale', kernelScale, this.kernelScale);
+    if (this.bias && bias) check('bias', bias, this.bias);
+    if (!!this.bias !== !!bias) fail(this.name, this.bias ? 'a bias is required' : 'the layer has no bias');
+    this.kernel.assign(kernel);
+    this.kernelScale.assign(kernelScale);
+    if (this.bias && bias) this.bias.assign(bias);
+  }
+
+  protected packedKernel(layout: 'dense' | 'conv'): PackedInt8 {
+    let p = this.packed;
+    if (!p || p.buf !== this.kernel.buf || p.w.backend !== this.kernel.backend.name) this.packed = p = { buf: this.kernel.buf, w: packInt8(this.kernel, layout) };
+    return p.w;
+  }
+
+  protected get input(): InputQuantization | null {
+    const q = this.inputQuantization;
+    return q.mode === 'static' ? { scale: q.scale, zeroPoint: q.zeroPoint } : null;
+  }
+
+  /** The activation the kernel applies, and the one left to apply after (softmax, sigmoid for its logits). */
+  protected splitActivation(): [FusedActivation, (y: Tensor) => Tensor] {
+    const fused = (FUSED_ACTIVATIONS as readonly string[]).includes(this.activation) && this.activation !== 'sigmoid';
+    return fused ? [this.activation as FusedActivation, (y) => y] : ['linear', ACTIVATIONS[this.activation]];
+  }
+
+  protected floatInput(x: Tensor): Tensor {
+    return x.dtype === 'float32' ? x : cast(x, 'float32');
+  }
+
+  override getConfig(): Record<string, Json> {
+    return { ...super.getConfig(), activation: this.activation, useBias: this.useBias, inputQuantization: { ...this.inputQuantization } };
+  }
+}
+
+export interface QuantizedDenseOptions extends QuantizedOptions {
+  /** Input features (the kernel's rows); required, so the weights exist before a load fills them. */
+  inputFeatures: number;
+}
+
+/** Dense with int8 weights [in, units]: y = act(dequant(quant(x) W) + b). */
+export class QuantizedDense extends QuantizedLayer {
+  readonly type = 'quantizeddense';
+  readonly units: number;
+  readonly inputFeatures: number;
+
+  constructor(units: number, options: QuantizedDenseOptions) {
+    super(options);
+    for (const [k, v] of [['units', units], ['inputFeatures', options.inputFeatures]] as const) {
+      if (!Number.isInteger(v) || v < 1) fail(this.name, `${k} must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+    this.units = units;
+    this.inputFeatures = options.inputFeatures;
+    this.createWeights([this.inputFeatures, units], units);
+    if (this.inputShape) this.build(this.inputShape);
+  }
+
+  static fromConfig(r: ConfigReader): QuantizedDense {
+    const base = readLayerOptions(r, ['units', 'inputFeatures', 'activation', 'useBias', 'inputQuantization']);
+    return new QuantizedDense(r.positiveInt('units'), {
+      ...base,
+      inputFeatures: r.positiveInt('inputFeatures'),
+      activation: r.has('activation') ? r.string('activation') : undefined,
+      useBias: r.bool('useBias', true),
+      inputQuantization: readInputQuantization(r),
+    });
+  }
+
+  computeOutputShape(inputShape: readonly number[]): number[] {
+    if (inputShape.length < 1 || inputShape[inputShape.length - 1] !== this.inputFeatures) this.shapeError(inputShape, `with ${this.inputFeatures} features on the last axis`);
+    return [...inputShape.slice(0, -1), this.units];
+  }
+
+  forward(x: Tensor): Tensor {
+    const [fused, after] = this.splitActivation();
+    return after(quantizedLinear(this.floatInput(x), this.packedKernel('dense'), this.kernelScale, this.bias, { activation: fused, input: this.input }));
+  }
+
+  override getConfig(): Record<string, Json> {
+    return { ...super.getConfig(), units: this.units, inputFeatures: this.inputFeatures };
+  }
+}
+
+export interface QuantizedConv2DOptions extends QuantizedOptions {
+  inChannels: number;
+  strides?: number | [number, number];
+  padding?: Padding;
+  dilationRate?: number | [number, number];
+}
+
+/** Conv2D (NCHW, groups 1) with int8 weights [filters, inChannels, kH, kW]. */
+export class QuantizedConv2D extends QuantizedLayer {
+  readonly type = 'quantizedconv2d';
+  readonly filters: number;
+  readonly kernelSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: PaddingSpec;
+  readonly dilationRate: [number, number];
+  readonly inChannels: number;
+
+  constructor(filters: number, kernelSize: number | [number, number], options: QuantizedConv2DOptions) {
+    super(options);
+    for (const [k, v] of [['filters', filters], ['inChannels', options.inChannels]] as const) {
+      if (!Number.isInteger(v) || v < 1) fail(this.name, `${k} must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+    this.filters = filters;
+    this.inChannels = options.inChannels;
+    this.kernelSize = checkPair(this.name, 'kernelSize', kernelSize);
+    this.strides = checkPair(this.name, 'strides', options.strides ?? 1);
+    this.padding = checkPadding(this.name, options.padding ?? 'valid');
+    this.dilationRate = checkPair(this.name, 'dilationRate', options.dilationRate ?? 1);
+    this.createWeights([filters, this.inChannels, ...this.kernelSize], filters);
+    if (this.inputShape) this.build(this.inputShape);
+  }
+
+  static fromConfig(r: ConfigReader): QuantizedConv2D {
+    const base = readLayerOptions(r, ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'inChannels', 'activation', 'useBias', 'inputQuantization']);
+    return new QuantizedConv2D(r.positiveInt('filters'), r.pair('kernelSize'), {
+      ...base,
+      inChannels: r.positiveInt('inChannels'),
+      strides: r.pair('strides', 1),
+      padding: paddingFromConfig(r),
+      dilationRate: r.pair('dilationRate', 1),
+      activation: r.has('activation') ? r.string('activation') : undefined,
+      useBias: r.bool('useBias', true),
+      inputQuantization: readInputQuantization(r),
+    });
+  }
+
+  private plans(inputShape: readonly number[]): [AxisPlan, AxisPlan] {
+    return [
+      planAxis(inputShape[1], this.kernelSize[0], this.strides[0], this.dilationRate[0], this.padding, 0),
+      planAxis(inputShape[2], this.kernelSize[1], this.strides[1], this.dilationRate[1], this.padding, 1),
+    ];
+  }
+
+  computeOutputShape(inputShape: readonly number[]): number[] {
+    if (inputShape.length !== 3 || inputShape[0] !== this.inChannels) this.shapeError(inputShape, `[${this.inChannels}, height, width]`);
+    const [h, w] = this.plans(inputShape);
+    if (h.out < 1 || w.out < 1) fail(this.name, `kernel ${fmtShape(this.kernelSize)} does not fit per-example input ${fmtShape(inputShape)} with padding ${JSON.stringify(paddingJson(this.padding))}`);
+    return [this.filters, h.out, w.out];
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.rank !== 4) fail(this.name, `expected input [batch, channels, height, width], got ${fmtShape(x.shape)}`);
+    this.computeOutputShape(x.shape.slice(1));
+    const [h, w] = this.plans(x.shape.slice(1));
+    const [fused, after] = this.splitActivation();
+    const options = { stride: this.strides, dilation: this.dilationRate, activation: fused, input: this.input };
+    const input = this.floatInput(x);
+    const packed = this.packedKernel('conv');
+    // Zeros padded in float quantize to the zero point, which is what the kernel's own padding reads.
+    const y = h.before === h.after && w.before === w.after
+      ? quantizedConv2d(input, packed, this.kernelScale, this.bias, { ...options, padding: [h.before, w.before] })
+      : quantizedConv2d(padSpatial(input, h, w), packed, this.kernelScale, this.bias, options);
+    return after(y);
+  }
+
+  override getConfig(): Record<string, Json> {
+    return {
+      ...super.getConfig(),
+      filters: this.filters,
+      kernelSize: [...this.kernelSize],
+      strides: [...this.strides],
+      padding: paddingJson(this.padding),
+      dilationRate: [...this.dilationRate],
+      inChannels: this.inChannels,
+    };
+  }
+}

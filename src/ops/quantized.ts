@@ -1,0 +1,81 @@
+// Quantized inference ops: int8 weights (symmetric, per output channel) times a float input
+// quantized to uint8, dequantized to float with bias and activation in the same kernel.
+// Quantizing a model (calibration, which layers) is src/quant; these only compute.
+import { apply } from '../autograd/engine.js';
+import { FUSED_ACTIVATIONS, type FusedActivation, type InputQuantization, type PackedInt8 } from '../backends/backend.js';
+import { fail, fmtShape } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { type Pair, outSize, pair } from './nn.js';
+import * as T from './table.js';
+
+export type { InputQuantization, PackedInt8 };
+
+export interface QuantizedOptions {
+  activation?: FusedActivation;
+  /** The input's static quantization; absent or null: computed per call from the input (dynamic). */
+  input?: InputQuantization | null;
+}
+
+export interface QuantizedConv2dOptions extends QuantizedOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+}
+
+/** Packs int8 weights once for x's backend: 'dense' [in, out], 'conv' [out, in, kH, kW]. */
+export function packInt8(w: Tensor, layout: 'dense' | 'conv'): PackedInt8 {
+  if (!(w instanceof Tensor) || w.dtype !== 'int8') fail('packInt8', `expected an int8 tensor, got ${w instanceof Tensor ? w.dtype : typeof w}`);
+  if (w.rank !== (layout === 'dense' ? 2 : 4) || w.shape.some((d) => d < 1)) {
+    fail('packInt8', `${layout} weights must be ${layout === 'dense' ? '[in, out]' : '[out, in, kH, kW]'} with no empty axis, got ${fmtShape(w.shape)}`);
+  }
+  if (!w.backend.packInt8) fail('packInt8', `the ${w.backend.name} backend has no int8 kernels`);
+  return w.backend.packInt8(w, layout);
+}
+
+function checkInput(op: string, input: InputQuantization | null | undefined): InputQuantization | null {
+  if (input == null) return null;
+  if (!(input.scale > 0) || !Number.isFinite(input.scale)) fail(op, `the input's scale must be a positive finite number, got ${input.scale}`);
+  if (!Number.isInteger(input.zeroPoint) || input.zeroPoint < 0 || input.zeroPoint > 255) fail(op, `the input's zero point must be an integer in 0..255, got ${input.zeroPoint}`);
+  return { scale: Math.fround(input.scale), zeroPoint: input.zeroPoint }; // both backends use the float32 value
+}
+
+function checkCommon(op: string, x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, outputs: number, activation: FusedActivation): void {
+  if (!(x instanceof Tensor) || x.dtype !== 'float32') fail(op, `the input must be a float32 tensor, got ${x instanceof Tensor ? x.dtype : typeof x}`);
+  if (w.backend !== x.backend.name) fail(op, `the weights were packed for the ${w.backend} backend, the input is on ${x.backend.name}`);
+  for (const [name, t] of [['weight scales', wScale], ['bias', bias]] as const) {
+    if (t === null) continue;
+    if (!(t instanceof Tensor) || t.dtype !== 'float32' || t.rank !== 1 || t.size !== outputs) fail(op, `${name} must be float32 [${outputs}], got ${t instanceof Tensor ? `${t.dtype} ${fmtShape(t.shape)}` : typeof t}`);
+    if (t.backend !== x.backend) fail(op, `${name} are on ${t.backend.name}, the input on ${x.backend.name}`);
+  }
+  if (!FUSED_ACTIVATIONS.includes(activation)) fail(op, `activation must be one of ${FUSED_ACTIVATIONS.join(', ')}, got ${JSON.stringify(activation)}`);
+}
+
+/** act(quant(x) W dequantized + bias) over x's last axis: a quantized Dense. */
+export function quantizedLinear(x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedOptions = {}): Tensor {
+  const activation = options.activation ?? 'linear';
+  const [K, N] = w.shape;
+  checkCommon('quantizedLinear', x, w, wScale, bias, N, activation);
+  if (w.layout !== 'dense') fail('quantizedLinear', 'the weights were packed for a convolution');
+  if (x.rank < 1 || x.shape[x.rank - 1] !== K) fail('quantizedLinear', `expected ${K} features on the input's last axis, got ${fmtShape(x.shape)}`);
+  const input = checkInput('quantizedLinear', options.input);
+  return apply(T.quantizedLinear, bias ? [x, wScale, bias] : [x, wScale], { w, input, activation, shape: [...x.shape.slice(0, -1), N] });
+}
+
+/** act(conv(quant(x), W) dequantized + bias), NCHW, groups 1: a quantized Conv2D. */
+export function quantizedConv2d(x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedConv2dOptions = {}): Tensor {
+  const op = 'quantizedConv2d';
+  const activation = options.activation ?? 'linear';
+  const [O, C, KH, KW] = w.shape;
+  checkCommon(op, x, w, wScale, bias, O, activation);
+  if (w.layout !== 'conv') fail(op, 'the weights were packed for a dense layer');
+  if (x.rank !== 4 || x.shape[1] !== C) fail(op, `expected input [N, ${C}, H, W], got ${fmtShape(x.shape)}`);
+  const g = {
+    stride: pair(op, 'stride', options.stride ?? 1, 1),
+    padding: pair(op, 'padding', options.padding ?? 0, 0),
+    dilation: pair(op, 'dilation', options.dilation ?? 1, 1),
+    groups: 1,
+  };
+  const shape = [x.shape[0], O, outSize(op, x.shape[2], KH, g.stride[0], g.padding[0], g.dilation[0], x.shape), outSize(op, x.shape[3], KW, g.stride[1], g.padding[1], g.dilation[1], x.shape)];
+  const input = checkInput(op, options.input);
+  return apply(T.quantizedConv2d, bias ? [x, wScale, bias] : [x, wScale], { ...g, w, input, activation, shape });
+}

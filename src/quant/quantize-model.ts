@@ -1,0 +1,189 @@
+// Post-training quantization of a Sequential: Dense and Conv2D layers become QuantizedDense and
+// QuantizedConv2D (int8 weights per output channel; the input quantized per call, or with a
+// range calibrated once). A layer whose int8 output strays from its float output on the sample
+// (cosine similarity below minCosine, measured on the layer alone) stays float, and the report
+// says why, as it does for every layer left alone.
+import type { InputQuantization } from '../backends/backend.js';
+import { noGrad } from '../autograd/engine.js';
+import { fail } from '../errors.js';
+import type { Layer } from '../nn/layer.js';
+import { Conv2D } from '../nn/layers/conv.js';
+import { Dense } from '../nn/layers/dense.js';
+import { type InputQuantizationSpec, QuantizedConv2D, QuantizedDense } from '../nn/layers/quantized.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Sequential } from '../train/sequential.js';
+import { type CalibrationMethod, RangeObserver } from './calibrate.js';
+import { quantizePerChannel } from './weights.js';
+
+export type QuantizationMode = 'dynamic' | 'static';
+
+export interface QuantizeOptions {
+  /** 'dynamic' (default): each call quantizes its input from the batch's range. 'static': ranges calibrated once. */
+  mode?: QuantizationMode;
+  /** Example inputs: static mode's calibration set, and the sample the sensitivity check and the report use. */
+  sample?: Tensor;
+  method?: CalibrationMethod;
+  /** For method 'percentile': the share of values inside the range, 99.99 by default. */
+  percentile?: number;
+  /** Names of layers to keep in float. */
+  keepFloat?: readonly string[];
+  /** A layer whose int8 output's cosine similarity to its float output is below this stays float (0.99). */
+  minCosine?: number;
+  batchSize?: number;
+}
+
+export interface LayerQuantization {
+  index: number;
+  name: string;
+  type: string;
+  /** The layer's type in the quantized model. */
+  quantizedType: string;
+  /** Why the layer stayed float (absent when it was quantized, and for layers without weights). */
+  reason?: string;
+  input?: InputQuantizationSpec;
+  /** The layer alone, fed the float model's input: cosine similarity of its int8 and float outputs. */
+  cosineAlone?: number;
+  /** Its output in the quantized model against the float model's, from the same model input. */
+  cosine?: number;
+  /** Bytes of the layer's weights before and after. */
+  bytes: { float: number; quantized: number };
+}
+
+export interface QuantizedModel {
+  model: Sequential;
+  layers: LayerQuantization[];
+}
+
+const isQuantizable = (l: Layer): l is Dense | Conv2D => l instanceof Dense || l instanceof Conv2D;
+
+function weightBytes(l: Layer): number {
+  return [...l.namedParameters(), ...l.namedBuffers()].reduce((n, [, t]) => n + t.size * (t.dtype === 'int8' || t.dtype === 'uint8' || t.dtype === 'bool' ? 1 : t.dtype === 'float64' ? 8 : 4), 0);
+}
+
+/** Why `l` cannot be quantized, or null. */
+function unsupported(l: Dense | Conv2D): string | null {
+  if (l.kernel.dtype !== 'float32') return `float32 weights only (this layer's are ${l.kernel.dtype})`;
+  if (l instanceof Conv2D && l.groups !== 1) return 'grouped convolutions stay float';
+  return null;
+}
+
+function quantizeLayer(l: Dense | Conv2D, input: InputQuantizationSpec): QuantizedDense | QuantizedConv2D {
+  const common = { name: l.name, activation: l.activation, useBias: l.useBias, inputQuantization: input, ...(l.inputShape ? { inputShape: l.inputShape } : {}) };
+  if (l instanceof Dense) {
+    const { q, scale } = quantizePerChannel(l.kernel, 1);
+    const layer = new QuantizedDense(l.units, { ...common, inputFeatures: l.kernel.shape[0] });
+    layer.setWeights(q, scale, l.bias);
+    return layer;
+  }
+  const { q, scale } = quantizePerChannel(l.kernel, 0);
+  const layer = new QuantizedConv2D(l.filters, l.kernelSize, { ...common, inChannels: l.kernel.shape[1], strides: l.strides, padding: l.padding, dilationRate: l.dilationRate });
+  layer.setWeights(q, scale, l.bias);
+  return layer;
+}
+
+/** Batches of x along its first axis. */
+function* batches(x: Tensor, batchSize: number): Generator<Tensor> {
+  for (let start = 0; start < x.shape[0]; start += batchSize) yield x.slice([start], [Math.min(x.shape[0], start + batchSize)]);
+}
+
+/** Runs `layers` over one batch, calling visit(i, input, output) for each layer. */
+function walk(layers: readonly Layer[], x: Tensor, visit: (i: number, input: Tensor, output: Tensor) => void): void {
+  noGrad(() => {
+    let h = x;
+    layers.forEach((layer, i) => {
+      const out = layer.call(h);
+      visit(i, h, out);
+      h = out;
+    });
+  });
+}
+
+/** Accumulates cosine similarity between two streams of equally shaped tensors. */
+class Cosine {
+  private dot = 0;
+  private aa = 0;
+  private bb = 0;
+  add(a: Tensor, b: Tensor): void {
+    const x = a.dataSync();
+    const y = b.dataSync();
+    for (let i = 0; i < x.length; i++) {
+      this.dot += x[i] * y[i];
+      this.aa += x[i] * x[i];
+      this.bb += y[i] * y[i];
+    }
+  }
+  get value(): number {
+    if (this.aa === 0 && this.bb === 0) return 1; // both all zero: identical
+    return this.dot / Math.sqrt(this.aa * this.bb || Number.MIN_VALUE);
+  }
+}
+
+export function quantizeModel(model: Sequential, options: QuantizeOptions = {}): QuantizedModel {
+  const mode = options.mode ?? 'dynamic';
+  if (mode !== 'dynamic' && mode !== 'static') fail('quantize', `mode must be "dynamic" or "static", got ${JSON.stringify(mode)}`);
+  if (!(model instanceof Sequential) || !model.built) fail('quantize', 'expected a built Sequential model');
+  const { sample } = options;
+  if (mode === 'static' && (!sample || sample.shape[0] === 0)) fail('quantize', 'static quantization needs a calibration set, and it is empty: pass example inputs (--calibration-data) to measure each layer\'s input range');
+  const batchSize = options.batchSize ?? 256;
+  const minCosine = options.minCosine ?? 0.99;
+  const keep = new Set(options.keepFloat ?? []);
+  for (const name of keep) if (!model.layers.some((l) => l.name === name)) fail('quantize', `--keep-float names no layer "${name}" (the layers: ${model.layers.map((l) => l.name).join(', ')})`);
+  model.eval();
+
+  const report: LayerQuantization[] = model.layers.map((l, index) => ({ index, name: l.name, type: l.type, quantizedType: l.type, bytes: { float: weightBytes(l), quantized: weightBytes(l) } }));
+  const candidates = new Map<number, Dense | Conv2D>();
+  model.layers.forEach((l, i) => {
+    if (!isQuantizable(l)) return;
+    const why = keep.has(l.name) ? 'kept float as asked' : unsupported(l);
+    if (why) report[i].reason = why;
+    else candidates.set(i, l);
+  });
+
+  // Static: each candidate's input range over the calibration set.
+  const inputs = new Map<number, InputQuantizationSpec>();
+  if (mode === 'static') {
+    const observers = new Map([...candidates.keys()].map((i) => [i, new RangeObserver(options.method ?? 'minmax', options.percentile)]));
+    for (const x of batches(sample!, batchSize)) walk(model.layers, x, (i, input) => observers.get(i)?.observe(input.dataSync()));
+    for (const [i, o] of observers) inputs.set(i, { mode: 'static', ...(o.quantization() as InputQuantization) });
+  }
+  const quantized = new Map([...candidates].map(([i, l]) => [i, quantizeLayer(l, inputs.get(i) ?? { mode: 'dynamic' })]));
+
+  // Sensitivity: each quantized layer alone, on the float model's input to it.
+  if (sample && sample.shape[0] > 0) {
+    const alone = new Map([...quantized.keys()].map((i) => [i, new Cosine()]));
+    for (const x of batches(sample, batchSize)) {
+      walk(model.layers, x, (i, input, output) => {
+        const q = quantized.get(i);
+        if (q) alone.get(i)!.add(output, noGrad(() => q.call(input)));
+      });
+    }
+    for (const [i, c] of alone) {
+      report[i].cosineAlone = c.value;
+      if (c.value < minCosine) {
+        report[i].reason = `int8 output cosine ${c.value.toFixed(4)} < ${minCosine} on the sample`;
+        quantized.delete(i);
+      }
+    }
+  }
+
+  const layers = model.layers.map((l, i) => quantized.get(i) ?? l);
+  const result = new Sequential(layers);
+  result.eval();
+  for (const [i, q] of quantized) {
+    report[i].quantizedType = q.type;
+    report[i].input = q.inputQuantization;
+    report[i].bytes.quantized = weightBytes(q);
+  }
+
+  // The report's per-layer error: both models from the same input, layer by layer.
+  if (sample && sample.shape[0] > 0) {
+    const cos = layers.map(() => new Cosine());
+    for (const x of batches(sample, batchSize)) {
+      const floatOutputs: Tensor[] = [];
+      walk(model.layers, x, (i, _input, output) => (floatOutputs[i] = output));
+      walk(layers, x, (i, _input, output) => cos[i].add(floatOutputs[i], output));
+    }
+    cos.forEach((c, i) => (report[i].cosine = c.value));
+  }
+  return { model: result, layers: report };
+}

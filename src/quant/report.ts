@@ -1,0 +1,71 @@
+// What quantization cost and bought, measured: weight bytes, accuracy on a named evaluation
+// set, latency at batch 1 and 32 (float and int8 alternating in one run, medians, so machine
+// noise hits both alike), and per layer the cosine similarity of int8 and float outputs.
+import { argmax } from '../ops/functions.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Sequential } from '../train/sequential.js';
+import type { LayerQuantization, QuantizationMode } from './quantize-model.js';
+
+export interface QuantizationReport {
+  mode: QuantizationMode;
+  evaluation: string;
+  bytes: { float: number; quantized: number };
+  accuracy?: { float: number; quantized: number };
+  /** Median milliseconds per predict() call at each batch size. */
+  latencyMs: { batch: number; float: number; quantized: number }[];
+  layers: LayerQuantization[];
+}
+
+/** The share of examples whose arg-max prediction equals the label. */
+export function accuracyOf(model: Sequential, x: Tensor, y: Tensor, batchSize = 1000): number {
+  const predicted = argmax(model.predict(x, { batchSize }), -1).dataSync();
+  const labels = y.dataSync();
+  let right = 0;
+  for (let i = 0; i < labels.length; i++) if (predicted[i] === labels[i]) right++;
+  return right / labels.length;
+}
+
+/** Median ms of predict() on the first `batch` examples, the two models taking turns. */
+export function compareLatency(a: Sequential, b: Sequential, x: Tensor, batch: number, minMs = 400): { a: number; b: number } {
+  const input = x.slice([0], [Math.min(batch, x.shape[0])]);
+  const time = (m: Sequential) => {
+    const t0 = performance.now();
+    m.predict(input, { batchSize: batch });
+    return performance.now() - t0;
+  };
+  for (let i = 0; i < 3; i++) time(a), time(b); // warm up: packing, caches, the JIT
+  const ta: number[] = [];
+  const tb: number[] = [];
+  const start = performance.now();
+  while (ta.length < 7 || (performance.now() - start < minMs && ta.length < 2000)) {
+    ta.push(time(a));
+    tb.push(time(b));
+  }
+  const median = (v: number[]) => v.sort((p, q) => p - q)[v.length >> 1];
+  return { a: median(ta), b: median(tb) };
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+
+/** The report as the table `lathe quantize` prints and writes. */
+export function formatReport(r: QuantizationReport): string {
+  const lines = [`int8 quantization (${r.mode}), evaluated on ${r.evaluation}`, ''];
+  const rows: string[][] = [['', 'float32', 'int8', 'change']];
+  rows.push(['weights', kib(r.bytes.float), kib(r.bytes.quantized), `${(r.bytes.float / r.bytes.quantized).toFixed(2)}x smaller`]);
+  if (r.accuracy) rows.push(['accuracy', pct(r.accuracy.float), pct(r.accuracy.quantized), `${((r.accuracy.quantized - r.accuracy.float) * 100).toFixed(2)} points`]);
+  for (const l of r.latencyMs) rows.push([`latency, batch ${l.batch}`, `${l.float.toFixed(3)} ms`, `${l.quantized.toFixed(3)} ms`, `${(l.float / l.quantized).toFixed(2)}x faster`]);
+  lines.push(...table(rows), '', 'per layer (cosine: int8 output vs float output, same model input; alone: the layer on its float input)', '');
+  const layerRows = [['#', 'layer', 'type', 'as', 'input', 'cosine', 'alone', 'note']];
+  for (const l of r.layers) {
+    const input = l.input ? (l.input.mode === 'static' ? `static s=${l.input.scale.toPrecision(3)} z=${l.input.zeroPoint}` : 'dynamic') : '';
+    layerRows.push([String(l.index), l.name, l.type, l.quantizedType === l.type ? 'float' : 'int8', input, l.cosine?.toFixed(5) ?? '', l.cosineAlone?.toFixed(5) ?? '', l.reason ?? '']);
+  }
+  lines.push(...table(layerRows));
+  return `${lines.join('\n')}\n`;
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
+}

@@ -1,0 +1,205 @@
+// The int8 kernels: the exact integer GEMM against an int32 reference loop (every kernel the CPU
+// can run, saturation edges, odd shapes), quantized Dense/Conv2D on native against the js
+// reference, quantization round-trip bounds, and the zero and non-finite cases.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import * as lt from '../../src/index.js';
+import { dynamicQuantParams, quantizeValue, roundHalfEven } from '../../src/backends/js/quantized.js';
+import { nativeAddon } from '../../src/backends/registry.js';
+import { assertClose, assertThrowsLathe } from '../helpers.js';
+
+const hasNative = lt.listBackends().includes('native');
+
+/** Deterministic pseudo-random integers in [lo, hi], with the ends forced in every few values. */
+function ints(n: number, lo: number, hi: number, seed: number): number[] {
+  let s = seed >>> 0;
+  return Array.from({ length: n }, (_, i) => {
+    if (i % 7 === 0) return lo;
+    if (i % 11 === 0) return hi;
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return lo + (s % (hi - lo + 1));
+  });
+}
+
+describe('quantization arithmetic', () => {
+  test('round half to even, as rint and ONNX QuantizeLinear', () => {
+    assert.deepEqual([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999, 2.5001].map(roundHalfEven), [0, 2, 2, -0, -2, -2, 2, 3]);
+  });
+
+  test('per-channel int8 weights reconstruct within half a step, each channel with its own scale', () => {
+    const w = lt.randn([37, 5], { generator: new lt.Generator(3) }).mul(lt.tensor([0.01, 1, 100, 0, 3]));
+    const qw = lt.quant.quantizePerChannel(w, 1);
+    assert.equal(qw.q.dtype, 'int8');
+    const scale = qw.scale.dataSync();
+    assert.equal(scale[3], 1, 'a zero channel gets scale 1, never 0');
+    const back = lt.quant.dequantizePerChannel(qw, 1).dataSync();
+    const orig = w.dataSync();
+    const q = qw.q.dataSync();
+    for (let i = 0; i < orig.length; i++) {
+      assert.ok(Math.abs(orig[i] - back[i]) <= scale[i % 5] / 2 + 1e-7 * Math.abs(orig[i]), `w[${i}] = ${orig[i]} came back as ${back[i]}`);
+      assert.ok(q[i] >= -127 && q[i] <= 127, 'symmetric: -128 unused');
+    }
+    assert.ok(Array.from(q).some((v) => Math.abs(v) === 127), 'each channel reaches the ends');
+  });
+
+  test('uint8 activations reconstruct within half a step over the calibrated range; zero is exact', () => {
+    const x = Array.from({ length: 1000 }, (_, i) => -3 + (i * 9.7) / 1000);
+    const p = lt.quant.uint8Params(Math.min(...x), Math.max(...x));
+    for (const v of [...x, 0]) {
+      const back = (quantizeValue(v, p) - p.zeroPoint) * p.scale;
+      assert.ok(Math.abs(back - v) <= p.scale / 2 + 1e-6, `${v} came back as ${back}`);
+    }
+    assert.equal((quantizeValue(0, p) - p.zeroPoint) * p.scale, 0);
+    assert.deepEqual(lt.quant.uint8Params(0, 0), { scale: 1, zeroPoint: 0 }, 'an all-zero range divides by nothing');
+    assert.deepEqual(dynamicQuantParams([0, 0, 0]), { scale: 1, zeroPoint: 0 });
+    assert.deepEqual(dynamicQuantParams([NaN, Infinity, 2, -1]), lt.quant.uint8Params(-1, 2), 'non-finite values stay out of the range');
+    assert.equal(quantizeValue(1e9, p), 255, 'saturates high');
+    assert.equal(quantizeValue(-1e9, p), 0, 'saturates low');
+  });
+
+  test('the percentile range drops outliers that min-max keeps', () => {
+    const values = Float32Array.from({ length: 100_000 }, (_, i) => Math.sin(i));
+    values[5] = 1000;
+    const minmax = new lt.quant.RangeObserver('minmax');
+    const pct = new lt.quant.RangeObserver('percentile', 99.9);
+    for (const o of [minmax, pct]) o.observe(values);
+    assert.equal(minmax.range()[1], 1000);
+    assert.ok(pct.range()[1] < 1.01 && pct.range()[0] > -1.01, `percentile range ${pct.range()}`);
+    assertThrowsLathe(() => new lt.quant.RangeObserver('minmax').range(), /no finite input values/);
+  });
+});
+
+describe('int8 GEMM is exact', { skip: !hasNative && 'native backend not built' }, () => {
+  const addon = nativeAddon!;
+  const kernels = ['avx512vnni', 'avx2', 'portable'].filter((k) => {
+    try {
+      addon.qgemmKernel(k);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      addon.qgemmKernel('');
+    }
+  });
+
+  test(`against an int32 reference loop, on every kernel this CPU runs (${kernels.join(', ')})`, () => {
+    assert.ok(kernels.includes('portable'));
+    const shapes = [[1, 1, 1], [7, 3, 5], [5, 4, 31], [33, 65, 33], [3, 300, 64], [64, 2100, 40], [130, 17, 97]];
+    for (const kernel of kernels) {
+      addon.qgemmKernel(kernel);
+      try {
+        shapes.forEach(([M, K, N], si) => {
+          for (const zero of [0, 128, 255]) {
+            const a = Uint8Array.from(ints(M * K, 0, 255, si * 3 + zero));
+            const b = Int8Array.from(ints(K * N, -128, 127, si * 5 + zero + 1));
+            const got = new Int32Array(M * N);
+            addon.qGemmInt32(a, M, zero, addon.qPackWeights(b, K, N, false), got);
+            for (let m = 0; m < M; m++)
+              for (let n = 0; n < N; n++) {
+                let want = 0;
+                for (let k = 0; k < K; k++) want += (a[m * K + k] - zero) * b[k * N + n];
+                if (got[m * N + n] !== want) assert.fail(`${kernel} [${M},${K}]x[${K},${N}] zero ${zero}: C[${m},${n}] = ${got[m * N + n]}, want ${want}`);
+              }
+          }
+        });
+        // The extremes everywhere: 255 x -128 and 0 x 127 on every product.
+        for (const [av, bv] of [[255, -128], [255, 127], [0, -128]]) {
+          const [M, K, N] = [3, 1000, 35];
+          const got = new Int32Array(M * N);
+          addon.qGemmInt32(new Uint8Array(M * K).fill(av), M, 0, addon.qPackWeights(new Int8Array(K * N).fill(bv), K, N, false), got);
+          assert.ok(got.every((v) => v === av * bv * K), `${kernel}: ${av} x ${bv} over K=${K}`);
+        }
+      } finally {
+        addon.qgemmKernel('');
+      }
+    }
+  });
+});
+
+describe('quantized layers: native matches the js reference', { skip: !hasNative && 'native backend not built' }, () => {
+  const g = new lt.Generator(7);
+  const tol = { atol: 1e-5, rtol: 1e-5 };
+
+  function operands(shape: number[], wShape: number[], outputs: number, seed: number) {
+    const x = lt.randn(shape, { generator: g, backend: 'js' }).mul(2);
+    const w = lt.tensor(Int8Array.from(ints(wShape.reduce((a, b) => a * b, 1), -128, 127, seed)), { shape: wShape, backend: 'js' });
+    const s = lt.rand([outputs], { generator: g, backend: 'js' }).mul(0.02).add(0.001);
+    const b = lt.randn([outputs], { generator: g, backend: 'js' });
+    return { x, w, s, b };
+  }
+
+  test('quantizedLinear: odd shapes, dynamic and static, every fused activation, with and without bias', () => {
+    for (const [M, K, N] of [[1, 1, 1], [5, 7, 3], [33, 129, 65], [300, 784, 128], [4, 3000, 10]]) {
+      const { x, w, s, b } = operands([M, K], [K, N], N, M + K + N);
+      for (const input of [null, { scale: 0.031, zeroPoint: 117 }, { scale: 0.01, zeroPoint: 0 }])
+        for (const activation of ['linear', 'relu', 'sigmoid', 'tanh'] as const)
+          for (const bias of [b, null]) {
+            const want = lt.quantizedLinear(x, lt.packInt8(w, 'dense'), s, bias, { activation, input });
+            const got = lt.quantizedLinear(x.to('native'), lt.packInt8(w.to('native'), 'dense'), s.to('native'), bias?.to('native') ?? null, { activation, input });
+            assert.equal(got.backend.name, 'native');
+            assertClose(got.to('js'), want, tol, `[${M},${K}]x[${K},${N}] ${input ? 'static' : 'dynamic'} ${activation} bias ${!!bias}`);
+          }
+    }
+  });
+
+  test('quantizedLinear keeps the batch axes: [B, T, K] in, [B, T, N] out', () => {
+    const { x, w, s, b } = operands([2, 3, 8], [8, 4], 4, 1);
+    const y = lt.quantizedLinear(x.to('native'), lt.packInt8(w.to('native'), 'dense'), s.to('native'), b.to('native'));
+    assert.deepEqual(y.shape, [2, 3, 4]);
+    assertClose(y.reshape([6, 4]).to('js'), lt.quantizedLinear(x.reshape([6, 8]), lt.packInt8(w, 'dense'), s, b), tol);
+  });
+
+  test('quantizedConv2d: channels 1 to 32, stride, padding, dilation, batch below and above the thread count', () => {
+    const cases: [number[], number, number, lt.QuantizedConv2dOptions][] = [
+      [[2, 1, 28, 28], 32, 3, {}],
+      [[1, 1, 9, 9], 4, 5, { padding: 2 }],
+      [[3, 3, 9, 11], 5, 3, { padding: [1, 2], stride: [2, 1] }],
+      [[5, 32, 13, 13], 64, 3, {}],
+      [[1, 4, 7, 7], 6, 2, { dilation: 2, padding: 1 }],
+      [[2, 2, 6, 5], 3, 1, { stride: 2 }],
+    ];
+    cases.forEach(([xShape, O, k, options], i) => {
+      const { x, w, s, b } = operands(xShape, [O, xShape[1], k, k], O, i);
+      for (const input of [null, { scale: 0.05, zeroPoint: 100 }])
+        for (const activation of ['linear', 'relu', 'tanh'] as const) {
+          const want = lt.quantizedConv2d(x, lt.packInt8(w, 'conv'), s, b, { ...options, activation, input });
+          const got = lt.quantizedConv2d(x.to('native'), lt.packInt8(w.to('native'), 'conv'), s.to('native'), b.to('native'), { ...options, activation, input });
+          assertClose(got.to('js'), want, tol, `conv ${xShape} O=${O} k=${k} ${JSON.stringify(options)} ${input ? 'static' : 'dynamic'} ${activation}`);
+        }
+    });
+  });
+
+  test('a row holding NaN or Inf comes out NaN, and leaves the other rows as they were', () => {
+    const { x, w, s, b } = operands([4, 16], [16, 3], 3, 9);
+    const data = x.dataSync();
+    data[16 + 5] = NaN;
+    data[48 + 2] = Infinity;
+    for (const backend of ['js', 'native']) {
+      const xb = lt.tensor(data, { shape: [4, 16], backend });
+      const y = lt.quantizedLinear(xb, lt.packInt8(w.to(backend), 'dense'), s.to(backend), b.to(backend)).dataSync();
+      for (let r = 0; r < 4; r++) {
+        const row = Array.from(y.slice(r * 3, r * 3 + 3));
+        assert.ok(r === 1 || r === 3 ? row.every(Number.isNaN) : row.every(Number.isFinite), `${backend} row ${r}: ${row}`);
+      }
+    }
+  });
+
+  test('an all-zero input (dynamic range 0) and an all-zero weight channel give the bias, never NaN', () => {
+    const w = lt.zeros([6, 2], { dtype: 'int8' });
+    for (const backend of ['js', 'native']) {
+      const y = lt.quantizedLinear(lt.zeros([3, 6], { backend }), lt.packInt8(w.to(backend), 'dense'), lt.ones([2], { backend }), lt.tensor([0.5, -2], { backend }));
+      assert.deepEqual(Array.from(y.dataSync()), [0.5, -2, 0.5, -2, 0.5, -2]);
+    }
+  });
+
+  test('bad arguments are named', () => {
+    const w = lt.packInt8(lt.zeros([4, 2], { dtype: 'int8', backend: 'js' }), 'dense');
+    const s = lt.ones([2], { backend: 'js' });
+    assertThrowsLathe(() => lt.quantizedLinear(lt.zeros([3, 5], { backend: 'js' }), w, s, null), /quantizedLinear: expected 4 features on the input's last axis, got \[3,5\]/);
+    assertThrowsLathe(() => lt.quantizedLinear(lt.zeros([3, 4], { backend: 'js' }), w, lt.ones([3], { backend: 'js' }), null), /weight scales must be float32 \[2\]/);
+    assertThrowsLathe(() => lt.quantizedLinear(lt.zeros([3, 4], { backend: 'js' }), w, s, null, { input: { scale: 0, zeroPoint: 0 } }), /scale must be a positive finite number/);
+    assertThrowsLathe(() => lt.quantizedLinear(lt.zeros([3, 4], { backend: 'js' }), w, s, null, { input: { scale: 1, zeroPoint: 256 } }), /zero point must be an integer in 0..255/);
+    assertThrowsLathe(() => lt.quantizedLinear(lt.zeros([3, 4], { backend: 'native' }), w, s.to('native'), null), /packed for the js backend, the input is on native/);
+    assertThrowsLathe(() => lt.packInt8(lt.zeros([4, 2]), 'dense'), /packInt8: expected an int8 tensor, got float32/);
+  });
+});

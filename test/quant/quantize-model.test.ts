@@ -1,0 +1,124 @@
+// quantizeModel on small MLPs and CNNs: which layers become int8, calibration, the sensitivity
+// check, the report's numbers, and the saved int8 model loading back bit for bit.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, test } from 'node:test';
+import * as lt from '../../src/index.js';
+import { assertThrowsLathe, onEachBackend } from '../helpers.js';
+
+const { Sequential, layers: L } = lt;
+
+function mlp(seed: number): lt.Sequential {
+  lt.manualSeed(seed);
+  return new Sequential([new L.Dense(32, { activation: 'relu', inputShape: [20] }), new L.Dense(16, { activation: 'tanh' }), new L.Dense(5, { activation: 'softmax' })]);
+}
+
+function cnn(seed: number): lt.Sequential {
+  lt.manualSeed(seed);
+  return new Sequential([
+    new L.Conv2D(8, 3, { activation: 'relu', inputShape: [1, 12, 12] }),
+    new L.MaxPool2D(2),
+    new L.Conv2D(6, 3, { padding: 'same', activation: 'relu' }),
+    new L.Flatten(),
+    new L.Dense(4, { activation: 'softmax' }),
+  ]);
+}
+
+function cosine(a: lt.Tensor, b: lt.Tensor): number {
+  const x = a.dataSync();
+  const y = b.dataSync();
+  let d = 0, xx = 0, yy = 0;
+  for (let i = 0; i < x.length; i++) (d += x[i] * y[i]), (xx += x[i] * x[i]), (yy += y[i] * y[i]);
+  return d / Math.sqrt(xx * yy);
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lathe-quant-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+onEachBackend('quantizeModel', (backend) => {
+  for (const mode of ['dynamic', 'static'] as const) {
+    test(`${mode}: Dense and Conv2D become int8, about 4x smaller, outputs close to float`, () => {
+      for (const [make, shape] of [[mlp, [20]], [cnn, [1, 12, 12]]] as const) {
+        const model = make(1);
+        const sample = lt.rand([64, ...shape], { generator: new lt.Generator(2) });
+        const { model: q, layers } = lt.quant.quantizeModel(model, { mode, sample });
+        const quantized = layers.filter((l) => l.quantizedType !== l.type);
+        assert.deepEqual(quantized.map((l) => l.quantizedType), model.layers.filter((l) => l.type === 'dense' || l.type === 'conv2d').map((l) => `quantized${l.type}`));
+        // Tiny layers: their bias and scales stay float32, so well under 4x here; MNIST-sized ones reach 3.95x.
+        for (const l of quantized) {
+          assert.equal(l.input?.mode, mode);
+          if (l.input?.mode === 'static') assert.ok(l.input.scale > 0 && l.input.zeroPoint >= 0 && l.input.zeroPoint <= 255);
+          assert.ok(l.bytes.quantized < l.bytes.float / 2, `${l.name}: ${l.bytes.float} -> ${l.bytes.quantized} bytes`);
+          assert.ok(l.cosineAlone! > 0.999 && l.cosine! > 0.99, `${l.name}: cosine ${l.cosine}, alone ${l.cosineAlone}`);
+        }
+        const x = lt.rand([16, ...shape], { generator: new lt.Generator(3) });
+        const c = cosine(model.predict(x), q.predict(x));
+        assert.ok(c > 0.999, `${make.name} ${mode}: output cosine ${c}`);
+        assert.equal(q.predict(x).backend.name, backend);
+      }
+    });
+  }
+
+  test('layers kept float by name, by sensitivity, or because they are grouped, each with the reason', () => {
+    const model = mlp(4);
+    const sample = lt.rand([32, 20]);
+    const kept = lt.quant.quantizeModel(model, { sample, keepFloat: [model.layers[2].name] }).layers;
+    assert.equal(kept[2].quantizedType, 'dense');
+    assert.match(kept[2].reason!, /kept float as asked/);
+    const strict = lt.quant.quantizeModel(model, { sample, minCosine: 1.01 }).layers;
+    assert.ok(strict.every((l) => l.quantizedType === l.type && /cosine .* < 1.01/.test(l.reason!)), JSON.stringify(strict.map((l) => l.reason)));
+    const grouped = new Sequential([new L.Conv2D(4, 3, { groups: 2, inputShape: [2, 6, 6] })]);
+    assert.match(lt.quant.quantizeModel(grouped).layers[0].reason!, /grouped convolutions stay float/);
+    assertThrowsLathe(() => lt.quant.quantizeModel(model, { keepFloat: ['nope'] }), /--keep-float names no layer "nope"/);
+  });
+
+  test('static calibration on an empty set is refused, naming the problem', () => {
+    assertThrowsLathe(() => lt.quant.quantizeModel(mlp(5), { mode: 'static', sample: lt.zeros([0, 20]) }), /static quantization needs a calibration set, and it is empty/);
+    assertThrowsLathe(() => lt.quant.quantizeModel(mlp(5), { mode: 'static' }), /calibration set, and it is empty/);
+  });
+
+  test('a layer with a constant-zero output channel quantizes without NaN', () => {
+    const model = mlp(6);
+    const dense = model.layers[0] as lt.layers.Dense;
+    const k = dense.kernel.dataSync();
+    for (let i = 3; i < k.length; i += 32) k[i] = 0; // output channel 3: all zero
+    dense.kernel.assign(lt.tensor(k, { shape: dense.kernel.shape }));
+    for (const mode of ['dynamic', 'static'] as const) {
+      const { model: q } = lt.quant.quantizeModel(model, { mode, sample: lt.zeros([8, 20]).add(lt.rand([8, 20])) });
+      const scale = (q.layers[0] as lt.layers.QuantizedDense).kernelScale.dataSync();
+      assert.equal(scale[3], 1);
+      const y = q.predict(lt.rand([4, 20])).dataSync();
+      assert.ok(y.every(Number.isFinite), `${mode}: ${y}`);
+      const zeros = q.predict(lt.zeros([2, 20])).dataSync(); // an all-zero input: dynamic scale 0 avoided too
+      assert.ok(zeros.every(Number.isFinite));
+    }
+  });
+
+  test('the int8 model saves with int8 tensors and loads back, predicting bit for bit', () => {
+    for (const mode of ['dynamic', 'static'] as const) {
+      const model = cnn(7);
+      const { model: q } = lt.quant.quantizeModel(model, { mode, sample: lt.rand([16, 1, 12, 12]) });
+      const dir = path.join(tmp, `${backend}-${mode}`);
+      lt.save(q, dir);
+      const { tensors } = lt.decodeSafetensors(fs.readFileSync(path.join(dir, 'weights.safetensors')));
+      assert.equal(tensors['layers.0.kernel'].dtype, 'int8');
+      assert.equal(tensors['layers.0.kernelScale'].dtype, 'float32');
+      const back = lt.load(dir).model;
+      assert.deepEqual(back.layers.map((l) => l.type), ['quantizedconv2d', 'maxpool2d', 'quantizedconv2d', 'flatten', 'quantizeddense']);
+      const x = lt.rand([5, 1, 12, 12]);
+      assert.deepEqual(Array.from(back.predict(x).dataSync()), Array.from(q.predict(x).dataSync()));
+    }
+  });
+});
+
+describe('quantized layer configs', () => {
+  test('bad inputQuantization fields are named', () => {
+    const base = { type: 'quantizeddense', units: 2, inputFeatures: 3 };
+    assertThrowsLathe(() => lt.Sequential.fromConfig([{ ...base, inputQuantization: { mode: 'static', scale: -1, zeroPoint: 0 } }]), /inputQuantization: "scale" must be positive/);
+    assertThrowsLathe(() => lt.Sequential.fromConfig([{ ...base, inputQuantization: { mode: 'static', scale: 1, zeroPoint: 300 } }]), /"zeroPoint" must be in 0..255/);
+    assertThrowsLathe(() => lt.Sequential.fromConfig([{ ...base, inputQuantization: { mode: 'fancy' } }]), /"mode" must be one of "dynamic", "static"/);
+    assertThrowsLathe(() => lt.Sequential.fromConfig([{ type: 'quantizeddense', units: 2 }]), /"inputFeatures" is required/);
+  });
+});
