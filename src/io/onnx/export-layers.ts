@@ -15,6 +15,7 @@ import type { Reshape } from '../../nn/layers/reshape.js';
 import type { Rescaling } from '../../nn/layers/rescaling.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ONNX_ATTR, ONNX_DTYPE } from './schema.js';
+import { QUANTIZED_EXPORTS } from './export-quantized.js';
 import { transformerExports } from './export-transformer.js';
 
 export type ElemType = (typeof ONNX_DTYPE)[keyof typeof ONNX_DTYPE];
@@ -104,12 +105,12 @@ const ACTIVATION_EXPORTS: Record<string, (g: GraphBuilder, x: string) => string>
   swish: (g, x) => g.node('Mul', [x, g.node('Sigmoid', [x])]),
 };
 
-function activate(ctx: ExportContext, activation: string): void {
+export function activate(ctx: ExportContext, activation: string): void {
   ctx.value = ACTIVATION_EXPORTS[activation](ctx.g, ctx.value);
 }
 
 /** Float layers cast integer input (uint8 pixels) to float32 first, as Lathe's layers do. */
-function toFloat(ctx: ExportContext): void {
+export function toFloat(ctx: ExportContext): void {
   if (ctx.elemType === ONNX_DTYPE.FLOAT) return;
   ctx.value = ctx.g.node('Cast', [ctx.value], [attr.int('to', ONNX_DTYPE.FLOAT)]);
   ctx.elemType = ONNX_DTYPE.FLOAT;
@@ -121,7 +122,7 @@ function vectorOr(ctx: ExportContext, name: string, t: Tensor | null, fill: numb
 }
 
 /** Spatial pads [top, left, bottom, right] as planAxis gives them (Keras' 'same' puts the odd pixel after). */
-function spatialPads(shape: readonly number[], k: readonly number[], s: readonly number[], d: readonly number[], padding: Conv2D['padding']): number[] {
+export function spatialPads(shape: readonly number[], k: readonly number[], s: readonly number[], d: readonly number[], padding: Conv2D['padding']): number[] {
   const h = planAxis(shape[1], k[0], s[0], d[0], padding, 0);
   const w = planAxis(shape[2], k[1], s[1], d[1], padding, 1);
   return [h.before, w.before, h.after, w.after];
@@ -236,7 +237,7 @@ export const LAYER_EXPORTS: Record<string, Emit> = {
   },
 };
 
-Object.assign(LAYER_EXPORTS, transformerExports((ctx, layer) => LAYER_EXPORTS[layer.type](ctx, layer)));
+Object.assign(LAYER_EXPORTS, transformerExports((ctx, layer) => LAYER_EXPORTS[layer.type](ctx, layer)), QUANTIZED_EXPORTS);
 
 function globalPool(ctx: ExportContext, l: GlobalAveragePooling2D, op: string): void {
   toFloat(ctx);

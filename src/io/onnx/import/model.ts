@@ -12,14 +12,17 @@ import { ModelProto, ONNX_ATTR, ONNX_DTYPE } from '../schema.js';
 import { Attrs, ELEMENTWISE, type OpFn, REDUCTIONS } from './ops.js';
 import { LAYOUT } from './ops-layout.js';
 import { NN } from './ops-nn.js';
+import { QUANT, QUANTIZATION_SCALES } from './ops-quant.js';
 import { type TensorProtoObject, type Value, latheDType, onnxDTypeName, tensorFromProto, tensorOf } from './tensors.js';
 
 /** Every operator Lathe imports (default domain). */
-export const ONNX_OPS: Readonly<Record<string, OpFn>> = { ...ELEMENTWISE, ...REDUCTIONS, ...LAYOUT, ...NN };
+export const ONNX_OPS: Readonly<Record<string, OpFn>> = { ...ELEMENTWISE, ...REDUCTIONS, ...LAYOUT, ...NN, ...QUANT };
+/** ONNX Runtime's quantization tool writes com.microsoft operators (QLinearAdd, QLinearConcat, ...) in its QOperator format. */
+const CONTRIB_HINT = '; com.microsoft operators are ONNX Runtime extensions outside the ONNX standard: quantize with QuantFormat.QDQ for a model of standard operators';
 export const MIN_OPSET = 7;
 export const MAX_OPSET = 21;
-/** Inputs that hold running statistics, not weights: they stay out of parameters(). */
-const STATISTICS: Record<string, number[]> = { BatchNormalization: [3, 4] };
+/** Inputs that are state but not weights to train (running statistics, quantization scales): they stay out of parameters(). */
+const STATISTICS: Record<string, number[]> = { BatchNormalization: [3, 4], ...QUANTIZATION_SCALES };
 
 export interface OnnxValueInfo {
   name: string;
@@ -98,7 +101,7 @@ export class OnnxModel extends Model {
       if (domain !== '') unsupported.add(`${n.opType} (${domain} opset ${opsets.get(domain) ?? '?'})`);
       else if (!Object.hasOwn(ONNX_OPS, n.opType)) unsupported.add(`${n.opType} (opset ${this.opset})`);
     }
-    if (unsupported.size > 0) fail(where, `unsupported operators: ${[...unsupported].join(', ')}`);
+    if (unsupported.size > 0) fail(where, `unsupported operators: ${[...unsupported].join(', ')}${[...unsupported].some((u) => u.includes('(com.microsoft')) ? CONTRIB_HINT : ''}`);
     if (!opsets.has('')) fail(where, 'the model imports no opset of the default ONNX domain');
     if (this.opset < MIN_OPSET || this.opset > MAX_OPSET) fail(where, `opset ${this.opset} is outside the range Lathe imports (${MIN_OPSET} to ${MAX_OPSET})`);
     for (const v of [...(graph.input ?? []), ...(graph.output ?? [])]) {
@@ -123,7 +126,7 @@ export class OnnxModel extends Model {
       return { op: ONNX_OPS[n.opType], inputs, outputs: n.output ?? [], where: nodeWhere, attrs: new Attrs(attrs, nodeWhere) };
     });
     for (const o of this.outputs) if (!known.has(o.name)) fail(where, `output "${o.name}" is produced by no node`);
-    // Float initializers are the weights; BatchNorm's running statistics are buffers.
+    // Float initializers are the weights; BatchNorm's running statistics and quantization scales are buffers.
     for (const [name, v] of this.constants) {
       if (!(v instanceof Tensor) || !isFloat(v.dtype)) continue;
       if (statisticNames.has(name)) this.statistics.push([name, v]);

@@ -49,7 +49,8 @@ function padSpatial(x: Tensor, pads: [number, number][], value: number): Tensor 
 
 const symmetric = (pads: [number, number][]) => pads.every(([b, e]) => b === e);
 
-function conv(inputs: (Tensor | undefined)[], ctx: NodeContext): Tensor {
+/** ONNX Conv on x, w and an optional bias (1-D or 2-D, pads and auto_pad); ops-quant.ts runs its integer convolutions through it in float64. */
+export function conv(inputs: (Tensor | undefined)[], ctx: NodeContext): Tensor {
   const { x, oneD } = to2d(inputs[0]!, ctx);
   const w0 = inputs[1]!;
   const w = oneD ? F.unsqueeze(w0, 2) : w0;

@@ -1,5 +1,6 @@
-// ONNX TensorProto -> Lathe tensors. Lathe has float32, float64, int32, uint8 and bool, so:
-// float16 and bfloat16 widen to float32; int8/int16/uint16/int64/uint32/uint64 become int32.
+// ONNX TensorProto -> Lathe tensors. Lathe has float32, float64, int32, int8, uint8 and bool, so:
+// float16 and bfloat16 widen to float32; int16/uint16/int64/uint32/uint64 become int32. int8 stays
+// int8, so quantized weights keep their type (and their size).
 // int64 is how ONNX carries shapes, axes and indices; a value outside int32's range (Slice's
 // INT64_MAX "to the end" sentinel, mostly) is kept as a host list of JS numbers (`HostInts`),
 // which the ops that read shapes and positions accept, and any other op refuses.
@@ -48,8 +49,9 @@ export function latheDType(code: number | undefined): DType | undefined {
     case ONNX_DTYPE.FLOAT: case ONNX_DTYPE.FLOAT16: case ONNX_DTYPE.BFLOAT16: return 'float32';
     case ONNX_DTYPE.DOUBLE: return 'float64';
     case ONNX_DTYPE.UINT8: return 'uint8';
+    case ONNX_DTYPE.INT8: return 'int8';
     case ONNX_DTYPE.BOOL: return 'bool';
-    case ONNX_DTYPE.INT8: case ONNX_DTYPE.INT16: case ONNX_DTYPE.UINT16: case ONNX_DTYPE.INT32:
+    case ONNX_DTYPE.INT16: case ONNX_DTYPE.UINT16: case ONNX_DTYPE.INT32:
     case ONNX_DTYPE.INT64: case ONNX_DTYPE.UINT32: case ONNX_DTYPE.UINT64: return 'int32';
     default: return undefined;
   }
@@ -113,7 +115,7 @@ export function tensorFromProto(t: TensorProtoObject, where: string): Value {
     fail(where, 'stored as external data (beside the .onnx file); Lathe reads only self-contained models: save it with all tensors inside the file');
   }
   const code = t.dataType ?? 0;
-  const dtype = latheDType(code) ?? fail(where, `element type ${onnxDTypeName(code)} is not supported (Lathe has float32, float64, int32, uint8 and bool)`);
+  const dtype = latheDType(code) ?? fail(where, `element type ${onnxDTypeName(code)} is not supported (Lathe has float32, float64, int32, int8, uint8 and bool)`);
   const shape = (t.dims ?? []).map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) fail(where, `invalid dims [${shape}]`);
   const count = shape.reduce((a, b) => a * b, 1);
@@ -131,6 +133,7 @@ function toTyped(data: number[] | TypedArray, dtype: DType): TypedArray {
     case 'float32': return Float32Array.from(data);
     case 'float64': return Float64Array.from(data);
     case 'int32': return Int32Array.from(data);
+    case 'int8': return Int8Array.from(data);
     default: return Uint8Array.from(data, (v) => (dtype === 'bool' ? (v ? 1 : 0) : v));
   }
 }
@@ -138,7 +141,7 @@ function toTyped(data: number[] | TypedArray, dtype: DType): TypedArray {
 /** Integer values of a shape/axes/positions input, as JS numbers. */
 export function intsOf(v: Value, where: string): number[] {
   if (v instanceof HostInts) return v.data;
-  if (v.dtype !== 'int32' && v.dtype !== 'uint8') fail(where, `expected integers, got ${v.dtype}`);
+  if (v.dtype !== 'int32' && v.dtype !== 'uint8' && v.dtype !== 'int8') fail(where, `expected integers, got ${v.dtype}`);
   return Array.from(v.dataSync());
 }
 
