@@ -12,13 +12,13 @@ const { Sequential, layers: L } = lt;
 
 function mlp(seed: number): lt.Sequential {
   lt.manualSeed(seed);
-  return new Sequential([new L.Dense(32, { activation: 'relu', inputShape: [20] }), new L.Dense(16, { activation: 'tanh' }), new L.Dense(5, { activation: 'softmax' })]);
+  return new Sequential([new L.Dense(48, { activation: 'relu', inputShape: [40] }), new L.Dense(32, { activation: 'tanh' }), new L.Dense(5, { activation: 'softmax' })]);
 }
 
 function cnn(seed: number): lt.Sequential {
   lt.manualSeed(seed);
   return new Sequential([
-    new L.Conv2D(8, 3, { activation: 'relu', inputShape: [1, 12, 12] }),
+    new L.Conv2D(8, 3, { activation: 'relu', inputShape: [4, 12, 12] }),
     new L.MaxPool2D(2),
     new L.Conv2D(6, 3, { padding: 'same', activation: 'relu' }),
     new L.Flatten(),
@@ -40,7 +40,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 onEachBackend('quantizeModel', (backend) => {
   for (const mode of ['dynamic', 'static'] as const) {
     test(`${mode}: Dense and Conv2D become int8, about 4x smaller, outputs close to float`, () => {
-      for (const [make, shape] of [[mlp, [20]], [cnn, [1, 12, 12]]] as const) {
+      for (const [make, shape] of [[mlp, [40]], [cnn, [4, 12, 12]]] as const) {
         const model = make(1);
         const sample = lt.rand([64, ...shape], { generator: new lt.Generator(2) });
         const { model: q, layers } = lt.quant.quantizeModel(model, { mode, sample });
@@ -63,7 +63,7 @@ onEachBackend('quantizeModel', (backend) => {
 
   test('layers kept float by name, by sensitivity, or because they are grouped, each with the reason', () => {
     const model = mlp(4);
-    const sample = lt.rand([32, 20]);
+    const sample = lt.rand([32, 40]);
     const kept = lt.quant.quantizeModel(model, { sample, keepFloat: [model.layers[2].name] }).layers;
     assert.equal(kept[2].quantizedType, 'dense');
     assert.match(kept[2].reason!, /kept float as asked/);
@@ -71,11 +71,13 @@ onEachBackend('quantizeModel', (backend) => {
     assert.ok(strict.every((l) => l.quantizedType === l.type && /cosine .* < 1.01/.test(l.reason!)), JSON.stringify(strict.map((l) => l.reason)));
     const grouped = new Sequential([new L.Conv2D(4, 3, { groups: 2, inputShape: [2, 6, 6] })]);
     assert.match(lt.quant.quantizeModel(grouped).layers[0].reason!, /grouped convolutions stay float/);
+    const short = new Sequential([new L.Conv2D(4, 3, { inputShape: [1, 6, 6] }), new L.Flatten(), new L.Dense(3)]);
+    assert.deepEqual(lt.quant.quantizeModel(short).layers.map((l) => l.reason), ['9 inputs per output: too few for int8 to be faster', undefined, undefined]);
     assertThrowsLathe(() => lt.quant.quantizeModel(model, { keepFloat: ['nope'] }), /--keep-float names no layer "nope"/);
   });
 
   test('static calibration on an empty set is refused, naming the problem', () => {
-    assertThrowsLathe(() => lt.quant.quantizeModel(mlp(5), { mode: 'static', sample: lt.zeros([0, 20]) }), /static quantization needs a calibration set, and it is empty/);
+    assertThrowsLathe(() => lt.quant.quantizeModel(mlp(5), { mode: 'static', sample: lt.zeros([0, 40]) }), /static quantization needs a calibration set, and it is empty/);
     assertThrowsLathe(() => lt.quant.quantizeModel(mlp(5), { mode: 'static' }), /calibration set, and it is empty/);
   });
 
@@ -83,15 +85,15 @@ onEachBackend('quantizeModel', (backend) => {
     const model = mlp(6);
     const dense = model.layers[0] as lt.layers.Dense;
     const k = dense.kernel.dataSync();
-    for (let i = 3; i < k.length; i += 32) k[i] = 0; // output channel 3: all zero
+    for (let i = 3; i < k.length; i += 48) k[i] = 0; // output channel 3: all zero
     dense.kernel.assign(lt.tensor(k, { shape: dense.kernel.shape }));
     for (const mode of ['dynamic', 'static'] as const) {
-      const { model: q } = lt.quant.quantizeModel(model, { mode, sample: lt.zeros([8, 20]).add(lt.rand([8, 20])) });
+      const { model: q } = lt.quant.quantizeModel(model, { mode, sample: lt.rand([8, 40]) });
       const scale = (q.layers[0] as lt.layers.QuantizedDense).kernelScale.dataSync();
       assert.equal(scale[3], 1);
-      const y = q.predict(lt.rand([4, 20])).dataSync();
+      const y = q.predict(lt.rand([4, 40])).dataSync();
       assert.ok(y.every(Number.isFinite), `${mode}: ${y}`);
-      const zeros = q.predict(lt.zeros([2, 20])).dataSync(); // an all-zero input: dynamic scale 0 avoided too
+      const zeros = q.predict(lt.zeros([2, 40])).dataSync(); // an all-zero input: dynamic scale 0 avoided too
       assert.ok(zeros.every(Number.isFinite));
     }
   });
@@ -99,7 +101,7 @@ onEachBackend('quantizeModel', (backend) => {
   test('the int8 model saves with int8 tensors and loads back, predicting bit for bit', () => {
     for (const mode of ['dynamic', 'static'] as const) {
       const model = cnn(7);
-      const { model: q } = lt.quant.quantizeModel(model, { mode, sample: lt.rand([16, 1, 12, 12]) });
+      const { model: q } = lt.quant.quantizeModel(model, { mode, sample: lt.rand([16, 4, 12, 12]) });
       const dir = path.join(tmp, `${backend}-${mode}`);
       lt.save(q, dir);
       const { tensors } = lt.decodeSafetensors(fs.readFileSync(path.join(dir, 'weights.safetensors')));
@@ -107,7 +109,7 @@ onEachBackend('quantizeModel', (backend) => {
       assert.equal(tensors['layers.0.kernelScale'].dtype, 'float32');
       const back = lt.load(dir).model;
       assert.deepEqual(back.layers.map((l) => l.type), ['quantizedconv2d', 'maxpool2d', 'quantizedconv2d', 'flatten', 'quantizeddense']);
-      const x = lt.rand([5, 1, 12, 12]);
+      const x = lt.rand([5, 4, 12, 12]);
       assert.deepEqual(Array.from(back.predict(x).dataSync()), Array.from(q.predict(x).dataSync()));
     }
   });
