@@ -5,7 +5,7 @@ export { type DType, DTYPES } from './tensor/dtype.js';
 export { Generator, manualSeed, defaultGenerator } from './tensor/random.js';
 export { noGrad, isGradEnabled, detectAnomaly } from './autograd/engine.js';
 export { grad, valueAndGrad } from './autograd/functional.js';
-export { getBackend, setBackend, listBackends, registerBackend } from './backends/registry.js';
+export { getBackend, setBackend, listBackends, registerBackend, initWebGPU } from './backends/registry.js';
 export { setNumThreads, getNumThreads, nativeInfo } from './backends/threads.js';
 export type { Backend, FusedActivation } from './backends/backend.js';
 export * as nn from './nn/index.js';

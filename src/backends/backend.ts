@@ -78,6 +78,11 @@ export interface Backend {
   // Memory. `upload` takes ownership of the array; `download` returns an array the caller may keep.
   upload(data: TypedArray, dtype: DType): Buf;
   download(x: TensorInfo): TypedArray;
+  /**
+   * Optional: the values once every queued kernel has run. GPU backends implement it, since
+   * WebGPU can read buffers back only asynchronously; Tensor.data() uses it when present.
+   */
+  downloadAsync?(x: TensorInfo): Promise<TypedArray>;
   fill(dtype: DType, size: number, value: number): Buf;
   cast(x: TensorInfo, dtype: DType): Buf;
 

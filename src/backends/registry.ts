@@ -33,12 +33,23 @@ function defaultBackend(): Backend {
   return jsBackend;
 }
 
+/**
+ * Sets up the webgpu backend and registers it (async: WebGPU hands out adapters and devices
+ * asynchronously). Only this loads dawn.node; afterwards getBackend('webgpu'), setBackend and
+ * LATHE_BACKEND=webgpu find it.
+ */
+export async function initWebGPU(): Promise<Backend> {
+  if (!backends.has('webgpu')) registerBackend(await (await import('./webgpu/index.js')).createWebGPUBackend());
+  return backends.get('webgpu')!;
+}
+
 /** A backend by name, or the current default. */
 export function getBackend(name?: string): Backend {
   if (name === undefined) return (current ??= defaultBackend());
   const b = backends.get(name);
   if (!b) {
-    const why = name === 'native' && nativeLoadError ? `: the native addon did not load (${nativeLoadError}); rebuild it with \`npm rebuild lathe\`` : '';
+    let why = name === 'native' && nativeLoadError ? `: the native addon did not load (${nativeLoadError}); rebuild it with \`npm rebuild lathe\`` : '';
+    if (name === 'webgpu') why = ': it is set up asynchronously; call `await lt.initWebGPU()` first';
     fail('backend', `unknown backend "${name}" (available: ${listBackends().join(', ')})${why}`);
   }
   return b;

@@ -72,8 +72,10 @@ export class Tensor implements TensorInfo {
     return this.backend.download(this);
   }
 
+  /** A copy of the elements; the only way to read a GPU tensor, whose readback is asynchronous. */
   async data(): Promise<TypedArray> {
-    return this.dataSync();
+    this.checkLive('data');
+    return this.backend.downloadAsync ? this.backend.downloadAsync(this) : this.dataSync();
   }
 
   /** The elements as nested JS arrays (booleans for bool tensors), like torch's tolist(). */
