@@ -14,8 +14,8 @@ export function getNumThreads(): number {
 }
 
 /** What the native addon runs: its GEMM kernel family and thread count, or null without it. */
-export function nativeInfo(): { gemmKernel: string; threads: number } | null {
+export function nativeInfo(): { gemmKernel: string; qgemmKernel: string; threads: number } | null {
   if (!nativeAddon) return null;
   const { gemmKernel, threads } = nativeAddon.info();
-  return { gemmKernel, threads };
+  return { gemmKernel, qgemmKernel: nativeAddon.qgemmKernel(), threads };
 }

@@ -1,0 +1,100 @@
+// int8 against float32 inference, side by side in one process: the brief's MLP 784-128-10 and
+// the CNN of examples/mnist-cnn.json (each with its Rescaling: uint8 pixels in), quantized by
+// lt.quant.quantizeModel (static, calibrated on 256 random images; dynamic with --mode dynamic),
+// at batch 1, 32 and 256. Float and int8 predict() alternate sample by sample so machine noise
+// hits both; ratio = float time / int8 time (above 1: int8 faster), of the medians; ratio_min of
+// the fastest samples, which moves less on a shared machine. With --ort, the exported QDQ model
+// runs in onnxruntime-node too (its own int8 kernels where it fuses them).
+//   node bench/quantized-inference.mjs [--mode static|dynamic] [--samples 15] [--sample-ms 25] [--ort]
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as lt from '../dist/src/index.js';
+import { exportOnnx } from '../dist/src/io/onnx/export.js';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+};
+const SAMPLES = Number(arg('samples', 15));
+const SAMPLE_MS = Number(arg('sample-ms', 25));
+const MODE = arg('mode', 'static');
+const WITH_ORT = process.argv.includes('--ort');
+const ort = WITH_ORT ? await import('onnxruntime-node') : null;
+
+function mlp() {
+  const L = lt.layers;
+  return new lt.Sequential([new L.Rescaling(1 / 255, 0, { inputShape: [784] }), new L.Dense(128, { activation: 'relu' }), new L.Dense(10, { activation: 'softmax' })]);
+}
+
+function cnn() {
+  const config = JSON.parse(fs.readFileSync(new URL('../examples/mnist-cnn.json', import.meta.url), 'utf8'));
+  return lt.Sequential.fromConfig([{ type: 'rescaling', scale: config.dataset.rescale, inputShape: [1, 28, 28] }, ...config.model.layers]);
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function callsPerSample(fn) {
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < SAMPLE_MS) (fn(), n++);
+  return Math.max(1, n);
+}
+
+function sample(fn, calls) {
+  const t0 = performance.now();
+  for (let i = 0; i < calls; i++) fn();
+  return ((performance.now() - t0) * 1000) / calls;
+}
+
+async function sampleAsync(fn, calls) {
+  const t0 = performance.now();
+  for (let i = 0; i < calls; i++) await fn();
+  return ((performance.now() - t0) * 1000) / calls;
+}
+
+lt.manualSeed(0);
+for (const [name, model] of [['mlp', mlp()], ['cnn', cnn()]]) {
+  const calibration = lt.randint(0, 256, [256, ...model.inputShape], { generator: new lt.Generator(7) }).cast('float32');
+  const { model: q, layers } = lt.quant.quantizeModel(model, { mode: MODE, sample: calibration });
+  const session = ort && await ort.InferenceSession.create(exportOnnx(q, { inputType: 'uint8' }), {
+    intraOpNumThreads: lt.getNumThreads(), interOpNumThreads: 1, graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: '0' } } }, // no spinning threads to steal Lathe's samples' CPU
+  });
+  for (const batch of [1, 32, 256]) {
+    const x = lt.randint(0, 256, [batch, ...model.inputShape], { generator: new lt.Generator(batch) }).cast('uint8');
+    const float = () => model.predict(x, { batchSize: batch }).dataSync();
+    const int8 = () => q.predict(x, { batchSize: batch }).dataSync();
+    const a = float();
+    const b = int8();
+    let agree = 0;
+    const classes = a.length / batch;
+    for (let r = 0; r < batch; r++) {
+      const top = (v) => { let k = 0; for (let c = 1; c < classes; c++) if (v[r * classes + c] > v[r * classes + k]) k = c; return k; };
+      if (top(a) === top(b)) agree++;
+    }
+    const floatUs = [];
+    const int8Us = [];
+    const ortUs = [];
+    const cf = callsPerSample(float);
+    const cq = callsPerSample(int8);
+    const feeds = session && { input: new ort.Tensor('uint8', x.dataSync(), [...x.shape]) };
+    const onnx = session && (async () => (await session.run(feeds)).output.data);
+    const co = session ? Math.max(1, Math.round(cq / 2)) : 0;
+    for (let s = 0; s < SAMPLES; s++) {
+      floatUs.push(sample(float, cf));
+      int8Us.push(sample(int8, cq));
+      if (onnx) ortUs.push(await sampleAsync(onnx, co));
+    }
+    const f = median(floatUs);
+    const i = median(int8Us);
+    console.log(JSON.stringify({
+      bench: 'quantized-inference', model: name, mode: MODE, batch,
+      float_us: +f.toFixed(1), int8_us: +i.toFixed(1), ratio: +(f / i).toFixed(3),
+      ratio_min: +(Math.min(...floatUs) / Math.min(...int8Us)).toFixed(3),
+      ...(session ? { ort_int8_us: +median(ortUs).toFixed(1), ort_over_lathe_int8: +(median(ortUs) / i).toFixed(3) } : {}),
+      top1_agreement: +(agree / batch).toFixed(4),
+      int8_layers: layers.filter((l) => l.quantizedType !== l.type).map((l) => l.name),
+      threads: lt.getNumThreads(), qgemm_kernel: lt.nativeInfo?.()?.qgemmKernel ?? null, load_average: +os.loadavg()[0].toFixed(2),
+    }));
+  }
+}
