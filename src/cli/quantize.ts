@@ -13,12 +13,12 @@ import { parseArgs } from './args.js';
 import { loadLabelledSet } from './labelled-data.js';
 
 const USAGE = 'Usage: lathe quantize <model_dir> --out DIR [--mode dynamic|static] [--calibration-data DIR|FILE] [--calibration-size N] '
-  + '[--method minmax|percentile] [--percentile P] [--keep-float NAME,NAME] [--min-cosine C] [--data DIR|FILE] [--download] [--json]';
+  + '[--method minmax|percentile] [--percentile P] [--keep-float NAME,NAME] [--min-cosine C] [--min-inputs N] [--data DIR|FILE] [--download] [--json]';
 
 export async function quantizeCommand(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs('quantize', argv, {
     out: 'string', mode: 'string', 'calibration-data': 'string', 'calibration-size': 'int', method: 'string', percentile: 'number',
-    'keep-float': 'string', 'min-cosine': 'number', data: 'string', download: 'flag', json: 'flag',
+    'keep-float': 'string', 'min-cosine': 'number', 'min-inputs': 'number', data: 'string', download: 'flag', json: 'flag',
   });
   if (positional.length !== 1 || typeof flags.out !== 'string') fail('quantize', USAGE);
   const source = positional[0];
@@ -46,6 +46,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     ...(flags.percentile !== undefined ? { percentile: flags.percentile as number } : {}),
     ...(typeof flags['keep-float'] === 'string' ? { keepFloat: flags['keep-float'].split(',').map((s) => s.trim()).filter(Boolean) } : {}),
     ...(flags['min-cosine'] !== undefined ? { minCosine: flags['min-cosine'] as number } : {}),
+    ...(flags['min-inputs'] !== undefined ? { minInputsPerOutput: flags['min-inputs'] as number } : {}),
   });
   if (!layers.some((l) => l.quantizedType !== l.type)) console.warn('lathe quantize: no layer was quantized (see the notes per layer)');
 

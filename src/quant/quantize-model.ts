@@ -29,6 +29,8 @@ export interface QuantizeOptions {
   keepFloat?: readonly string[];
   /** A layer whose int8 output's cosine similarity to its float output is below this stays float (0.99). */
   minCosine?: number;
+  /** A layer with fewer inputs per output stays float (MIN_INPUTS_PER_OUTPUT; 0 quantizes every one). */
+  minInputsPerOutput?: number;
   batchSize?: number;
 }
 
@@ -69,11 +71,11 @@ function weightBytes(l: Layer): number {
 export const MIN_INPUTS_PER_OUTPUT = 32;
 
 /** Why `l` cannot or should not be quantized, or null. */
-function unsupported(l: Dense | Conv2D): string | null {
+function unsupported(l: Dense | Conv2D, minInputs: number): string | null {
   if (l.kernel.dtype !== 'float32') return `float32 weights only (this layer's are ${l.kernel.dtype})`;
   if (l instanceof Conv2D && l.groups !== 1) return 'grouped convolutions stay float';
   const inputs = l.kernel.shape.reduce((a, b) => a * b, 1) / (l instanceof Dense ? l.units : l.filters);
-  if (inputs < MIN_INPUTS_PER_OUTPUT) return `${inputs} inputs per output: too few for int8 to be faster`;
+  if (inputs < minInputs) return `${inputs} inputs per output: too few for int8 to be faster`;
   return null;
 }
 
@@ -144,7 +146,7 @@ export function quantizeModel(model: Sequential, options: QuantizeOptions = {}):
   const candidates = new Map<number, Dense | Conv2D>();
   model.layers.forEach((l, i) => {
     if (!isQuantizable(l)) return;
-    const why = keep.has(l.name) ? 'kept float as asked' : unsupported(l);
+    const why = keep.has(l.name) ? 'kept float as asked' : unsupported(l, options.minInputsPerOutput ?? MIN_INPUTS_PER_OUTPUT);
     if (why) report[i].reason = why;
     else candidates.set(i, l);
   });

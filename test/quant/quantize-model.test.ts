@@ -73,6 +73,7 @@ onEachBackend('quantizeModel', (backend) => {
     assert.match(lt.quant.quantizeModel(grouped).layers[0].reason!, /grouped convolutions stay float/);
     const short = new Sequential([new L.Conv2D(4, 3, { inputShape: [1, 6, 6] }), new L.Flatten(), new L.Dense(3)]);
     assert.deepEqual(lt.quant.quantizeModel(short).layers.map((l) => l.reason), ['9 inputs per output: too few for int8 to be faster', undefined, undefined]);
+    assert.deepEqual(lt.quant.quantizeModel(short, { minInputsPerOutput: 0 }).layers.map((l) => l.quantizedType), ['quantizedconv2d', 'flatten', 'quantizeddense']);
     assertThrowsLathe(() => lt.quant.quantizeModel(model, { keepFloat: ['nope'] }), /--keep-float names no layer "nope"/);
   });
 
