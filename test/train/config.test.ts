@@ -27,7 +27,7 @@ const edited = (edit: (c: Config) => void) => {
 /** Reads and builds, as `lathe train` does before its first step. */
 const prepare = (c: Config, inputShape = [28, 28], classes = 10) => buildRunModel(readRunConfig(c), inputShape, classes);
 const values = (t: lt.Tensor) => Array.from(t.dataSync());
-const LAYER_TYPES = 'dense, activation, rescaling, conv2d, maxpool2d, avgpool2d, globalaveragepooling2d, globalmaxpooling2d, flatten, reshape, dropout, batchnormalization, layernormalization, rmsnormalization, embedding, leakyrelu, multiheadattention, positionembedding, transformerblock';
+const LAYER_TYPES = 'dense, activation, rescaling, conv2d, maxpool2d, avgpool2d, globalaveragepooling2d, globalmaxpooling2d, flatten, reshape, dropout, batchnormalization, layernormalization, rmsnormalization, embedding, leakyrelu, multiheadattention, positionembedding, transformerblock, quantizeddense, quantizedconv2d';
 
 describe('a good config', () => {
   test('read with defaults and command-line overrides', () => {
