@@ -4,7 +4,9 @@
 // model config ("text" dataset, "gpt" model) goes to train-lm.ts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { getBackend, initWebGPU, listBackends, setBackend } from '../backends/registry.js';
 import { fail } from '../errors.js';
+import { hostTensors } from '../train/checkpoint.js';
 import { integratedGradientsHeatmaps } from '../explain/example-heatmaps.js';
 import { saveModel } from '../io/saved-model.js';
 import { BackupAndRestore, JsonLinesLogger, ModelCheckpoint, NanGuard, StepLogger } from '../train/callbacks/index.js';
@@ -19,10 +21,11 @@ import { isLanguageModelConfig } from '../train/lm/config.js';
 import { parseArgs } from './args.js';
 import { trainLanguageModelCommand } from './train-lm.js';
 
-const USAGE = 'Usage: lathe train <config.json> [--data DIR|FILE] [--download] [--out RUN_DIR] [--save-to MODEL_DIR] [--epochs N | --iterations N] [--seed S] [--resume] [--json]';
+const USAGE = 'Usage: lathe train <config.json> [--data DIR|FILE] [--download] [--out RUN_DIR] [--save-to MODEL_DIR] [--epochs N | --iterations N] [--seed S] [--resume] [--json] [--backend js|native|webgpu]';
+const BACKENDS = ['js', 'native', 'webgpu'];
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs('train', argv, { data: 'string', download: 'flag', out: 'string', 'save-to': 'string', epochs: 'int', seed: 'number', json: 'flag', resume: 'flag', iterations: 'int' });
+  const { flags, positional } = parseArgs('train', argv, { data: 'string', download: 'flag', out: 'string', 'save-to': 'string', epochs: 'int', seed: 'number', json: 'flag', resume: 'flag', iterations: 'int', backend: 'string' });
   if (positional.length !== 1) fail('train', `expected one config file. ${USAGE}`);
   const configFile = positional[0];
   if (!fs.existsSync(configFile)) fail('train', `${configFile} not found`);
@@ -33,7 +36,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
     fail(configFile, `not valid JSON (${(e as Error).message})`);
   }
   if (flags.seed !== undefined && !Number.isInteger(flags.seed)) fail('train', `--seed must be an integer, got ${flags.seed}`);
+  // LATHE_BACKEND=webgpu asks for what --backend webgpu does (the registry cannot: it is set up asynchronously).
+  const backend = (flags.backend as string | undefined) ?? (process.env.LATHE_BACKEND === 'webgpu' ? 'webgpu' : undefined);
+  if (backend !== undefined && !BACKENDS.includes(backend)) fail('train', `--backend must be one of ${BACKENDS.join(', ')}, got "${backend}"`);
+  // The CPU backends are picked at once. With webgpu the data is still read and prepared on the
+  // CPU (native when it loaded); the model is built and trained on the GPU.
+  if (backend === 'js' || backend === 'native') setBackend(backend);
+  if (backend === 'webgpu') setBackend(listBackends().includes('native') ? 'native' : 'js');
   if (isLanguageModelConfig(raw)) {
+    if (backend === 'webgpu') fail('train', '--backend webgpu: language-model training (a "text" dataset) does not run on webgpu yet; use js or native');
     if (flags.epochs !== undefined) fail('train', '--epochs: a language model config counts iterations; pass --iterations N');
     if (flags.download) fail('train', '--download: a "text" dataset is a local file; nothing to download');
     const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -55,7 +66,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   // Everything that can be wrong with the config or the data fails here, before training.
   const data = await loadRunData(config, { data: flags.data as string | undefined, download: Boolean(flags.download), configDir: path.dirname(path.resolve(configFile)) });
   const inputShape = data.train[0].shape.slice(1);
-  const model = buildRunModel(config, inputShape, data.classes);
+  const hostBackend = getBackend();
+  const gpu = backend === 'webgpu' ? await initWebGPU() : null;
+  // On webgpu the model is built there, and fit's tensors (batch indices included) are created there.
+  if (gpu) setBackend(gpu.name);
+  let model = buildRunModel(config, inputShape, data.classes);
   checkLabels(data.train[1], data.classes, 'train labels');
   if (data.validation) checkLabels(data.validation[1], data.classes, 'validation labels');
 
@@ -99,6 +114,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const summary = (evaluation: Evaluation | null): RunSummary => runSummary(history, epochSeconds, evaluation);
   // Ctrl-C or a kill ends the process at once (a handler would wait for the epoch's end, when fit
   // yields): run.json keeps "running" with a dead pid, which readers show as "stopped".
+  // On webgpu the data stays on the CPU: fit moves each batch up (Tensor.to).
   try {
     history = await model.fit(data.train[0], data.train[1], {
       epochs: config.fit.epochs,
@@ -114,7 +130,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
     history = model.fitState?.history ?? history;
     run.finish('failed', summary(null), (e as Error).message);
     throw e;
+  } finally {
+    if (gpu) setBackend(hostBackend.name);
   }
+  // Saving and the final evaluation run on the CPU, on a copy of the trained weights and optimizer state.
+  if (gpu) model = await modelOnHost(model, config, inputShape, data.classes);
   let evaluation: Evaluation | null = null;
   try {
     const modelDir = path.join(runDir, 'model');
@@ -149,6 +169,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
     throw e;
   }
   return 0;
+}
+
+/** The model rebuilt on the current (CPU) backend with the GPU model's weights and optimizer state, read back asynchronously. */
+async function modelOnHost(model: Sequential, config: RunConfig, inputShape: readonly number[], classes: number): Promise<Sequential> {
+  const host = buildRunModel(config, inputShape, classes);
+  host.loadStateDict(await hostTensors(model.stateDict()));
+  const opt = model.optimizer!.stateDict();
+  host.optimizer!.loadStateDict({ ...opt, slots: await hostTensors(opt.slots) });
+  return host;
 }
 
 const last = (history: History, k: string): number | null => history.history[k]?.[history.history[k].length - 1] ?? null;

@@ -11,6 +11,8 @@ import { Generator, defaultGenerator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { CallbackState } from './callbacks/callback.js';
 import type { Model } from './model.js';
+import { tensor as makeTensor } from '../ops/functions.js';
+import { readsBackAsync } from './deferred-steps.js';
 
 export type SavedCallbackState = { type: string; state: CallbackState } | null;
 
@@ -45,7 +47,32 @@ function ownGenerators(model: Model): Map<string, Generator> {
   return out;
 }
 
-export function saveCheckpoint(file: string, model: Model, state: Omit<CheckpointState, 'optimizer' | 'generatorState' | 'layerGenerators'>): void {
+type SavedState = Omit<CheckpointState, 'optimizer' | 'generatorState' | 'layerGenerators'>;
+
+export function saveCheckpoint(file: string, model: Model, state: SavedState): void {
+  const { tensors, metadata } = checkpointContents(model, state);
+  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+}
+
+/**
+ * saveCheckpoint for a model whose tensors may live on a GPU: they are read back with
+ * `await t.data()` (the only way a webgpu tensor reaches the host), then written the same way.
+ */
+export async function saveCheckpointAsync(file: string, model: Model, state: SavedState): Promise<void> {
+  const { tensors, metadata } = checkpointContents(model, state);
+  writeFileAtomic(file, encodeSafetensors(await hostTensors(tensors), metadata));
+}
+
+/** Host (js) copies of tensors, read back asynchronously from a GPU where they live there. */
+export async function hostTensors(tensors: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+  const out: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(tensors)) {
+    out[k] = readsBackAsync(t) ? makeTensor(await t.data(), { shape: [...t.shape], dtype: t.dtype, backend: 'js' }) : t;
+  }
+  return out;
+}
+
+function checkpointContents(model: Model, state: SavedState): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   if (!model.optimizer) fail('saveCheckpoint', 'the model has no optimizer; compile it first');
   const opt = model.optimizer.stateDict();
   const tensors: Record<string, Tensor> = {};
@@ -53,7 +80,7 @@ export function saveCheckpoint(file: string, model: Model, state: Omit<Checkpoin
   for (const [k, t] of Object.entries(opt.slots)) tensors[`optimizer.${k}`] = t;
   const layerGenerators = Object.fromEntries([...ownGenerators(model)].map(([k, g]) => [k, g.getState()]));
   const full: CheckpointState = { ...state, optimizer: { config: opt.config, iterations: opt.iterations }, generatorState: defaultGenerator.getState(), layerGenerators };
-  writeFileAtomic(file, encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, version: String(CHECKPOINT_VERSION), state: JSON.stringify(full) }));
+  return { tensors, metadata: { format: CHECKPOINT_FORMAT, version: String(CHECKPOINT_VERSION), state: JSON.stringify(full) } };
 }
 
 export interface Checkpoint {

@@ -1,15 +1,21 @@
 // The training loop behind Model.fit: shuffle, batch, forward, loss, backward, optimizer step,
 // metrics, validation, and the callbacks' hooks. Shuffling draws from its own seeded generator,
 // whose state checkpoints save, so a resumed run repeats an uninterrupted one exactly.
+// On a GPU backend (read back only asynchronously: webgpu) steps are queued without waiting and
+// their losses and metrics read back once per interval (readBackEvery), when the callbacks' step
+// hooks run for each in order: the NaN guard then stops at the read-back, not before the update.
 import { noGrad } from '../autograd/engine.js';
 import { fail, fmtShape } from '../errors.js';
 import { Dataset } from '../data/dataset.js';
 import { Generator, defaultGenerator } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { ConfusionMatrix } from '../metrics/index.js';
+import { tensor as makeTensor } from '../ops/functions.js';
 import type { Callback, Logs, StepInfo } from './callbacks/callback.js';
+import { StepLogger } from './callbacks/loggers.js';
 import { ProgressLogger } from './callbacks/progress.js';
-import { type Model, checkBatchSize, checkPair, rowRange, rows } from './model.js';
+import { DeferredSteps, readsBackAsync } from './deferred-steps.js';
+import { type Model, checkBatchSize, checkPair, gpuBackendOf, rowRange, rows, toGpu } from './model.js';
 
 export interface FitOptions {
   epochs?: number;
@@ -30,6 +36,12 @@ export interface FitOptions {
   seed?: number;
   /** The shuffle generator's saved state, when resuming from a checkpoint. */
   shuffleState?: number[];
+  /**
+   * On a backend read back asynchronously (webgpu): steps between read-backs of the losses and
+   * metrics, at which the callbacks' step hooks run. By default a StepLogger's interval (the
+   * smallest, if several), else about 50 an epoch. Ignored on the CPU backends, which read every step.
+   */
+  readBackEvery?: number;
 }
 
 export interface History {
@@ -45,6 +57,8 @@ export async function fitLoop(model: Model, xAll: Tensor | Dataset<unknown>, yAl
   const batchSize = checkBatchSize('fit', options.batchSize ?? 32);
   if (!Number.isInteger(epochs) || epochs < 0) fail('fit', `epochs must be a non-negative integer, got ${JSON.stringify(epochs)}`);
   if (!Number.isInteger(initialEpoch) || initialEpoch < 0) fail('fit', `initialEpoch must be a non-negative integer, got ${initialEpoch}`);
+  const every = options.readBackEvery;
+  if (every !== undefined && (!Number.isInteger(every) || every < 1)) fail('fit', `readBackEvery must be a positive integer, got ${JSON.stringify(every)}`);
   let source: TrainSource;
   let validation: [Tensor, Tensor] | Dataset<unknown> | undefined = options.validationData;
   if (xAll instanceof Dataset) {
@@ -86,6 +100,8 @@ export async function fitLoop(model: Model, xAll: Tensor | Dataset<unknown>, yAl
     }
     optimizer.attach(model.parameters(), 'fit');
   }
+  // A GPU model trains on host data a batch at a time (see gpuBackendOf).
+  const gpu = gpuBackendOf(model);
   const rng = new Generator(options.seed ?? defaultGenerator.nextUint32());
   if (options.shuffleState) rng.setState(options.shuffleState);
   const n = source.kind === 'tensors' ? source.x.shape[0] : 0;
@@ -100,6 +116,7 @@ export async function fitLoop(model: Model, xAll: Tensor | Dataset<unknown>, yAl
   const state: NonNullable<Model['fitState']> = (model.fitState = { rng, epoch: initialEpoch, history: { epoch: [], history: {} }, callbacks });
   // Callbacks may move the start (BackupAndRestore resumes from a checkpoint).
   for (const c of callbacks) c.onTrainBegin({ epochs, stepsPerEpoch, initialEpoch });
+  const readBackEvery = readBackInterval(options.readBackEvery, callbacks, stepsPerEpoch);
   // A resume hands each callback back its state after onTrainBegin has reset it: the k-th
   // callback of a type gets the k-th saved state of that type.
   if (state.callbackStates) {
@@ -131,13 +148,45 @@ export async function fitLoop(model: Model, xAll: Tensor | Dataset<unknown>, yAl
     let seen = 0;
     let refused = false;
     let b = 0;
+    // GPU steps, queued until the next read-back; their hooks then run in order with their figures.
+    const queue = new DeferredSteps<Omit<StepInfo, 'loss'>>();
+    const replay = async (): Promise<void> => {
+      for (const s of await queue.readBack()) {
+        if (model.stopTraining) break; // as on the CPU, no hooks run after a stop (the interval's later updates did run)
+        const info: StepInfo = { ...s.info, loss: s.loss };
+        for (const c of callbacks) c.onAfterBackward(info, makeTensor([s.loss], { shape: [], backend: 'js' }));
+        if (model.stopTraining) {
+          refused = true;
+          break;
+        }
+        lossSum += info.loss * s.examples;
+        seen += s.examples;
+        for (const m of model.metrics) m.update(s.yTrue!, s.yPred!);
+        const batchLogs: Logs = { loss: lossSum / seen };
+        for (const m of scalarMetrics) batchLogs[m.name] = m.result() as number;
+        for (const c of callbacks) c.onBatchEnd(info, batchLogs);
+      }
+    };
     for await (const item of batches(epoch)) {
       if (model.stopTraining) break;
-      const [xb, yb] = batchPair(item, b);
+      const pair = batchPair(item, b);
+      const [xb, yb] = pair.map((t) => toGpu(t, gpu));
       optimizer.zeroGrad();
       const out = model.call(xb);
       const lossT = loss.compute(yb, out);
       lossT.backward();
+      if (readsBackAsync(lossT)) {
+        // Queue the step without waiting for the GPU; read back once per interval.
+        const info = { epoch, batch: b, step: optimizer.iterations, readBackEvery };
+        optimizer.step();
+        queue.push(info, lossT, xb.shape[0], model.metrics.length > 0 ? [yb, out] : undefined);
+        // The inputs fit uploaded itself go back to the pool now rather than when the GC finds them.
+        if (xb !== pair[0] && xb.buf !== out.buf) xb.recycle();
+        b++;
+        if (optimizer.iterations % readBackEvery === 0) await replay();
+        if (refused) break;
+        continue;
+      }
       const info: StepInfo = { epoch, batch: b, step: optimizer.iterations, loss: lossT.item() };
       for (const c of callbacks) c.onAfterBackward(info, lossT);
       if (model.stopTraining) {
@@ -153,6 +202,7 @@ export async function fitLoop(model: Model, xAll: Tensor | Dataset<unknown>, yAl
       for (const c of callbacks) c.onBatchEnd(info, batchLogs);
       b++;
     }
+    if (!refused && queue.length > 0) await replay();
     // An epoch cut short by a refused step did not complete: it is neither logged nor checkpointed.
     if (refused || seen === 0) break;
     logs = { loss: lossSum / seen };
@@ -166,10 +216,18 @@ export async function fitLoop(model: Model, xAll: Tensor | Dataset<unknown>, yAl
     for (const [k, val] of Object.entries(logs)) (history.history[k] ??= []).push(val);
     model.fitState.epoch = epoch + 1;
     for (const c of epochEndOrder) await c.onEpochEnd(epoch, logs);
-    await new Promise((r) => setImmediate(r)); // let I/O (progress, signals, servers) run between epochs
+    // let I/O (progress, signals, servers) run between epochs; a browser has no setImmediate
+    await new Promise((r) => (typeof setImmediate === 'function' ? setImmediate(r) : setTimeout(r, 0)));
   }
   for (const c of callbacks) c.onTrainEnd(logs);
   return history;
+}
+
+/** Steps between read-backs on an async backend: the option, else the finest StepLogger's interval, else about 50 an epoch. */
+function readBackInterval(option: number | undefined, callbacks: Callback[], stepsPerEpoch: number): number {
+  if (option !== undefined) return option;
+  const loggers = callbacks.filter((c): c is StepLogger => c instanceof StepLogger).map((c) => c.every);
+  return loggers.length > 0 ? Math.min(...loggers) : StepLogger.defaultEvery(stepsPerEpoch);
 }
 
 /** The slices of x and y in `order`, batchSize at a time. */

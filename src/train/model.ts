@@ -13,6 +13,11 @@ import { type FitOptions, type History, batchPair, fitLoop } from './fit.js';
 import { Dataset } from '../data/dataset.js';
 import type { Callback, Logs } from './callbacks/callback.js';
 import type { SavedCallbackState } from './checkpoint.js';
+import type { Backend } from '../backends/backend.js';
+import { DeferredSteps, readsBackAsync } from './deferred-steps.js';
+
+/** Batches evaluate() queues on a backend read back asynchronously (webgpu) before one read-back. */
+const EVALUATE_READBACK_BATCHES = 16;
 
 export interface CompileOptions {
   optimizer: Optimizer | string | Record<string, unknown>;
@@ -86,16 +91,32 @@ export abstract class Model extends Module {
       let seen = 0;
       let b = 0;
       for (const m of this.metrics) m.reset();
+      // On a GPU the batches' losses and outputs are read back a few batches at a time, in order.
+      const queue = new DeferredSteps<null>();
+      const gpu = gpuBackendOf(this);
+      const drain = async () => {
+        for (const s of await queue.readBack()) {
+          lossSum += s.loss * s.examples;
+          for (const m of this.metrics) m.update(s.yTrue!, s.yPred!);
+        }
+      };
       for await (const item of batches) {
-        const [xb, yb] = batchPair(item, b++);
+        const [xb, yb] = batchPair(item, b++).map((t) => toGpu(t, gpu));
         // noGrad per batch: a flag held across an await would leak into other code.
         noGrad(() => {
           const out = this.call(xb);
-          lossSum += this.loss!.compute(yb, out).item() * xb.shape[0];
+          const lossT = this.loss!.compute(yb, out);
+          if (readsBackAsync(lossT)) {
+            queue.push(null, lossT, xb.shape[0], this.metrics.length > 0 ? [yb, out] : undefined);
+            return;
+          }
+          lossSum += lossT.item() * xb.shape[0];
           for (const m of this.metrics) m.update(yb, out);
         });
         seen += xb.shape[0];
+        if (queue.length >= EVALUATE_READBACK_BATCHES) await drain();
       }
+      if (queue.length > 0) await drain();
       if (seen === 0) fail('evaluate', 'no examples');
       const logs: Logs = { loss: lossSum / seen };
       for (const m of this.metrics) {
@@ -115,10 +136,11 @@ export abstract class Model extends Module {
     const wasTraining = this.training;
     this.eval();
     try {
+      const gpu = gpuBackendOf(this);
       return noGrad(() => {
-        if (x.shape[0] <= batchSize) return this.call(x);
+        if (x.shape[0] <= batchSize) return this.call(toGpu(x, gpu));
         const outs: Tensor[] = [];
-        for (let start = 0; start < x.shape[0]; start += batchSize) outs.push(this.call(rowRange(x, start, Math.min(x.shape[0], start + batchSize))));
+        for (let start = 0; start < x.shape[0]; start += batchSize) outs.push(this.call(toGpu(rowRange(x, start, Math.min(x.shape[0], start + batchSize)), gpu)));
         return concat(outs, 0);
       });
     } finally {
@@ -144,7 +166,23 @@ export function rowRange(x: Tensor, start: number, end: number): Tensor {
   return start === 0 && end === x.shape[0] ? x : narrow(x, 0, start, end - start);
 }
 
-/** The examples at `idx` (a shuffled batch), as a new tensor. */
+/** The examples at `idx` (a shuffled batch), as a new tensor on x's backend. */
 export function rows(x: Tensor, idx: Int32Array): Tensor {
-  return indexSelect(x, 0, makeTensor(idx, { dtype: 'int32' }));
+  return indexSelect(x, 0, makeTensor(idx, { dtype: 'int32', backend: x.backend }));
+}
+
+/**
+ * The backend a model computes on when it is a GPU (read back asynchronously), else null. Data
+ * on the CPU then goes up one batch at a time, an explicit transfer (Tensor.to) by fit, evaluate
+ * and predict, as a data loader feeds a GPU: a dataset need not fit in one GPU buffer (lavapipe's
+ * limit is 128 MiB; MNIST's training images are 188 MB as 4-byte elements).
+ */
+export function gpuBackendOf(model: Module): Backend | null {
+  const p = model.parameters()[0];
+  return p && readsBackAsync(p) ? p.backend : null;
+}
+
+/** x on `gpu` when there is one and x is on the host; otherwise x itself (CPU backends never move data implicitly). */
+export function toGpu(x: Tensor, gpu: Backend | null): Tensor {
+  return gpu && x.backend !== gpu && !readsBackAsync(x) ? x.to(gpu) : x;
 }

@@ -252,6 +252,23 @@ describe('webgpu kernels match the js reference', { skip }, () => {
     ['out', 'kCache', 'vCache'].forEach((name, i) => assertClose(got[i], want[i], TOL, `attentionCached ${name}`));
   });
 
+  test('relu lets NaN through, as js, in each kernel that applies it (so the NaN guard sees NaN data)', async () => {
+    const edge = [Number.NaN, -1, 0, -0, 2, Infinity, -Infinity];
+    const x = lt.tensor(edge, { shape: [1, 1, 1, 7], backend: 'js' });
+    const one = lt.ones([1, 1, 1, 1], { backend: 'js' });
+    const cases: [string, (t: lt.Tensor[]) => lt.Tensor, lt.Tensor[]][] = [
+      ['relu', ([t]) => t.relu(), [x]],
+      ['biasActivation relu', ([t, b]) => lt.biasActivation(t, b, 'relu'), [x.reshape([1, 7]), lt.zeros([7], { backend: 'js' })]],
+      ['conv2d relu', ([t, w]) => lt.conv2d(t, w, null, { activation: 'relu' }), [x, one]],
+    ];
+    for (const [op, f, inputs] of cases) {
+      const want = Array.from(f(inputs).dataSync());
+      const got = Array.from(await f(inputs.map((t) => t.to('webgpu'))).data());
+      assert.ok(Number.isNaN(want[0]), `${op}: js passes NaN`);
+      assert.deepEqual(got, want, `${op} on ${JSON.stringify(edge.map(String))}`);
+    }
+  });
+
   test('conv2d and pooling, forward and backward', async () => {
     const cases: [number[], number[], lt.Conv2dOptions][] = [
       [[3, 3, 13, 11], [5, 3, 3, 3], { padding: 1 }],

@@ -25,7 +25,7 @@ fn OG() -> i32 { return pi(17u); }
 
 export function conv2d(ctx: GpuContext, x: TensorInfo, w: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, g: Conv2dGeometry, outShape: Shape): GpuBuf {
   wgslType('conv2d', x.dtype);
-  const act = activation === 'linear' ? 'v' : activation === 'relu' ? 'max(v, 0.0)' : activation === 'sigmoid' ? 'sigmoidf(v)' : 'tanhf(v)';
+  const act = activation === 'linear' ? 'v' : activation === 'relu' ? 'reluf(v)' : activation === 'sigmoid' ? 'sigmoidf(v)' : 'tanhf(v)';
   const k = kernel(`conv2d ${bias !== null} ${activation}`, () => `${PRELUDE}${MATH}${CONV_PARAMS}
 ${bindings([['X', 'f32', false], ['Wt', 'f32', false], ...(bias ? [['Bias', 'f32', false] as [string, string, boolean]] : []), ['Y', 'f32', true]])}
 @compute @workgroup_size(256) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

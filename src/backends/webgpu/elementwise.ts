@@ -14,7 +14,7 @@ const buf = (x: TensorInfo) => x.buf as GpuBuf;
 /** Each unary op on f32 `x`, with `p` the op's parameter. Formulas follow the js backend's. */
 const UNARY_F32: Partial<Record<UnaryOp, string>> = {
   neg: '-x', exp: 'exp(x)', log: 'log(x)', sqrt: 'sqrt(x)', rsqrt: '1.0 / sqrt(x)', abs: 'abs(x)', sign: 'sign(x)',
-  square: 'x * x', reciprocal: '1.0 / x', tanh: 'tanhf(x)', sigmoid: 'sigmoidf(x)', relu: 'max(x, 0.0)',
+  square: 'x * x', reciprocal: '1.0 / x', tanh: 'tanhf(x)', sigmoid: 'sigmoidf(x)', relu: 'reluf(x)',
   gelu: '0.5 * x * (1.0 + erff(x * 0.70710678118654752))',
   geluTanh: '0.5 * x * (1.0 + tanhf(0.79788456080286536 * (x + 0.044715 * x * x * x)))',
   erf: 'erff(x)', sin: 'sin(x)', cos: 'cos(x)', log1p: 'log1pf(x)', expm1: 'expm1f(x)',
@@ -180,7 +180,7 @@ ${bindings([['X', wgslType('scaleShift', x.dtype), false], ['Y', 'f32', true]])}
 export function biasActivation(ctx: GpuContext, x: TensorInfo, bias: TensorInfo, activation: FusedActivation): GpuBuf {
   const op = 'biasActivation';
   wgslType(op, x.dtype);
-  const act = activation === 'linear' ? 'v' : activation === 'relu' ? 'max(v, 0.0)' : activation === 'sigmoid' ? 'sigmoidf(v)' : 'tanhf(v)';
+  const act = activation === 'linear' ? 'v' : activation === 'relu' ? 'reluf(v)' : activation === 'sigmoid' ? 'sigmoidf(v)' : 'tanhf(v)';
   const k = kernel(`biasActivation ${activation}`, () => `${PRELUDE}${MATH}
 ${bindings([['X', 'f32', false], ['Bias', 'f32', false], ['Y', 'f32', true]])}
 @compute @workgroup_size(256) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

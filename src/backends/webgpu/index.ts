@@ -56,6 +56,13 @@ function mirrorHost(out: GpuBuf, x: TensorInfo, index: TensorInfo, pick: (x: Ten
   return out;
 }
 
+/** mirrorHost for a one-operand kernel: a slice of uploaded labels (evaluate's batches) stays checkable too. */
+function mirrorView(out: GpuBuf, x: TensorInfo, pick: (x: TensorInfo) => unknown): GpuBuf {
+  const hx = (x.buf as GpuBuf).host;
+  if (hx && out.length <= HOST_MIRROR_LIMIT) out.host = pick({ shape: x.shape, dtype: x.dtype, buf: hx }) as TypedArray;
+  return out;
+}
+
 function missing(name: string): () => never {
   return () => fail(name, 'the webgpu backend has no kernel for it yet (issue 11); move the tensors with .to(\'js\') explicitly to run it on the CPU');
 }
@@ -84,7 +91,7 @@ export async function createWebGPUBackend(): Promise<WebGPUBackend> {
     },
     fill: (dtype, size, value) => fill(ctx, dtype, size, value),
     cast: (x, dtype) => cast(ctx, x, dtype),
-    readView: (x, shape, strides, offset) => readView(ctx, x, shape, strides, offset),
+    readView: (x, shape, strides, offset) => mirrorView(readView(ctx, x, shape, strides, offset), x, (hx) => jsBackend.readView(hx, shape, strides, offset)),
     writeView: (dst, dtype, shape, strides, offset, x) => writeView(ctx, dst as GpuBuf, dtype, shape, strides, offset, x),
     unary: (op, x, outDtype, param) => unary(ctx, op, x, outDtype, param),
     binary: (op, x, y, outShape, outDtype) => binary(ctx, op, x, y, outShape, outDtype),

@@ -38,6 +38,9 @@ export const MATH = /* wgsl */ `
 // NaN and infinity as private variables: WGSL rejects them as constant expressions
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 var<private> INF_BITS: u32 = 0x7f800000u;
+// relu that lets NaN through, as the js backend and PyTorch do (max(NaN, 0) is 0 on some GPUs):
+// a NaN in the data must reach the loss for the NaN guard to see it
+fn reluf(x: f32) -> f32 { return select(0.0, x, !(x <= 0.0)); }
 fn expm1f(x: f32) -> f32 {
   // Kahan's trick: exact for small x where exp(x) - 1 cancels
   let u = exp(x);

@@ -14,6 +14,13 @@ export interface StepInfo {
   /** Steps since training first began (across resumes). */
   step: number;
   loss: number;
+  /**
+   * Set when the step ran on a backend read back asynchronously (webgpu): fit queues steps and
+   * reads their losses back every `readBackEvery` steps, and only then runs onAfterBackward and
+   * onBatchEnd for each, in order. By then this step's update (and the interval's later ones)
+   * has been applied, and parameters' .grad hold the latest step's gradients, not this one's.
+   */
+  readBackEvery?: number;
 }
 
 export abstract class Callback {

@@ -3,7 +3,8 @@
 // the same shuffle order and random draws as a run that was never interrupted.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readCheckpoint, restoreCheckpoint, saveCheckpoint } from '../checkpoint.js';
+import { readCheckpoint, restoreCheckpoint, saveCheckpoint, saveCheckpointAsync } from '../checkpoint.js';
+import { readsBackAsync } from '../deferred-steps.js';
 import { Callback, type CallbackState, type Logs, fromJson, toJson } from './callback.js';
 import { Monitor, type MonitorOptions } from './early-stopping.js';
 
@@ -31,7 +32,7 @@ export class ModelCheckpoint extends Callback {
     return path.join(this.dir, 'best.safetensors');
   }
 
-  override onEpochEnd(_epoch: number, logs: Logs): void {
+  override onEpochEnd(_epoch: number, logs: Logs): void | Promise<void> {
     if (Object.values(logs).some((v) => !Number.isFinite(v))) return; // never replace a good checkpoint with a broken one
     const st = this.model.fitState!;
     const value = logs[this.monitor.key];
@@ -41,6 +42,13 @@ export class ModelCheckpoint extends Callback {
       return s && { type: c.constructor.name, state: s };
     });
     const state = { epoch: st.epoch, shuffleState: st.rng.getState(), history: st.history, callbacks, extra: this.extra };
+    // A GPU model's weights reach the host only asynchronously.
+    if (this.model.parameters().some(readsBackAsync)) {
+      return (async () => {
+        await saveCheckpointAsync(this.lastFile, this.model, state);
+        if (best) await saveCheckpointAsync(this.bestFile, this.model, state);
+      })();
+    }
     saveCheckpoint(this.lastFile, this.model, state);
     if (best) saveCheckpoint(this.bestFile, this.model, state);
   }

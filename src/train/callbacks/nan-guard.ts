@@ -1,7 +1,9 @@
 // The NaN guard: stops training at the first non-finite loss or gradient, or at a loss that has
 // exploded (diverged), before the optimizer applies that step, so the weights (and the last
 // checkpoint) stay the last good ones. It names the step and a parameter, and gives the brief's
-// advice.
+// advice. On a backend read back asynchronously (webgpu) fit hands it each step's loss only at
+// the read-back, every few steps: it then names the first bad step of the interval, the updates
+// up to the read-back have been applied, and the last checkpoint holds the last good weights.
 import { LatheError } from '../../errors.js';
 import { sum } from '../../ops/functions.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -37,12 +39,8 @@ export class NanGuard extends Callback {
 
   override onAfterBackward(info: StepInfo, _loss: Tensor): void {
     const where = `step ${info.step + 1} (epoch ${info.epoch + 1}, batch ${info.batch + 1})`;
-    let bad: string | null = null;
-    if (!Number.isFinite(info.loss)) bad = `the loss is ${info.loss}`;
-    else if (this.firstLoss === null) this.firstLoss = info.loss;
-    else if (this.divergenceFactor !== null && info.loss > this.divergenceFactor * Math.max(1, this.firstLoss)) {
-      bad = `the loss is ${info.loss.toPrecision(3)}, more than ${this.divergenceFactor} times the first step's (${this.firstLoss.toPrecision(3)}): training diverged`;
-    }
+    if (info.readBackEvery !== undefined) return this.checkReadBack(info, where);
+    let bad = this.lossProblem(info.loss);
     // A parameter's own name (dense_1.kernel) is the one summary() shows; its path is the fallback.
     const named = this.model.namedParameters().map(([path, p]): [string, Tensor] => [p.name ?? path, p]);
     let badGradient = false;
@@ -69,6 +67,33 @@ export class NanGuard extends Callback {
     const lr = this.model.optimizer?.lr;
     this.error = new NonFiniteError(
       `NaN guard: ${where}: ${bad}. Training stopped before this update, so the weights are the last good ones. ` +
+        'This usually means exploding gradients: lower the learning rate' + (lr !== undefined ? ` (now ${lr})` : '') +
+        ', clip gradients (clipNorm), or change the optimizer (Adam is the most forgiving).',
+    );
+    this.model.stopTraining = true;
+  }
+
+  /** What is wrong with a step's loss (non-finite, or diverged from the first step's), or null; remembers the first loss. */
+  private lossProblem(loss: number): string | null {
+    if (!Number.isFinite(loss)) return `the loss is ${loss}`;
+    if (this.firstLoss === null) this.firstLoss = loss;
+    else if (this.divergenceFactor !== null && loss > this.divergenceFactor * Math.max(1, this.firstLoss)) {
+      return `the loss is ${loss.toPrecision(3)}, more than ${this.divergenceFactor} times the first step's (${this.firstLoss.toPrecision(3)}): training diverged`;
+    }
+    return null;
+  }
+
+  /**
+   * A step read back after the fact: its loss only (the gradients are a later step's by now, and
+   * GPU tensors cannot be read synchronously), reported as found at the read-back.
+   */
+  private checkReadBack(info: StepInfo, where: string): void {
+    const bad = this.lossProblem(info.loss);
+    if (!bad) return;
+    const lr = this.model.optimizer?.lr;
+    this.error = new NonFiniteError(
+      `NaN guard: ${where}: ${bad}. Found at the read-back (losses are read every ${info.readBackEvery} steps on the ${this.model.parameters()[0]?.backend.name ?? 'GPU'} backend), ` +
+        'so the updates up to it were applied: the last checkpoint holds the last good weights. ' +
         'This usually means exploding gradients: lower the learning rate' + (lr !== undefined ? ` (now ${lr})` : '') +
         ', clip gradients (clipNorm), or change the optimizer (Adam is the most forgiving).',
     );
