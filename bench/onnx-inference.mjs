@@ -3,7 +3,10 @@
 // examples/mnist-cnn.json, both with their Rescaling (uint8 pixels in, as `lathe export` writes
 // them), at batch 1, 32 and 256. The two alternate sample by sample so machine noise hits both.
 // ORT gets intraOpNumThreads 2 (this machine's 2 cores, Lathe's default pool size). One JSON
-// line per case; ratio = ORT time / Lathe time (above 1: Lathe faster).
+// line per case; ratio = ORT time / Lathe time (above 1: Lathe faster), of the medians. On a
+// machine shared with other work two more estimates move less from run to run: ratio_min, of
+// the fastest samples (the least disturbed), and ratio_paired, the median of each Lathe sample's
+// ratio to the ORT sample right after it (load that lasts longer than a pair hits both).
 //   node bench/onnx-inference.mjs [--samples 15] [--sample-ms 25]
 import * as fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
@@ -82,9 +85,13 @@ for (const [name, model] of [['mlp', mlp()], ['cnn', cnn()]]) {
     }
     const l = median(latheUs);
     const o = median(ortUs);
+    const lMin = Math.min(...latheUs);
+    const oMin = Math.min(...ortUs);
+    const paired = median(latheUs.map((t, s) => ortUs[s] / t));
     console.log(JSON.stringify({
       bench: 'onnx-inference', model: name, batch,
       lathe_us: +l.toFixed(1), ort_us: +o.toFixed(1), ratio: +(o / l).toFixed(3),
+      lathe_min_us: +lMin.toFixed(1), ort_min_us: +oMin.toFixed(1), ratio_min: +(oMin / lMin).toFixed(3), ratio_paired: +paired.toFixed(3),
       lathe_examples_per_s: Math.round((batch * 1e6) / l), ort_examples_per_s: Math.round((batch * 1e6) / o),
       peer: `onnxruntime-node ${ort.env.versions?.common ?? ''}`.trim(), ort_intra_op_threads: ORT_THREADS, lathe_threads: lt.getNumThreads(), backend: lt.getBackend().name,
       max_abs_diff: diff,

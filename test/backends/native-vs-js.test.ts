@@ -151,6 +151,52 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
       });
     });
 
+    // Shapes for native/conv_direct (float32, stride 1 along the width, reduction <= 64),
+    // native/conv_channels (longer reductions, AVX-512) and the ones both decline (im2col + GEMM),
+    // each with a bias and a fused activation; batches of 1 split one image over the threads.
+    // LATHE_CONV_KERNEL=avx2|portable|im2col|channels runs them through the other paths.
+    test(`conv2d with bias and fused activation on the direct paths ${dtype}`, () => {
+      const tol = dtype === 'float32' ? { atol: 1e-5, rtol: 1e-5 } : { atol: 1e-12, rtol: 1e-12 };
+      const cases: [number[], number[], lt.Conv2dOptions, boolean][] = [
+        [[32, 1, 28, 28], [32, 1, 3, 3], { activation: 'relu' }, false], // MNIST's first conv: direct
+        [[3, 1, 28, 28], [32, 1, 5, 5], { activation: 'relu' }, true], // 5x5, NaN and infinities in x
+        [[1, 1, 28, 28], [32, 1, 3, 3], { activation: 'relu' }, false], // one image: channel blocks split
+        [[3, 1, 7, 5], [5, 1, 3, 3], { padding: 1, activation: 'sigmoid' }, false], // 5 wide: 4 rows per vector
+        [[2, 2, 9, 3], [4, 2, 1, 3], { activation: 'tanh' }, false], // 1 wide: too many rows, declined
+        [[4, 2, 11, 17], [7, 2, 3, 3], { stride: [2, 1], padding: [2, 1], dilation: [2, 2], activation: 'tanh' }, false],
+        [[3, 3, 9, 10], [4, 3, 2, 2], { stride: [1, 2], activation: 'relu' }, false], // stride 2 along the width
+        [[5, 4, 12, 13], [16, 4, 3, 3], { padding: 1, activation: 'relu' }, false], // C_in 4, reduction 36
+        [[4, 32, 13, 13], [64, 32, 3, 3], { activation: 'relu' }, false], // MNIST's second conv: channels
+        [[1, 32, 13, 13], [64, 32, 3, 3], { activation: 'linear' }, false], // one image: positions split
+        [[3, 8, 10, 9], [40, 8, 3, 3], { stride: 2, padding: 1, activation: 'sigmoid' }, false], // 40 channels
+        [[2, 3, 6, 33], [17, 3, 3, 3], { padding: [0, 2], activation: 'relu' }, false], // 35 wide, 17 channels
+      ];
+      cases.forEach(([xs, ws, options, edges], i) => {
+        const x = values(xs, 170 + i, dtype, edges);
+        const w = values(ws, 180 + i, dtype, false);
+        const b = values([ws[0]], 190 + i, dtype, false);
+        const want = lt.conv2d(x.js, w.js, b.js, options);
+        const got = lt.conv2d(x.native, w.native, b.native, options);
+        assert.equal(got.backend.name, 'native');
+        // Sums of up to 288 terms that cancel: float32 error scales with the largest output.
+        const scale = Array.from(want.dataSync() as Float32Array | Float64Array).reduce((m, v) => (Number.isFinite(v) ? Math.max(m, Math.abs(v)) : m), 0);
+        assertClose(got.to('js'), want, { atol: tol.atol * Math.max(1, scale), rtol: tol.rtol }, `direct conv case ${i} [${xs}] * [${ws}] ${JSON.stringify(options)}`);
+      });
+    });
+
+    // Without gradients max pooling keeps no argmax: 2x2 windows take a whole-plane path (two
+    // output rows per vector up to 8 wide, an odd last row alone; one or more vectors a row
+    // beyond).
+    test(`2x2 max pooling at inference, NaN and infinities included ${dtype}`, () => {
+      for (const [i, shape] of [[32, 8, 26, 26], [16, 8, 11, 11], [4, 3, 8, 12], [3, 2, 9, 40], [2, 3, 7, 67]].entries()) {
+        const x = values(shape, 200 + i, dtype, true);
+        const want = lt.noGrad(() => lt.maxPool2d(x.js, 2));
+        const got = lt.noGrad(() => lt.maxPool2d(x.native, 2));
+        assert.equal(got.backend.name, 'native');
+        assertClose(got.to('js'), want, { atol: 0, rtol: 0 }, `maxPool2d 2x2 [${shape}]`);
+      }
+    });
+
     test(`biasActivation, rows spread over threads ${dtype}`, () => {
       const x = values([600, 130], 95, dtype);
       const b = values([130], 96, dtype, false);
