@@ -10,12 +10,7 @@ import { after, describe, test } from 'node:test';
 import * as lt from '../../src/index.js';
 import { mlpConfig, writeSyntheticMnist } from '../train/synthetic-mnist.js';
 
-let skip: string | false = false;
-try {
-  await lt.initWebGPU();
-} catch (e) {
-  skip = `webgpu unavailable: ${(e as Error).message}`;
-}
+import { skip } from './webgpu-setup.js';
 
 // The CLI as compiled next to this test (bin/lathe.js runs dist/, which may be another build).
 const main = new URL('../../src/cli/main.js', import.meta.url).href;

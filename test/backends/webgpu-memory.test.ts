@@ -15,16 +15,9 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { after, describe, test } from 'node:test';
 import * as lt from '../../src/index.js';
-import type { WebGPUBackend } from '../../src/backends/webgpu/index.js';
 import type { GpuMemoryStats } from '../../src/backends/webgpu/memory.js';
 
-let gpu: WebGPUBackend | null = null;
-let skip: string | false = false;
-try {
-  gpu = (await lt.initWebGPU()) as WebGPUBackend;
-} catch (e) {
-  skip = `webgpu unavailable: ${(e as Error).message}`;
-}
+import { gpu, skip } from './webgpu-setup.js';
 const host = lt.getBackend();
 after(() => lt.setBackend(host.name));
 

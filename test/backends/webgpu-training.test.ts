@@ -8,17 +8,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as lt from '../../src/index.js';
-import type { WebGPUBackend } from '../../src/backends/webgpu/index.js';
 import { BackupAndRestore, ModelCheckpoint, NanGuard, StepLogger } from '../../src/train/callbacks/index.js';
 import { digitTensors } from '../train/synthetic-mnist.js';
 
-let gpu: WebGPUBackend | null = null;
-let skip: string | false = false;
-try {
-  gpu = (await lt.initWebGPU()) as WebGPUBackend;
-} catch (e) {
-  skip = `webgpu unavailable: ${(e as Error).message}`;
-}
+import { gpu, skip } from './webgpu-setup.js';
 const host = lt.getBackend();
 after(() => lt.setBackend(host.name));
 

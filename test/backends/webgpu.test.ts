@@ -4,16 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as lt from '../../src/index.js';
-import type { WebGPUBackend } from '../../src/backends/webgpu/index.js';
 import { assertClose } from '../helpers.js';
 
-let gpu: WebGPUBackend | null = null;
-let skip: string | false = false;
-try {
-  gpu = (await lt.initWebGPU()) as WebGPUBackend;
-} catch (e) {
-  skip = `webgpu unavailable: ${(e as Error).message}`;
-}
+import { gpu, skip } from './webgpu-setup.js';
 
 /** The js tensor and its copy on webgpu. */
 interface Pair { js: lt.Tensor; gpu: lt.Tensor }
