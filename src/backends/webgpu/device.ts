@@ -11,6 +11,8 @@ export interface Kernel {
   readonly code: string;
 }
 
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 3 : 0)} MiB`;
 const PARAM_SLOT_BYTES = 256; // minUniformBufferOffsetAlignment
 const PARAM_SLOTS = 128; // launches per submission
 const MAX_GROUPS = 65535; // maxComputeWorkgroupsPerDimension
@@ -138,7 +140,12 @@ export class GpuContext {
     this.check(op);
     const [gx, gy = 1, gz = 1] = groups;
     if (gx === 0 || gy === 0 || gz === 0) return;
-    for (const b of buffers) if (!b.buffer) fail(op, 'a tensor\'s GPU storage was already recycled');
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    for (const b of buffers) {
+      if (!b.buffer) fail(op, 'a tensor\'s GPU storage was already recycled');
+      // Checked here, so the error names the op; past it, WebGPU would only log a validation error.
+      if (b.bytes > limit) fail(op, `a ${mib(b.bytes)} tensor exceeds this adapter's largest storage binding (${mib(limit)}): use smaller batches`);
+    }
     if (gx > MAX_GROUPS && groups.length > 1) fail(op, `too many workgroups (${gx}) along x for a 2-D or 3-D launch`);
     const x = Math.min(gx, MAX_GROUPS);
     const y = gy * Math.ceil(gx / x);

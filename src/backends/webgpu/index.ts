@@ -26,6 +26,8 @@ export interface WebGPUBackend extends Backend {
   readonly adapter: AdapterDescription;
   /** GPU memory held by this backend (allocated minus freed), in use by tensors and pooled. */
   memory(): GpuMemoryStats;
+  /** The device's size limits in bytes: one tensor must fit both. */
+  readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
   /** Waits until every queued kernel has run. */
   sync(): Promise<void>;
   /** Gives pooled buffers back to the device. */
@@ -125,6 +127,7 @@ export async function createWebGPUBackend(): Promise<WebGPUBackend> {
     adamUpdate: (p, g, m, v, h) => adamUpdate(ctx, p, g, m, v, h),
     recycle: (buf) => ctx.pool.recycle(buf as GpuBuf),
     memory: () => ctx.pool.memory(),
+    limits: { maxStorageBufferBindingSize: ctx.device.limits.maxStorageBufferBindingSize, maxBufferSize: ctx.device.limits.maxBufferSize },
     sync: () => ctx.sync(),
     trim: () => ctx.pool.trim(),
     destroy: () => ctx.destroy(),
