@@ -1,12 +1,7 @@
 // float32 GEMM on the webgpu backend: GFLOP/s per square size, with the adapter's description,
 // beside the CPU (the native backend, else js) in the same process. One JSON line per size.
 //   node bench/gpu/gemm.mjs [--sizes 256,512,1024] [--rounds 3] [--cpu-max 1024]
-// LATHE_DIST picks the build to load (default dist; the webgpu work builds to dist-webgpu).
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const lt = await import(pathToFileURL(path.join(root, process.env.LATHE_DIST ?? 'dist', 'src/index.js')).href);
+import * as lt from '../../dist/src/index.js';
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

@@ -3,11 +3,7 @@
 // ms per step with the loss read back once per `--log` steps, as a training loop logs it, and
 // GPU memory (allocated minus freed) at the first and the last log. One JSON line per backend.
 //   node bench/gpu/mlp-step.mjs [--batch 32] [--steps 300] [--log 50]
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const lt = await import(pathToFileURL(path.join(root, process.env.LATHE_DIST ?? 'dist', 'src/index.js')).href);
+import * as lt from '../../dist/src/index.js';
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
