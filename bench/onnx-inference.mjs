@@ -8,10 +8,10 @@
 // the fastest samples (the least disturbed), and ratio_paired, the median of each Lathe sample's
 // ratio to the ORT sample right after it (load that lasts longer than a pair hits both).
 //   node bench/onnx-inference.mjs [--samples 15] [--sample-ms 25]
-import * as fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import * as lt from '../dist/src/index.js';
 import { exportOnnx } from '../dist/src/io/onnx/export.js';
+import { cnn, mlp } from './mnist-models.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,16 +20,6 @@ const arg = (name, dflt) => {
 const SAMPLES = arg('samples', 15);
 const SAMPLE_MS = arg('sample-ms', 25);
 const ORT_THREADS = 2;
-
-function mlp() {
-  const L = lt.layers;
-  return new lt.Sequential([new L.Rescaling(1 / 255, 0, { inputShape: [784] }), new L.Dense(128, { activation: 'relu' }), new L.Dense(10, { activation: 'softmax' })]);
-}
-
-function cnn() {
-  const config = JSON.parse(fs.readFileSync(new URL('../examples/mnist-cnn.json', import.meta.url), 'utf8'));
-  return lt.Sequential.fromConfig([{ type: 'rescaling', scale: config.dataset.rescale, inputShape: [1, 28, 28] }, ...config.model.layers]);
-}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

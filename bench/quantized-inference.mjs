@@ -6,10 +6,10 @@
 // the fastest samples, which moves less on a shared machine. With --ort, the exported QDQ model
 // runs in onnxruntime-node too (its own int8 kernels where it fuses them).
 //   node bench/quantized-inference.mjs [--mode static|dynamic] [--samples 15] [--sample-ms 25] [--ort]
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as lt from '../dist/src/index.js';
 import { exportOnnx } from '../dist/src/io/onnx/export.js';
+import { cnn, mlp } from './mnist-models.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,16 +20,6 @@ const SAMPLE_MS = Number(arg('sample-ms', 25));
 const MODE = arg('mode', 'static');
 const WITH_ORT = process.argv.includes('--ort');
 const ort = WITH_ORT ? await import('onnxruntime-node') : null;
-
-function mlp() {
-  const L = lt.layers;
-  return new lt.Sequential([new L.Rescaling(1 / 255, 0, { inputShape: [784] }), new L.Dense(128, { activation: 'relu' }), new L.Dense(10, { activation: 'softmax' })]);
-}
-
-function cnn() {
-  const config = JSON.parse(fs.readFileSync(new URL('../examples/mnist-cnn.json', import.meta.url), 'utf8'));
-  return lt.Sequential.fromConfig([{ type: 'rescaling', scale: config.dataset.rescale, inputShape: [1, 28, 28] }, ...config.model.layers]);
-}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

@@ -3,7 +3,10 @@
 // extreme tails (a few outliers otherwise stretch the scale and cost every other value
 // precision), estimated from an evenly strided sample of at most 2^18 values per layer.
 import type { InputQuantization } from '../backends/backend.js';
+import { uint8Params } from '../backends/js/quantized.js';
 import { fail } from '../errors.js';
+
+export { uint8Params };
 
 export type CalibrationMethod = 'minmax' | 'percentile';
 
@@ -51,14 +54,4 @@ export class RangeObserver {
   quantization(): InputQuantization {
     return uint8Params(...this.range());
   }
-}
-
-/** The asymmetric uint8 quantization of [lo, hi] (ONNX DynamicQuantizeLinear's formula). */
-export function uint8Params(lo: number, hi: number): InputQuantization {
-  const min = Math.min(0, lo);
-  const max = Math.max(0, hi);
-  const scale = Math.fround(Math.fround(max - min) / 255);
-  if (!(scale > 0) || !Number.isFinite(scale)) return { scale: 1, zeroPoint: 0 };
-  const zp = Math.round(-min / scale);
-  return { scale, zeroPoint: Math.max(0, Math.min(255, zp)) };
 }

@@ -6,6 +6,7 @@
 import type { InputQuantization } from '../backends/backend.js';
 import { noGrad } from '../autograd/engine.js';
 import { fail } from '../errors.js';
+import { arrayType } from '../tensor/dtype.js';
 import type { Layer } from '../nn/layer.js';
 import { Conv2D } from '../nn/layers/conv.js';
 import { Dense } from '../nn/layers/dense.js';
@@ -59,7 +60,7 @@ export interface QuantizedModel {
 const isQuantizable = (l: Layer): l is Dense | Conv2D => l instanceof Dense || l instanceof Conv2D;
 
 function weightBytes(l: Layer): number {
-  return [...l.namedParameters(), ...l.namedBuffers()].reduce((n, [, t]) => n + t.size * (t.dtype === 'int8' || t.dtype === 'uint8' || t.dtype === 'bool' ? 1 : t.dtype === 'float64' ? 8 : 4), 0);
+  return [...l.namedParameters(), ...l.namedBuffers()].reduce((n, [, t]) => n + t.size * arrayType(t.dtype).BYTES_PER_ELEMENT, 0);
 }
 
 /**

@@ -13,6 +13,18 @@ export function roundHalfEven(v: number): number {
   return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+/**
+ * The asymmetric uint8 quantization of [lo, hi] widened to hold 0 (so zero is exact: padding,
+ * ReLU's zeros), by ONNX DynamicQuantizeLinear's formula; a zero range gives scale 1, zero point 0.
+ */
+export function uint8Params(lo: number, hi: number): InputQuantization {
+  const min = Math.min(0, lo);
+  const max = Math.max(0, hi);
+  const scale = f32(f32(max - min) / 255);
+  if (!(scale > 0) || !Number.isFinite(scale)) return { scale: 1, zeroPoint: 0 };
+  return { scale, zeroPoint: Math.min(255, Math.max(0, roundHalfEven(f32(-min / scale)))) };
+}
+
 /** ONNX DynamicQuantizeLinear's scale and zero point over x's finite values (see native/quantized.h). */
 export function dynamicQuantParams(x: ArrayLike<number>): InputQuantization {
   let lo = 0;
@@ -23,9 +35,7 @@ export function dynamicQuantParams(x: ArrayLike<number>): InputQuantization {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
-  const scale = f32(f32(hi - lo) / 255);
-  if (!(scale > 0) || !Number.isFinite(scale)) return { scale: 1, zeroPoint: 0 };
-  return { scale, zeroPoint: Math.min(255, Math.max(0, roundHalfEven(f32(-lo / scale)))) };
+  return uint8Params(lo, hi);
 }
 
 /** ONNX QuantizeLinear to uint8; non-finite values give the zero point (their rows are marked NaN). */

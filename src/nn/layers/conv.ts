@@ -11,7 +11,7 @@ import type { ConfigReader, Json } from '../config.js';
 import { initialize, initializerName } from '../init.js';
 import { Layer, type LayerOptions } from '../layer.js';
 import { readLayerOptions } from './layer-config.js';
-import { type AxisPlan, type Padding, type PaddingSpec, checkPadding, checkPair, padSpatial, paddingFromConfig, paddingJson, planAxis } from './padding.js';
+import { type AxisPlan, type Padding, type PaddingSpec, checkPadding, checkPair, padSpatial, paddingFromConfig, paddingJson, planAxes } from './padding.js';
 
 export interface Conv2DOptions extends LayerOptions {
   strides?: number | [number, number];
@@ -86,10 +86,7 @@ export class Conv2D extends Layer {
   }
 
   private plans(inputShape: readonly number[]): [AxisPlan, AxisPlan] {
-    const [kh, kw] = this.kernelSize;
-    const [sh, sw] = this.strides;
-    const [dh, dw] = this.dilationRate;
-    return [planAxis(inputShape[1], kh, sh, dh, this.padding, 0), planAxis(inputShape[2], kw, sw, dw, this.padding, 1)];
+    return planAxes(inputShape, this.kernelSize, this.strides, this.dilationRate, this.padding);
   }
 
   computeOutputShape(inputShape: readonly number[]): number[] {

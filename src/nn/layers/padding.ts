@@ -32,6 +32,11 @@ export function paddingJson(p: PaddingSpec): Json {
   return typeof p === 'string' ? p : [...p];
 }
 
+/** Both spatial axes of a per-example [C, H, W] input under a window (conv or pooling). */
+export function planAxes(inputShape: readonly number[], kernel: readonly [number, number], strides: readonly [number, number], dilation: readonly [number, number], padding: PaddingSpec): [AxisPlan, AxisPlan] {
+  return [planAxis(inputShape[1], kernel[0], strides[0], dilation[0], padding, 0), planAxis(inputShape[2], kernel[1], strides[1], dilation[1], padding, 1)];
+}
+
 /** One axis: `size` input positions, window `k` with dilation `d`, stride `s`; which of h (0) or w (1). */
 export function planAxis(size: number, k: number, s: number, d: number, padding: PaddingSpec, axis: 0 | 1): AxisPlan {
   const span = d * (k - 1) + 1;

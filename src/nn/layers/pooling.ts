@@ -9,7 +9,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import type { ConfigReader, Json } from '../config.js';
 import { Layer, type LayerOptions } from '../layer.js';
 import { readLayerOptions } from './layer-config.js';
-import { type AxisPlan, type Padding, type PaddingSpec, checkPadding, checkPair, padSpatial, paddingFromConfig, paddingJson, planAxis } from './padding.js';
+import { type AxisPlan, type Padding, type PaddingSpec, checkPadding, checkPair, padSpatial, paddingFromConfig, paddingJson, planAxes } from './padding.js';
 
 export interface Pooling2DOptions extends LayerOptions {
   /** Defaults to poolSize. */
@@ -41,7 +41,7 @@ abstract class Pooling2D extends Layer {
   }
 
   protected plans(inputShape: readonly number[]): [AxisPlan, AxisPlan] {
-    return [0, 1].map((a) => planAxis(inputShape[a + 1], this.poolSize[a], this.strides[a], 1, this.padding, a as 0 | 1)) as [AxisPlan, AxisPlan];
+    return planAxes(inputShape, this.poolSize, this.strides, [1, 1], this.padding);
   }
 
   computeOutputShape(inputShape: readonly number[]): number[] {

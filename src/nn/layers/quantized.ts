@@ -13,7 +13,7 @@ import { ACTIVATIONS, activationName } from '../activations.js';
 import { ConfigReader, type Json } from '../config.js';
 import { Layer, type LayerOptions } from '../layer.js';
 import { readLayerOptions } from './layer-config.js';
-import { type AxisPlan, type Padding, type PaddingSpec, checkPadding, checkPair, padSpatial, paddingFromConfig, paddingJson, planAxis } from './padding.js';
+import { type AxisPlan, type Padding, type PaddingSpec, checkPadding, checkPair, padSpatial, paddingFromConfig, paddingJson, planAxes } from './padding.js';
 
 /** How a quantized layer quantizes its input: per call from the batch's range, or with fixed calibrated values. */
 export type InputQuantizationSpec = { mode: 'dynamic' } | ({ mode: 'static' } & InputQuantization);
@@ -200,10 +200,7 @@ export class QuantizedConv2D extends QuantizedLayer {
   }
 
   private plans(inputShape: readonly number[]): [AxisPlan, AxisPlan] {
-    return [
-      planAxis(inputShape[1], this.kernelSize[0], this.strides[0], this.dilationRate[0], this.padding, 0),
-      planAxis(inputShape[2], this.kernelSize[1], this.strides[1], this.dilationRate[1], this.padding, 1),
-    ];
+    return planAxes(inputShape, this.kernelSize, this.strides, this.dilationRate, this.padding);
   }
 
   computeOutputShape(inputShape: readonly number[]): number[] {
