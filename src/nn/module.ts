@@ -30,34 +30,59 @@ export class Module {
   /** Direct sub-modules, named by field (arrays of modules as field.0, field.1, ...). */
   children(): [string, Module][] {
     const out: [string, Module][] = [];
-    for (const [key, value] of Object.entries(this)) {
-      if (value instanceof Module) out.push([key, value]);
-      else if (Array.isArray(value)) value.forEach((m, i) => m instanceof Module && out.push([`${key}.${i}`, m]));
-    }
+    this.eachChild((name, m) => out.push([name, m]));
     return out;
   }
 
+  /**
+   * Calls fn for each direct sub-module, in field order. predict() walks the tree three times a
+   * call (eval, the first parameter, train again): with Object.entries and a list per module
+   * that was 18 us of a 100 us batch-32 MLP prediction.
+   */
+  private eachChild(fn: (name: string, m: Module) => void): void {
+    const fields = this as unknown as Record<string, unknown>;
+    for (const key of Object.keys(fields)) {
+      const value = fields[key];
+      if (value instanceof Module) fn(key, value);
+      else if (Array.isArray(value)) for (let i = 0; i < value.length; i++) if (value[i] instanceof Module) fn(`${key}.${i}`, value[i]);
+    }
+  }
+
   namedParameters(prefix = ''): [string, Tensor][] {
-    return this.collect(prefix, (m) => m.paramNames);
+    const out: [string, Tensor][] = [];
+    this.collect(prefix, (m) => m.paramNames, out);
+    return out;
   }
 
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
 
-  namedBuffers(prefix = ''): [string, Tensor][] {
-    return this.collect(prefix, (m) => m.bufferNames);
+  /** The first parameter in parameters() order, without listing them all; undefined when there is none. */
+  firstParameter(): Tensor | undefined {
+    if (this.paramNames.length > 0) return (this as unknown as Record<string, Tensor>)[this.paramNames[0]];
+    let found: Tensor | undefined;
+    this.eachChild((_, m) => {
+      found ??= m.firstParameter();
+    });
+    return found;
   }
 
-  private collect(prefix: string, names: (m: Module) => string[]): [string, Tensor][] {
-    const own = names(this).map((n): [string, Tensor] => [prefix + n, (this as unknown as Record<string, Tensor>)[n]]);
-    return own.concat(...this.children().map(([n, m]) => m.collect(`${prefix}${n}.`, names)));
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    this.collect(prefix, (m) => m.bufferNames, out);
+    return out;
+  }
+
+  private collect(prefix: string, names: (m: Module) => string[], out: [string, Tensor][]): void {
+    for (const n of names(this)) out.push([prefix + n, (this as unknown as Record<string, Tensor>)[n]]);
+    this.eachChild((n, m) => m.collect(`${prefix}${n}.`, names, out));
   }
 
   /** Sets training mode here and in every sub-module. */
   train(on = true): this {
     this.training = on;
-    for (const [, m] of this.children()) m.train(on);
+    this.eachChild((_, m) => m.train(on));
     return this;
   }
 
