@@ -102,6 +102,10 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
       const withNaN = values([4, 13], 3, dtype);
       compare('max with NaN and inf', ([t]) => t.max(1), [withNaN], dtype);
       compare('softmax with NaN and inf', ([t]) => t.softmax(1), [withNaN], dtype);
+      // Rows long enough for the float kernel's lanes, with NaN, infinities and a row of -inf only.
+      const long = values([3, 150], 4, dtype);
+      const masked = lt.concat([long.js, lt.full([1, 150], -Infinity, { dtype, backend: 'js' })], 0);
+      compare('softmax of long rows with NaN, inf and an all -inf row', ([t]) => t.softmax(1), [{ js: masked, native: masked.to('native') }], dtype);
     });
 
     test(`matmul: every transpose, batch broadcast, odd and threaded sizes ${dtype}`, () => {
