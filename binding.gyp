@@ -13,6 +13,7 @@
         "native/conv_direct_avx512.cc",
         "native/conv_direct_avx2.cc",
         "native/conv_channels_avx512.cc",
+        "native/conv_winograd_avx512.cc",
         "native/optim.cc",
         "native/layout.cc",
         "native/attention.cc",

@@ -219,6 +219,21 @@ std::function<void()> matmulJob(const Napi::CallbackInfo& info, bool async) {
   };
 }
 
+// linear(x [M,K], w [K,N], bias [N], out [M,N], M, N, K, act): float32 out = act(x w + bias) in one GEMM pass.
+void Linear(const Napi::CallbackInfo& info) {
+  const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
+  Array x = arrayArg(info, 0), w = arrayArg(info, 1), bias = arrayArg(info, 2), out = arrayArg(info, 3);
+  const int64_t M = intArg(info, 4), N = intArg(info, 5), K = intArg(info, 6);
+  const int act = static_cast<int>(intArg(info, 7));
+  const bool f32 = x.type == napi_float32_array && w.type == x.type && bias.type == x.type && out.type == x.type;
+  if (!f32 || x.length != static_cast<size_t>(M * K) || w.length != static_cast<size_t>(K * N) ||
+      bias.length != static_cast<size_t>(N) || out.length != static_cast<size_t>(M * N)) {
+    throw Napi::RangeError::New(info.Env(), "lathe native: linear needs float32 x [M,K], w [K,N], bias [N] and out [M,N]");
+  }
+  if (act < 0 || act > 3) throw Napi::RangeError::New(info.Env(), "lathe native: unknown activation " + std::to_string(act));
+  sgemmBiasActivation(M, N, K, (const float*)x.data, K, (const float*)w.data, N, (float*)out.data, N, (const float*)bias.data, act, pool.get());
+}
+
 // matmul(a, b, out, offsetsA, offsetsB, M, N, K, transA, transB); offsets are Float64Arrays, one per batch entry
 void Matmul(const Napi::CallbackInfo& info) { matmulJob(info, false)(); }
 
@@ -241,6 +256,15 @@ std::function<void()> convJob(const Napi::CallbackInfo& info, bool async) {
     throw Napi::RangeError::New(info.Env(), "lathe native: conv2d's bias must hold one value per output channel, in the input's dtype");
   }
   if (act < 0 || act > 3) throw Napi::RangeError::New(info.Env(), "lathe native: unknown activation " + std::to_string(act));
+  // Inference's max pooling of the output (geometry: one image's planes): `out` is then the pooled output.
+  if (which == 0 && info.Length() > 7) {
+    const auto p = shapeArg<Pool2dShape>(info, 7);
+    if (a.type != napi_float32_array || p.planes != s.O || p.H != s.OH || p.W != s.OW ||
+        out.length != static_cast<size_t>(s.N * p.planes * p.OH * p.OW)) {
+      throw Napi::RangeError::New(info.Env(), "lathe native: conv2d's pooling must be float32 and fit the conv's output and `out`");
+    }
+    return [=]() { conv2dMaxPool((const float*)a.data, (const float*)b.data, bias.length ? (const float*)bias.data : nullptr, act, s, PoolAfter{p, (float*)out.data}, *pool); };
+  }
   return [=]() {
     auto run = [&](auto* p) {
       using T = std::remove_pointer_t<decltype(p)>;
@@ -255,7 +279,7 @@ std::function<void()> convJob(const Napi::CallbackInfo& info, bool async) {
   };
 }
 
-// conv2d(which, a, b, out, geometry[, bias, activation])
+// conv2d(which, a, b, out, geometry[, bias, activation[, pool geometry]])
 void Conv2d(const Napi::CallbackInfo& info) { convJob(info, false)(); }
 
 // conv2dAsync(same arguments) -> Promise<void>
@@ -612,6 +636,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gelu", Napi::Function::New(env, Gelu));
   exports.Set("geluGrad", Napi::Function::New(env, GeluGrad));
   exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));
+  exports.Set("linear", Napi::Function::New(env, Linear));
   exports.Set("scaleShift", Napi::Function::New(env, ScaleShift));
   exports.Set("stridedCopy", Napi::Function::New(env, StridedCopy));
   exports.Set("indexSelect", Napi::Function::New(env, IndexSelect));

@@ -16,6 +16,7 @@
 
 #include "conv_channels.h"
 #include "conv_direct.h"
+#include "conv_winograd.h"
 #include "gemm/gemm.h"
 #include "kernels.h"
 
@@ -134,23 +135,29 @@ void biasActivationRow(T* __restrict y, int64_t n, T b, int act) {
   }
 }
 
-enum class ConvPath { Im2col, Direct, Channels };
+enum class ConvPath { Im2col, Direct, Channels, Winograd };
 
 // The float32 forward's path. Measured on one Zen 4 core (thread CPU time, best of 15, batch 32,
 // relu): a 1->32 3x3 conv on 28x28 (reduction 9) ran 150-165 us direct against 285-320 im2col +
 // GEMM and 340 channel-vectorised (its transposes weigh on a 9-step reduction); 32->64 3x3 on
 // 13x13 (reduction 288) 1400-1520 us channel-vectorised against 1630-1690 im2col + GEMM and
 // 1570-1640 direct; at reductions of 36 and 144 the three were within 10-20%.
+// Winograd F(2x2, 3x3) takes the 3x3 convs with 16 or more channels in and out and a batch at
+// least the pool's size: MNIST's 32->64 on 13x13 at batch 32 ran 1065-1075 us against 1345
+// channel-vectorised on one core (best of 400), 573 against 698 on two.
 // LATHE_CONV_KERNEL (read once) forces a path for tests and benchmarks: "im2col", "channels",
-// or a direct kernel family ("avx512", "avx2", "portable", which also turns "channels" off); a
-// forced path that does not cover a shape falls back to im2col + GEMM.
-ConvPath floatPath(const Conv2dShape& s) {
+// "winograd", or a direct kernel family ("avx512", "avx2", "portable", which also turns
+// "channels" and "winograd" off); a forced path that does not cover a shape falls back to
+// im2col + GEMM.
+ConvPath floatPath(const Conv2dShape& s, int poolSize) {
   static const std::string forced = [] {
     const char* e = std::getenv("LATHE_CONV_KERNEL");
-    if (e && *e && std::strcmp(e, "im2col") != 0 && std::strcmp(e, "channels") != 0) conv2dDirectForceKernel(e);
+    if (e && *e && std::strcmp(e, "im2col") != 0 && std::strcmp(e, "channels") != 0 && std::strcmp(e, "winograd") != 0) conv2dDirectForceKernel(e);
     return std::string(e ? e : "");
   }();
   if (forced == "im2col") return ConvPath::Im2col;
+  if ((forced.empty() || forced == "winograd") && conv2dWinogradTakes(s, poolSize)) return ConvPath::Winograd;
+  if (forced == "winograd") return ConvPath::Im2col;
   const bool direct = forced != "channels" && conv2dDirectTakes(s);
   // Under 16 output channels most of each channel vector would be padding.
   const bool channels = (forced.empty() || forced == "channels") && s.O >= 16 && conv2dChannelsTakes(s);
@@ -159,17 +166,12 @@ ConvPath floatPath(const Conv2dShape& s) {
   return direct ? ConvPath::Direct : ConvPath::Im2col;
 }
 
-}  // namespace
 
+// im2col + GEMM, image by image. With `after` (float32, N >= the pool's size) each image's
+// output goes to convImageOutput's scratch and is pooled from there.
 template <typename T>
-void conv2d(const T* x, const T* w, const T* bias, int act, T* y, const Conv2dShape& s, ThreadPool& pool) {
-  if constexpr (std::is_same_v<T, float>) {
-    switch (floatPath(s)) {
-      case ConvPath::Direct: return conv2dDirect(x, w, bias, act, y, s, pool);
-      case ConvPath::Channels: return conv2dChannels(x, w, bias, act, y, s, pool);
-      case ConvPath::Im2col: break;
-    }
-  }
+void conv2dIm2col(const T* x, const T* w, const T* bias, int act, T* y, const Conv2dShape& s, ThreadPool& pool,
+                  const PoolAfter* after) {
   const int64_t K = s.Cg * s.KH * s.KW, P = s.OH * s.OW, Og = s.O / s.groups;
   // Images spread over the pool; a batch smaller than the pool (one request at a time, when
   // serving) goes image by image instead, each GEMM spreading itself.
@@ -177,19 +179,68 @@ void conv2d(const T* x, const T* w, const T* bias, int act, T* y, const Conv2dSh
   auto image = [&](int64_t n) {
     thread_local std::vector<T> col;
     col.resize(colSize(s));
+    T* yn;
+    if constexpr (std::is_same_v<T, float>) yn = convImageOutput(y, n, s.O * P, after);
+    else yn = y + n * s.O * P;
     for (int64_t g = 0; g < s.groups; g++) {
       im2col(x + n * s.C * s.H * s.W, col.data(), s, g * s.Cg);
       // y[n, g*Og..] [Og, P] = W_g [Og, K] x col [K, P]
-      T* yg = y + (n * s.O + g * Og) * P;
+      T* yg = yn + g * Og * P;
       gemm(false, false, Og, P, K, w + g * Og * K, K, col.data(), P, yg, P, false, perImage ? nullptr : &pool);
       // The epilogue while the image's output is still in cache: two passes over memory fewer.
       if (bias || act != 0)
         for (int64_t o = 0; o < Og; o++) biasActivationRow(yg + o * P, P, bias ? bias[g * Og + o] : T(0), act);
     }
+    if constexpr (std::is_same_v<T, float>)
+      if (after) poolImage(yn, n, *after, pool);
   };
   if (perImage) pool.run(s.N, image);
   else
     for (int64_t n = 0; n < s.N; n++) image(n);
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d(const T* x, const T* w, const T* bias, int act, T* y, const Conv2dShape& s, ThreadPool& pool) {
+  if constexpr (std::is_same_v<T, float>) {
+    switch (floatPath(s, pool.size())) {
+      case ConvPath::Direct: return conv2dDirect(x, w, bias, act, y, s, pool);
+      case ConvPath::Channels: return conv2dChannels(x, w, bias, act, y, s, pool);
+      case ConvPath::Winograd: return conv2dWinograd(x, w, bias, act, y, s, pool);
+      case ConvPath::Im2col: break;
+    }
+  }
+  conv2dIm2col<T>(x, w, bias, act, y, s, pool, nullptr);
+}
+
+float* convImageOutput(float* y, int64_t n, int64_t imageSize, const PoolAfter* after) {
+  if (!after) return y + n * imageSize;
+  thread_local std::vector<float> scratch;
+  scratch.resize(imageSize);
+  return scratch.data();
+}
+
+void poolImage(const float* convOut, int64_t n, const PoolAfter& after, ThreadPool& pool) {
+  const Pool2dShape& p = after.shape;
+  maxPool2d<float>(convOut, after.y + n * p.planes * p.OH * p.OW, nullptr, p, pool);
+}
+
+void conv2dMaxPool(const float* x, const float* w, const float* bias, int act, const Conv2dShape& s,
+                   const PoolAfter& after, ThreadPool& pool) {
+  if (s.N < pool.size()) {  // the conv splits single images over the pool: no per-image scratch
+    std::vector<float> y(s.N * s.O * s.OH * s.OW);
+    conv2d<float>(x, w, bias, act, y.data(), s, pool);
+    Pool2dShape all = after.shape;
+    all.planes = s.N * s.O;
+    return maxPool2d<float>(y.data(), after.y, nullptr, all, pool);
+  }
+  switch (floatPath(s, pool.size())) {
+    case ConvPath::Direct: return conv2dDirect(x, w, bias, act, nullptr, s, pool, &after);
+    case ConvPath::Channels: return conv2dChannels(x, w, bias, act, nullptr, s, pool, &after);
+    case ConvPath::Winograd: return conv2dWinograd(x, w, bias, act, nullptr, s, pool, &after);
+    case ConvPath::Im2col: return conv2dIm2col<float>(x, w, bias, act, nullptr, s, pool, &after);
+  }
 }
 
 template <typename T>

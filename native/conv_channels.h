@@ -9,8 +9,9 @@ namespace lathe {
 // AVX-512 present, one group, and an image small enough to stay in L2.
 bool conv2dChannelsTakes(const Conv2dShape& s);
 
-// y = act(conv(x, w) + bias), as conv2d<float>.
+// y = act(conv(x, w) + bias), as conv2d<float>; with `after`, each image pooled into after->y instead
+// (needs N >= the pool's size: images spread over the pool).
 void conv2dChannels(const float* x, const float* w, const float* bias, int act, float* y, const Conv2dShape& s,
-                    ThreadPool& pool);
+                    ThreadPool& pool, const PoolAfter* after = nullptr);
 
 }  // namespace lathe

@@ -181,7 +181,7 @@ bool conv2dChannelsTakes(const Conv2dShape& s) {
 }
 
 void conv2dChannels(const float* x, const float* w, const float* bias, int act, float* y, const Conv2dShape& s,
-                    ThreadPool& pool) {
+                    ThreadPool& pool, const PoolAfter* after) {
   const ChannelPlan plan = makePlan(s, w, bias, act);
   const bool padded = conv_direct::needsPadding(s);
   const int64_t inSize = s.C * s.H * s.W, outSize = s.O * plan.P;
@@ -199,11 +199,12 @@ void conv2dChannels(const float* x, const float* w, const float* bias, int act, 
       conv_direct::padImage(src, buf.data(), s);
       src = buf.data();
     }
-    float* dst = y + n * outSize;
+    float* dst = convImageOutput(y, n, outSize, after);
     channelImage(plan, src, dst, q0, q1, reinterpret_cast<const char*>(x + (n + 1) * inSize),
                  ahead ? sizeof(float) * inSize : 0);
     if (act >= 2)
       for (int64_t o = 0; o < s.O; o++) conv_direct::activateRows(dst + o * plan.P + q0, q1 - q0, act);
+    if (after) poolImage(dst, n, *after, pool);  // only on the per-image branch: q0..q1 is the whole image
   };
   // Images spread over the pool; a batch smaller than the pool splits each image's positions
   // (in runs of 16, the transposes' width) instead.
@@ -225,7 +226,7 @@ void conv2dChannels(const float* x, const float* w, const float* bias, int act, 
 
 namespace lathe {
 bool conv2dChannelsTakes(const Conv2dShape&) { return false; }
-void conv2dChannels(const float*, const float*, const float*, int, float*, const Conv2dShape&, ThreadPool&) {}
+void conv2dChannels(const float*, const float*, const float*, int, float*, const Conv2dShape&, ThreadPool&, const PoolAfter*) {}
 }  // namespace lathe
 
 #endif

@@ -177,7 +177,7 @@ bool conv2dDirectTakes(const Conv2dShape& s) {
 }
 
 void conv2dDirect(const float* x, const float* w, const float* bias, int act, float* y, const Conv2dShape& s,
-                  ThreadPool& pool) {
+                  ThreadPool& pool, const PoolAfter* after) {
   const Kernel& kr = pick();
   const Plan plan = makePlan(s, kr, w, bias, act);
   const bool padded = needsPadding(s);
@@ -190,12 +190,13 @@ void conv2dDirect(const float* x, const float* w, const float* bias, int act, fl
       padImage(src, buf.data(), s);
       src = buf.data();
     }
-    float* dst = y + n * outSize;
+    float* dst = convImageOutput(y, n, outSize, after);
     kr.image(plan, src, dst, b0, b1);
     if (act >= 2) {
       const int64_t o0 = b0 * kr.R, o1 = std::min(s.O, b1 * kr.R);
       conv_direct::activateRows(dst + o0 * plan.P, (o1 - o0) * plan.P, act);
     }
+    if (after) poolImage(dst, n, *after, pool);
   };
   // Images spread over the pool; a batch smaller than the pool splits each image's channel
   // blocks instead.

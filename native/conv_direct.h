@@ -16,9 +16,10 @@ namespace lathe {
 // kernel is forced), and outputs wide enough that a vector of positions spans few rows.
 bool conv2dDirectTakes(const Conv2dShape& s);
 
-// y = act(conv(x, w) + bias), as conv2d<float>; act 0 linear, 1 relu, 2 sigmoid, 3 tanh.
+// y = act(conv(x, w) + bias), as conv2d<float>; act 0 linear, 1 relu, 2 sigmoid, 3 tanh. With
+// `after`, each image is pooled into after->y instead (needs N >= the pool's size).
 void conv2dDirect(const float* x, const float* w, const float* bias, int act, float* y, const Conv2dShape& s,
-                  ThreadPool& pool);
+                  ThreadPool& pool, const PoolAfter* after = nullptr);
 
 // For tests and benchmarks: "avx512", "avx2" or "portable"; nullptr restores automatic dispatch.
 // Returns false when the name is unknown or this CPU cannot run it.

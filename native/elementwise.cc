@@ -6,6 +6,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "bias_activation.h"
 #include "kernels.h"
 
 namespace lathe {
@@ -203,19 +204,9 @@ void where(const uint8_t* cond, const T* a, const T* b, T* out, int rank, const 
 
 template <typename T>
 void biasActivation(const T* x, const T* bias, T* out, int64_t rows, int64_t C, int act, ThreadPool& pool) {
-  const T one = T(1);
   const int64_t grain = C > 0 ? (kGrain + C - 1) / C : 1;
   pool.parallelFor(rows, grain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-      const T* xr = x + r * C;
-      T* o = out + r * C;
-      switch (act) {
-        case 0: for (int64_t j = 0; j < C; j++) o[j] = xr[j] + bias[j]; break;
-        case 1: for (int64_t j = 0; j < C; j++) { const T v = xr[j] + bias[j]; o[j] = v > 0 ? v : (v == v ? T(0) : v); } break;
-        case 2: for (int64_t j = 0; j < C; j++) { const T v = xr[j] + bias[j]; o[j] = v >= 0 ? one / (one + std::exp(-v)) : std::exp(v) / (one + std::exp(v)); } break;
-        case 3: for (int64_t j = 0; j < C; j++) o[j] = std::tanh(xr[j] + bias[j]); break;
-      }
-    }
+    for (int64_t r = r0; r < r1; r++) biasActivationRow(x + r * C, bias, out + r * C, C, act);
   });
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 
+#include "../bias_activation.h"
 #include "blocking.h"
 #include "gemm_internal.h"
 
@@ -67,7 +68,15 @@ struct Problem {
   T* C;
   int64_t ldc;
   bool accumulate;
+  const T* bias = nullptr;  // with it, each finished tile gets act(C + bias) (sgemmBiasActivation)
+  int act = 0;
 };
+
+// The fused epilogue of sgemmBiasActivation on an m x n tile of C at column col.
+template <typename T>
+inline void epilogue(const Problem<T>& p, T* c, int64_t col, int64_t m, int64_t n) {
+  for (int64_t i = 0; i < m; i++) biasActivationRow(c + i * p.ldc, p.bias + col, c + i * p.ldc, n, p.act);
+}
 
 // C[m0:m1, n0:n1] of the product, Goto loop order: jc (NC) > pc (KC, pack B) > ic (MC, pack A)
 // > jr (NR) > ir (MR). Each B panel (kc x NR) is reused across the ir loop and the A block
@@ -101,6 +110,7 @@ void runBlock(const Kernel<T>& kr, const Problem<T>& p, int64_t m0, int64_t m1, 
             T* c = p.C + (ic + ir) * p.ldc + jc + jr;
             if (packA) kr.tile(kc, Ap + ir * kc, MR, b, bs, c, p.ldc, acc, m, n);
             else kr.tile(kc, p.A + pc * p.lda + ic + ir, p.lda, b, bs, c, p.ldc, acc, m, n);  // A^T in place
+            if (p.bias && pc + kc == p.K) epilogue(p, c, jc + jr, m, n);
           }
         }
       }
@@ -123,6 +133,7 @@ void gemmRun(const Kernel<T>& kr, const Problem<T>& p, ThreadPool* pool) {
   if (p.K <= 0) {
     if (!p.accumulate)
       for (int64_t i = 0; i < p.M; i++) std::memset(p.C + i * p.ldc, 0, sizeof(T) * p.N);
+    if (p.bias) epilogue(p, p.C, 0, p.M, p.N);
     return;
   }
   // Packing pays when the packed copy is reused enough (measured with gemm_bench shape=...):
@@ -170,6 +181,11 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const floa
 void dgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda,
            const double* B, int64_t ldb, double* C, int64_t ldc, bool accumulate, ThreadPool* pool) {
   gemmRun(pick(dDispatch()), Problem<double>{transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate}, pool);
+}
+
+void sgemmBiasActivation(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                         float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool) {
+  gemmRun(pick(sDispatch()), Problem<float>{false, false, M, N, K, A, lda, B, ldb, C, ldc, false, bias, act}, pool);
 }
 
 const char* sgemmKernelName() { return pick(sDispatch()).name; }

@@ -19,6 +19,13 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const floa
 void dgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda,
            const double* B, int64_t ldb, double* C, int64_t ldc, bool accumulate, ThreadPool* pool);
 
+// C[M,N] = act(A[M,K] B[K,N] + bias), bias [N] per column: a dense layer's forward in one pass,
+// the bias and activation applied to each tile of C as its last K block leaves the registers,
+// while it is in L1. act as biasActivation (0 linear, 1 relu, 2 sigmoid, 3 tanh), with the same
+// formulas (native/bias_activation.h), so the result equals sgemm then biasActivation bit for bit.
+void sgemmBiasActivation(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                         float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool);
+
 // The micro-kernel family runtime dispatch picked (or that was forced): "avx512", "avx2" or
 // "portable".
 const char* sgemmKernelName();

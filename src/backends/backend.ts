@@ -120,6 +120,12 @@ export interface Backend {
   conv2d(x: TensorInfo, w: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, g: Conv2dGeometry, outShape: Shape): Buf;
   /** conv2d off the calling thread, for servers; backends without it run conv2d synchronously. */
   conv2dAsync?(x: TensorInfo, w: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, g: Conv2dGeometry, outShape: Shape): Promise<Buf>;
+  /**
+   * maxPool2d(conv2d(...)) for inference, without argmax: the native kernel pools each image's
+   * conv output while it is in cache. Optional, float32; convShape is conv2d's output shape,
+   * outShape the pooled one.
+   */
+  conv2dMaxPool?(x: TensorInfo, w: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, g: Conv2dGeometry, convShape: Shape, pool: Pool2dGeometry, outShape: Shape): Buf;
   conv2dGradInput(dy: TensorInfo, w: TensorInfo, g: Conv2dGeometry, xShape: Shape): Buf;
   conv2dGradWeight(dy: TensorInfo, x: TensorInfo, g: Conv2dGeometry, wShape: Shape): Buf;
   /** Returns the pooled values and, per output, the flat index (within its H*W plane) of the max. */
@@ -146,6 +152,12 @@ export interface Backend {
 
   /** act(x + bias) with x [..., C] and bias [C]: a layer's bias and activation in one pass. */
   biasActivation(x: TensorInfo, bias: TensorInfo, activation: FusedActivation): Buf;
+  /**
+   * act(x w + bias) for x [..., K], w [K, N], bias [N]: a Dense layer's forward in one GEMM pass
+   * (the native kernel applies bias and activation to each tile of the output while in cache).
+   * Optional, float32, for inference; equals matmul then biasActivation exactly.
+   */
+  linear?(x: TensorInfo, w: TensorInfo, bias: TensorInfo, activation: FusedActivation, outShape: Shape): Buf;
 
   /**
    * Optional: `buf` is garbage that nothing can read again, so its memory may serve the next

@@ -58,6 +58,16 @@ export abstract class Layer extends Module {
     return this.forward(x);
   }
 
+  /**
+   * This layer and `next` as one function of this layer's input, for inference, when a fused
+   * kernel covers the pair (Conv2D then MaxPool2D); null otherwise. Sequential asks only while
+   * no gradient is recorded; the result must equal next.call(this.call(x)).
+   */
+  fuseWith(next: Layer): ((x: Tensor) => Tensor) | null {
+    void next;
+    return null;
+  }
+
   /** The options that rebuild this layer: what model.json stores. */
   getConfig(): Record<string, Json> {
     return { type: this.type, name: this.name, ...(this.inputShape ? { inputShape: this.inputShape } : {}), ...(this.dtype !== 'float32' ? { dtype: this.dtype } : {}) };

@@ -1,5 +1,5 @@
 // Neural-network primitives: softmax, convolution and pooling (NCHW, PyTorch's conventions).
-import { apply, noGrad } from '../autograd/engine.js';
+import { apply, isGradEnabled, noGrad } from '../autograd/engine.js';
 import { FUSED_ACTIVATIONS, type Conv2dGeometry, type FusedActivation, type Pool2dGeometry } from '../backends/backend.js';
 import { fail, fmtShape } from '../errors.js';
 import { isFloat } from '../tensor/dtype.js';
@@ -7,6 +7,7 @@ import { normAxis } from '../tensor/shape.js';
 import { whileReadAsync } from '../tensor/inplace.js';
 import { Tensor } from '../tensor/tensor.js';
 import { cast } from './elementwise.js';
+import { matmul } from './linalg.js';
 import * as T from './table.js';
 
 function softmaxLike(op: 'softmax' | 'logSoftmax', x: Tensor, axis: number): Tensor {
@@ -32,6 +33,19 @@ export function biasActivation(x: Tensor, bias: Tensor, activation: FusedActivat
     fail(op, `bias must have shape [${x.rank === 0 ? '?' : x.shape[x.rank - 1]}] for x ${fmtShape(x.shape)}, got ${fmtShape(bias.shape)}`);
   }
   return apply(T.biasActivation, [x, bias], { activation });
+}
+
+/**
+ * biasActivation(matmul(x, w), bias, activation) for x [..., K], w [K, N], bias [N]: a Dense
+ * layer's forward. One kernel where the backend has one and no gradient is to be recorded (the
+ * bias and activation applied while the output is in cache), else the two ops; the same values.
+ */
+export function linear(x: Tensor, w: Tensor, bias: Tensor, activation: FusedActivation = 'linear'): Tensor {
+  const recording = isGradEnabled() && (x.requiresGrad || w.requiresGrad || bias.requiresGrad);
+  const fits = x.rank >= 1 && w.rank === 2 && bias.rank === 1 && x.shape[x.rank - 1] === w.shape[0] && bias.size === w.shape[1];
+  const one = x.backend === w.backend && x.backend === bias.backend && [x, w, bias].every((t) => t.dtype === 'float32');
+  if (recording || !x.backend.linear || !fits || !one || !FUSED_ACTIVATIONS.includes(activation)) return biasActivation(matmul(x, w), bias, activation);
+  return apply(T.linear, [x, w, bias], { activation, shape: [...x.shape.slice(0, -1), w.shape[1]] });
 }
 
 export interface CrossEntropyOptions {
@@ -152,22 +166,39 @@ export interface Pool2dOptions {
   padding?: Pair;
 }
 
-function poolGeometry(op: string, x: Tensor, kernel: Pair, options: Pool2dOptions): Pool2dGeometry & { shape: number[] } {
-  check4d(op, x, 'input');
+/** Pooling geometry over an input of shape `xShape` (4-d, checked by the caller). */
+function poolGeometry(op: string, xShape: readonly number[], kernel: Pair, options: Pool2dOptions): Pool2dGeometry & { shape: number[] } {
   const k = pair(op, 'kernelSize', kernel, 1);
   const s = pair(op, 'stride', options.stride ?? k, 1);
   const p = pair(op, 'padding', options.padding ?? 0, 0);
   if (p[0] * 2 > k[0] || p[1] * 2 > k[1]) fail(op, `padding ${JSON.stringify(p)} must be at most half the kernel ${JSON.stringify(k)}`);
-  const shape = [x.shape[0], x.shape[1], outSize(op, x.shape[2], k[0], s[0], p[0], 1, x.shape), outSize(op, x.shape[3], k[1], s[1], p[1], 1, x.shape)];
+  const shape = [xShape[0], xShape[1], outSize(op, xShape[2], k[0], s[0], p[0], 1, xShape), outSize(op, xShape[3], k[1], s[1], p[1], 1, xShape)];
   return { kernel: k, stride: s, padding: p, shape };
 }
 
 /** Max over each window; padding acts as -infinity. */
 export function maxPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
-  return apply(T.maxPool2d, [x], poolGeometry('maxPool2d', x, kernelSize, options));
+  check4d('maxPool2d', x, 'input');
+  return apply(T.maxPool2d, [x], poolGeometry('maxPool2d', x.shape, kernelSize, options));
+}
+
+/**
+ * maxPool2d(conv2d(x, w, bias, options), kernelSize, poolOptions), the same values, for
+ * inference: one kernel where the backend has one, so the conv's output (4x the pooled one for
+ * 2x2 windows) never goes to memory. Where a gradient is to be recorded, the two ops run.
+ */
+export function conv2dMaxPool(x: Tensor, w: Tensor, bias: Tensor | null | undefined, options: Conv2dOptions, kernelSize: Pair, poolOptions: Pool2dOptions = {}): Tensor {
+  const plan = convPlan(x, w, bias, options);
+  const recording = isGradEnabled() && (x.requiresGrad || w.requiresGrad || !!bias?.requiresGrad);
+  if (recording || !x.backend.conv2dMaxPool || x.dtype !== 'float32' || w.backend !== x.backend) {
+    return maxPool2d(conv2d(x, w, bias, options), kernelSize, poolOptions);
+  }
+  const pool = poolGeometry('maxPool2d', plan.shape, kernelSize, poolOptions);
+  return apply(T.conv2dMaxPool, bias ? [x, w, bias] : [x, w], { ...plan, convShape: plan.shape, shape: pool.shape, pool });
 }
 
 /** Mean over each window; zero padding counts toward the divisor (PyTorch's default). */
 export function avgPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
-  return apply(T.avgPool2d, [x], poolGeometry('avgPool2d', x, kernelSize, options));
+  check4d('avgPool2d', x, 'input');
+  return apply(T.avgPool2d, [x], poolGeometry('avgPool2d', x.shape, kernelSize, options));
 }

@@ -373,6 +373,18 @@ export const maxPool2d: OpDef<Pool2dGeometry & { shape: readonly number[] }> = {
   backward: (g, { inputs: [x], saved }) => [out(g, x.shape, g.dtype, g.backend.maxPool2dGrad(g, saved.argmax, x.shape))],
 };
 
+/** Inference only (no backward): biasActivation(matmul(x, w), bias) in one kernel; src/ops/nn.ts runs the two ops where a gradient is wanted. */
+export const linear: OpDef<{ activation: FusedActivation; shape: readonly number[] }> = {
+  name: 'linear',
+  forward: ([x, w, b], at) => out(x, at.shape, x.dtype, x.backend.linear!(x, w, b, at.activation, at.shape)),
+};
+
+/** Inference only (no backward): maxPool2d(conv2d(...)) in one kernel; src/ops/nn.ts runs the two ops where a gradient is wanted. */
+export const conv2dMaxPool: OpDef<Conv2dGeometry & { shape: readonly number[]; activation: FusedActivation; convShape: readonly number[]; pool: Pool2dGeometry }> = {
+  name: 'conv2dMaxPool',
+  forward: ([x, w, b], at) => out(x, at.shape, x.dtype, x.backend.conv2dMaxPool!(x, w, b ?? null, at.activation, at, at.convShape, at.pool, at.shape)),
+};
+
 export const avgPool2d: OpDef<Pool2dGeometry & { shape: readonly number[] }> = {
   name: 'avgPool2d',
   forward: ([x], at) => out(x, at.shape, x.dtype, x.backend.avgPool2d(x, at, at.shape)),

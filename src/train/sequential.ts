@@ -83,12 +83,15 @@ export class Sequential extends Model {
     }
     // At inference (no gradient, eval mode) each intermediate is garbage once the next layer has
     // read it: its storage goes back to the backend while still in cache. Not the input, nor a
-    // layer output that is a view of it (Flatten, an identity Dropout).
-    const reuse = !isGradEnabled() && !this.training;
+    // layer output that is a view of it (Flatten, an identity Dropout). Pairs of layers that a
+    // fused kernel covers (Conv2D then MaxPool2D) run as one.
+    const inference = !isGradEnabled() && !this.training;
     let y = x;
-    for (const layer of this.layers) {
-      const next = layer.call(y);
-      if (reuse && y.buf !== x.buf && next.buf !== y.buf) y.recycle();
+    for (let i = 0; i < this.layers.length; i++) {
+      const fused = inference && i + 1 < this.layers.length ? this.layers[i].fuseWith(this.layers[i + 1]) : null;
+      const next = fused ? fused(y) : this.layers[i].call(y);
+      if (fused) i++;
+      if (inference && y.buf !== x.buf && next.buf !== y.buf) y.recycle();
       y = next;
     }
     return y;

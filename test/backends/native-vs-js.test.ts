@@ -188,6 +188,30 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
       });
     });
 
+    // Winograd F(2x2, 3x3) (native/conv_winograd): 3x3 stride-1 convs with 16+ channels in and
+    // out, batches of two or more. Odd output sizes cut the last 2x2 blocks; channel counts that
+    // are not whole vectors, wide rows, padding, no bias and each activation.
+    test(`Winograd 3x3 convolutions ${dtype}`, () => {
+      const cases: [number[], number[], lt.Conv2dOptions, boolean][] = [
+        [[3, 24, 9, 10], [20, 24, 3, 3], { padding: 1, activation: 'relu' }, true],
+        [[2, 16, 7, 37], [17, 16, 3, 3], { activation: 'tanh' }, true],
+        [[5, 33, 6, 5], [16, 33, 3, 3], { padding: [2, 1], activation: 'sigmoid' }, false],
+        [[4, 16, 3, 3], [32, 16, 3, 3], { activation: 'linear' }, true], // one output per image
+      ];
+      cases.forEach(([xs, ws, options, withBias], i) => {
+        const x = values(xs, 400 + i, dtype, false);
+        const w = values(ws, 410 + i, dtype, false);
+        const b = values([ws[0]], 420 + i, dtype, false);
+        const want = lt.conv2d(x.js, w.js, withBias ? b.js : null, options);
+        const got = lt.noGrad(() => lt.conv2d(x.native, w.native, withBias ? b.native : null, options));
+        // Rounding error scales with the sums before the activation (tanh of a sum of 144 terms ~ 100).
+        const sums = lt.conv2d(x.js, w.js, withBias ? b.js : null, { ...options, activation: 'linear' });
+        const scale = Array.from(sums.dataSync() as Float32Array | Float64Array).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const tol = dtype === 'float32' ? { atol: 1e-6 * Math.max(1, scale), rtol: 1e-5 } : { atol: 1e-12, rtol: 1e-12 };
+        assertClose(got.to('js'), want, tol, `Winograd case ${i} [${xs}] * [${ws}] ${JSON.stringify(options)}`);
+      });
+    });
+
     // Without gradients max pooling keeps no argmax: 2x2 windows take a whole-plane path (two
     // output rows per vector up to 8 wide, an odd last row alone; one or more vectors a row
     // beyond).
@@ -199,6 +223,32 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
         assert.equal(got.backend.name, 'native');
         assertClose(got.to('js'), want, { atol: 0, rtol: 0 }, `maxPool2d 2x2 [${shape}]`);
       }
+    });
+
+    // Inference's fused conv + max pooling (each image pooled while in cache) on every conv path,
+    // one image (split over the threads) and general windows: the same values as the two native
+    // ops bit for bit (the same conv kernels, and max is exact), and as js within the conv's tolerance.
+    test(`conv2d then max pooling in one kernel at inference ${dtype}`, () => {
+      const cases: [number[], number[], lt.Conv2dOptions, number, lt.Pool2dOptions][] = [
+        [[32, 1, 28, 28], [32, 1, 3, 3], { activation: 'relu' }, 2, {}], // MNIST's first conv: direct
+        [[4, 32, 13, 13], [64, 32, 3, 3], { activation: 'relu' }, 2, {}], // MNIST's second: channels
+        [[1, 32, 13, 13], [64, 32, 3, 3], { activation: 'tanh' }, 2, {}], // one image: positions split
+        [[3, 4, 9, 6], [4, 2, 2, 3], { groups: 2, activation: 'linear' }, 2, { stride: 1 }], // groups: im2col + GEMM
+        [[5, 3, 12, 11], [6, 3, 3, 3], { padding: 1, activation: 'relu' }, 3, { stride: 2, padding: 1 }],
+      ];
+      cases.forEach(([xs, ws, options, k, poolOptions], i) => {
+        const x = values(xs, 300 + i, dtype, i === 0);
+        const w = values(ws, 310 + i, dtype, false);
+        const b = values([ws[0]], 320 + i, dtype, false);
+        const what = `conv2dMaxPool case ${i} [${xs}] * [${ws}]`;
+        const got = lt.noGrad(() => lt.conv2dMaxPool(x.native, w.native, b.native, options, k, poolOptions));
+        const twoOps = lt.noGrad(() => lt.maxPool2d(lt.conv2d(x.native, w.native, b.native, options), k, poolOptions));
+        const want = lt.maxPool2d(lt.conv2d(x.js, w.js, b.js, options), k, poolOptions);
+        assert.deepEqual(got.shape, want.shape, what);
+        assertClose(got, twoOps, { atol: 0, rtol: 0 }, `${what}: fused against the two native ops`);
+        const scale = Array.from(want.dataSync() as Float32Array | Float64Array).reduce((m, v) => (Number.isFinite(v) ? Math.max(m, Math.abs(v)) : m), 0);
+        assertClose(got.to('js'), want, { atol: (dtype === 'float32' ? 1e-5 : 1e-12) * Math.max(1, scale), rtol: dtype === 'float32' ? 1e-5 : 1e-12 }, what);
+      });
     });
 
     test(`biasActivation, rows spread over threads ${dtype}`, () => {

@@ -196,6 +196,36 @@ onEachBackend('Sequential inference reuses its intermediates', (backend) => {
     assert.deepEqual(values(x), before, 'the input is unchanged and still readable');
   });
 
+  // Conv2D then MaxPool2D run as one kernel at inference (where the backend has one): the same
+  // values as the recorded forward, with the pairs it must not fuse alongside (a sigmoid conv,
+  // 'same' pooling, a conv not followed by pooling).
+  test('predict fuses Conv2D and MaxPool2D and gives the recorded forward exactly', () => {
+    lt.manualSeed(4);
+    const model = new lt.Sequential([
+      new Conv2D(8, 3, { inputShape: [1, 16, 16], activation: 'relu' }),
+      new MaxPool2D(2),
+      new Conv2D(8, 3, { activation: 'sigmoid', padding: 'same' }),
+      new MaxPool2D(2, { padding: 'same' }),
+      new Conv2D(6, 2, { activation: 'tanh' }),
+      new MaxPool2D(3, { strides: 1 }),
+      new Conv2D(4, 1),
+      new Flatten(),
+      new Dense(3),
+    ]);
+    const x = lt.randn([5, 1, 16, 16]);
+    model.eval();
+    const recorded = model.call(x);
+    let fusedCalls = 0;
+    const conv = model.layers[4] as Conv2D;
+    const fuseWith = conv.fuseWith.bind(conv);
+    conv.fuseWith = (next) => {
+      const f = fuseWith(next);
+      return f && ((t) => (fusedCalls++, f(t)));
+    };
+    assertClose(model.predict(x), recorded, EXACT, 'predict');
+    assert.equal(fusedCalls, 1, 'the tanh conv and its 3x3 pooling ran as one');
+  });
+
   test('an intermediate given back is the storage of the next output of its size', { skip: backend !== 'native' && 'only the native backend recycles' }, () => {
     const a = lt.noGrad(() => lt.relu(lt.randn([256, 256])));
     const storage = (a.buf as Float32Array).buffer;

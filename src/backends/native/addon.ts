@@ -17,7 +17,10 @@ export interface NativeAddon {
   argReduce(isMax: boolean, x: F, out: Int32Array, outer: number, n: number, inner: number): void;
   softmax(x: F, out: F, outer: number, n: number, inner: number, log: boolean): void;
   /** Forward (which 0) takes the bias (empty: none) and the activation's index in FUSED_ACTIVATIONS. */
-  conv2d(which: 0 | 1 | 2, a: F, b: F, out: F, geometry: Float64Array, bias?: F, activation?: number): void;
+  /** out [M,N] = act(x [M,K] w [K,N] + bias [N]), float32, one GEMM pass. */
+  linear(x: Float32Array, w: Float32Array, bias: Float32Array, out: Float32Array, M: number, N: number, K: number, activation: number): void;
+  /** With `pooling` (one image's max-pooling geometry), `out` receives the pooled output. */
+  conv2d(which: 0 | 1 | 2, a: F, b: F, out: F, geometry: Float64Array, bias?: F, activation?: number, pooling?: Float64Array): void;
   conv2dAsync(which: 0, a: F, b: F, out: F, geometry: Float64Array, bias: F, activation: number): Promise<void>;
   pool2d(which: 0 | 1 | 2 | 3, a: F, out: F, argmax: Int32Array, geometry: Float64Array): void;
   stridedCopy(src: TypedArray, dst: TypedArray, geometry: Float64Array): void;

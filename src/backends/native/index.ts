@@ -234,6 +234,21 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       return out;
     },
 
+    linear(x, w, bias, activation, outShape) {
+      const [K, N] = w.shape;
+      const out = allocOutput('float32', sizeOf(outShape)) as Float32Array;
+      if (out.length > 0) addon.linear(x.buf as Float32Array, w.buf as Float32Array, bias.buf as Float32Array, out, out.length / N, N, K, FUSED_ACTIVATIONS.indexOf(activation));
+      return out;
+    },
+
+    conv2dMaxPool(x, w, bias, activation, g, convShape, pool, outShape) {
+      const out = allocOutput(x.dtype, sizeOf(outShape)) as F;
+      // The pooling geometry counts one image's planes: the kernel pools image by image.
+      const pooling = Float64Array.of(convShape[1], convShape[2], convShape[3], outShape[2], outShape[3], ...pool.kernel, ...pool.stride, ...pool.padding);
+      if (out.length > 0) addon.conv2d(0, x.buf as F, w.buf as F, out, convGeometry(x.shape, w.shape, convShape, g), (bias?.buf ?? NO_BIAS_F32) as F, FUSED_ACTIVATIONS.indexOf(activation), pooling);
+      return out;
+    },
+
     conv2dGradInput(dy, w, g, xShape) {
       const out = allocOutput(dy.dtype, sizeOf(xShape)) as F;
       if (out.length > 0) addon.conv2d(1, dy.buf as F, w.buf as F, out, convGeometry(xShape, w.shape, dy.shape, g));

@@ -3,7 +3,7 @@
 // even windows, so it pads explicitly when the op's symmetric padding cannot express it.
 import type { FusedActivation } from '../../backends/backend.js';
 import { fail, fmtShape } from '../../errors.js';
-import { cast, conv2d } from '../../ops/functions.js';
+import { type Conv2dOptions, cast, conv2d, conv2dMaxPool } from '../../ops/functions.js';
 import { isFloat } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ACTIVATIONS, activationName } from '../activations.js';
@@ -11,6 +11,7 @@ import type { ConfigReader, Json } from '../config.js';
 import { initialize, initializerName } from '../init.js';
 import { Layer, type LayerOptions } from '../layer.js';
 import { readLayerOptions } from './layer-config.js';
+import { MaxPool2D } from './pooling.js';
 import { type AxisPlan, type Padding, type PaddingSpec, checkPadding, checkPair, padSpatial, paddingFromConfig, paddingJson, planAxes } from './padding.js';
 
 export interface Conv2DOptions extends LayerOptions {
@@ -118,20 +119,40 @@ export class Conv2D extends Layer {
   }
 
   forward(x: Tensor): Tensor {
+    const { input, options, fused } = this.convArguments(x);
+    const y = conv2d(input, this.kernel, this.bias, options);
+    return fused ? y : ACTIVATIONS[this.activation](y);
+  }
+
+  /** Inference: this conv and a MaxPool2D after it in one kernel (conv2dMaxPool), where the activation runs in the conv. */
+  override fuseWith(next: Layer): ((x: Tensor) => Tensor) | null {
+    if (!(next instanceof MaxPool2D) || next.padding === 'same' || !this.built || !next.built) return null;
+    return (x) => {
+      const { input, options, fused } = this.convArguments(x);
+      if (!fused) return next.call(this.call(x));
+      const convShape = this.computeOutputShape(x.shape.slice(1));
+      next.computeOutputShape(convShape); // the pooling's own check of its input
+      return conv2dMaxPool(input, this.kernel, this.bias, options, next.poolSize, next.opOptions(convShape)!);
+    };
+  }
+
+  /** The conv2d op's input and options for x, and whether the activation runs inside it. */
+  private convArguments(x: Tensor): { input: Tensor; options: Conv2dOptions; fused: boolean } {
     if (x.rank !== 4) fail(this.name, `expected input [batch, channels, height, width], got ${fmtShape(x.shape)}`);
     this.computeOutputShape(x.shape.slice(1));
     const [h, w] = this.plans(x.shape.slice(1));
     // Keras casts inputs to the layer's dtype; the conv2d op wants one dtype for input and kernel.
-    const input = x.dtype === this.kernel.dtype || !isFloat(this.kernel.dtype) ? x : cast(x, this.kernel.dtype);
+    const typed = x.dtype === this.kernel.dtype || !isFloat(this.kernel.dtype) ? x : cast(x, this.kernel.dtype);
     const symmetric = h.before === h.after && w.before === w.after;
     // relu and tanh run inside the conv kernel; sigmoid stays a separate op so that an output
     // layer remembers its logits for the loss (src/nn/logits.ts), as Dense does.
     const fused = this.activation === 'relu' || this.activation === 'tanh' || this.activation === 'linear';
-    const options = { stride: this.strides, dilation: this.dilationRate, groups: this.groups, activation: fused ? (this.activation as FusedActivation) : 'linear' as const };
-    const y = symmetric
-      ? conv2d(input, this.kernel, this.bias, { ...options, padding: [h.before, w.before] })
-      : conv2d(padSpatial(input, h, w), this.kernel, this.bias, options);
-    return fused ? y : ACTIVATIONS[this.activation](y);
+    const options: Conv2dOptions = {
+      stride: this.strides, dilation: this.dilationRate, groups: this.groups,
+      activation: fused ? (this.activation as FusedActivation) : 'linear',
+      padding: symmetric ? [h.before, w.before] : [0, 0],
+    };
+    return { input: symmetric ? typed : padSpatial(typed, h, w), options, fused };
   }
 
   override getConfig(): Record<string, Json> {

@@ -2,7 +2,7 @@
 // Keras' layout, so the forward is one GEMM and the bias+activation one fused kernel.
 import { FUSED_ACTIVATIONS, type FusedActivation } from '../../backends/backend.js';
 import { fail, fmtShape } from '../../errors.js';
-import { biasActivation, matmul } from '../../ops/functions.js';
+import { linear, matmul } from '../../ops/functions.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ACTIVATIONS, activationName } from '../activations.js';
 import type { ConfigReader, Json } from '../config.js';
@@ -69,8 +69,9 @@ export class Dense extends Layer {
     const features = this.kernel.shape[0];
     if (x.shape[x.rank - 1] !== features) fail(this.name, `expected ${features} features on the last axis, got input ${fmtShape(x.shape)}`);
     const fused = (FUSED_ACTIVATIONS as readonly string[]).includes(this.activation) && this.activation !== 'sigmoid';
-    let y = matmul(x, this.kernel);
-    if (this.bias) y = biasActivation(y, this.bias, fused ? (this.activation as FusedActivation) : 'linear');
+    // One kernel for the product, bias and activation at inference (the linear op); with
+    // gradients recorded, matmul then biasActivation.
+    const y = this.bias ? linear(x, this.kernel, this.bias, fused ? (this.activation as FusedActivation) : 'linear') : matmul(x, this.kernel);
     return fused && this.bias ? y : ACTIVATIONS[this.activation](y);
   }
 

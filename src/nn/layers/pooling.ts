@@ -75,7 +75,14 @@ export class MaxPool2D extends Pooling2D {
   protected pool(x: Tensor, h: AxisPlan, w: AxisPlan): Tensor {
     // The op pads symmetrically with -inf; 'same' may need one more row or column after.
     if (this.padding === 'same') return maxPool2d(padSpatial(x, h, w, -Infinity), this.poolSize, { stride: this.strides });
-    return maxPool2d(x, this.poolSize, { stride: this.strides, padding: [h.before, w.before] });
+    return maxPool2d(x, this.poolSize, this.opOptions(x.shape.slice(1))!);
+  }
+
+  /** maxPool2d's options for this per-example input shape; null for 'same', which pads by hand. */
+  opOptions(inputShape: readonly number[]): { stride: [number, number]; padding: [number, number] } | null {
+    if (this.padding === 'same') return null;
+    const [h, w] = this.plans(inputShape);
+    return { stride: this.strides, padding: [h.before, w.before] };
   }
 }
 
