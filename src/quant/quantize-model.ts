@@ -1,8 +1,10 @@
 // Post-training quantization of a Sequential: Dense and Conv2D layers become QuantizedDense and
 // QuantizedConv2D (int8 weights per output channel; the input quantized per call, or with a
-// range calibrated once). A layer whose int8 output strays from its float output on the sample
-// (cosine similarity below minCosine, measured on the layer alone) stays float, and the report
-// says why, as it does for every layer left alone.
+// range calibrated once), and so do the Dense projections inside attention and transformer
+// blocks (their composites are copied, the float model stays as it was). A layer whose int8
+// output strays from its float output on the sample (cosine similarity below minCosine,
+// measured on the layer alone) stays float, and the report says why, as it does for every
+// layer left alone.
 import type { InputQuantization } from '../backends/backend.js';
 import { noGrad } from '../autograd/engine.js';
 import { fail } from '../errors.js';
@@ -10,6 +12,8 @@ import { arrayType } from '../tensor/dtype.js';
 import type { Layer } from '../nn/layer.js';
 import { Conv2D } from '../nn/layers/conv.js';
 import { Dense } from '../nn/layers/dense.js';
+import { layerFromConfig } from '../nn/layers/index.js';
+import { type WithProjections, hasProjections } from '../nn/layers/projections.js';
 import { type InputQuantizationSpec, QuantizedConv2D, QuantizedDense } from '../nn/layers/quantized.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Sequential } from '../train/sequential.js';
@@ -36,7 +40,10 @@ export interface QuantizeOptions {
 }
 
 export interface LayerQuantization {
+  /** The model layer's index; a projection inside a composite layer has its parent's, and a path. */
   index: number;
+  /** The projection's path inside layers[index] ('attn.qkv'), for sub-layers only. */
+  path?: string;
   name: string;
   type: string;
   /** The layer's type in the quantized model. */
@@ -58,6 +65,47 @@ export interface QuantizedModel {
 }
 
 const isQuantizable = (l: Layer): l is Dense | Conv2D => l instanceof Dense || l instanceof Conv2D;
+
+/** A layer quantization may replace: a model layer, or a projection inside one (path set). */
+interface Target {
+  index: number;
+  path?: string;
+  layer: Layer;
+}
+
+/** The model's layers and, after each composite, its projections: one report row each. */
+function targetsOf(layers: readonly Layer[]): Target[] {
+  return layers.flatMap((layer, index) => [{ index, layer }, ...(hasProjections(layer) ? layer.projections().map(([path, p]) => ({ index, path, layer: p })) : [])]);
+}
+
+/**
+ * Calls record(input, output) whenever `layer` runs (composites call their projections'
+ * forward directly); returns the undo. The instance's own forward shadows the class's.
+ */
+function tap(layer: Layer, record: (input: Tensor, output: Tensor) => void): () => void {
+  const forward = layer.forward;
+  layer.forward = (x: Tensor) => {
+    const y = forward.call(layer, x);
+    record(x, y);
+    return y;
+  };
+  return () => void delete (layer as { forward?: unknown }).forward;
+}
+
+/**
+ * Runs `layers` over one batch and calls visit(t, input, output) for each target that ran:
+ * model layers as they return, projections (through taps) as their composite calls them.
+ */
+function walkTargets(layers: readonly Layer[], targets: readonly Target[], x: Tensor, visit: (t: number, input: Tensor, output: Tensor) => void): void {
+  const ofLayer = new Map(targets.flatMap((t, i) => (t.path === undefined ? [[t.index, i]] : [])));
+  const untap = targets.flatMap((t, i) => (t.path === undefined ? [] : [tap(t.layer, (input, output) => visit(i, input, output))]));
+  try {
+    walk(layers, x, (index, input, output) => visit(ofLayer.get(index)!, input, output));
+  } finally {
+    untap.forEach((u) => u());
+  }
+}
+
 
 function weightBytes(l: Layer): number {
   return [...l.namedParameters(), ...l.namedBuffers()].reduce((n, [, t]) => n + t.size * arrayType(t.dtype).BYTES_PER_ELEMENT, 0);
@@ -139,64 +187,82 @@ export function quantizeModel(model: Sequential, options: QuantizeOptions = {}):
   if (mode === 'static' && (!sample || sample.shape[0] === 0)) fail('quantize', 'static quantization needs a calibration set, and it is empty: pass example inputs (--calibration-data) to measure each layer\'s input range');
   const batchSize = options.batchSize ?? 256;
   const minCosine = options.minCosine ?? 0.99;
+  const targets = targetsOf(model.layers);
   const keep = new Set(options.keepFloat ?? []);
-  for (const name of keep) if (!model.layers.some((l) => l.name === name)) fail('quantize', `--keep-float names no layer "${name}" (the layers: ${model.layers.map((l) => l.name).join(', ')})`);
+  for (const name of keep) if (!targets.some((t) => t.layer.name === name)) fail('quantize', `--keep-float names no layer "${name}" (the layers: ${targets.map((t) => t.layer.name).join(', ')})`);
   model.eval();
 
-  const report: LayerQuantization[] = model.layers.map((l, index) => ({ index, name: l.name, type: l.type, quantizedType: l.type, bytes: { float: weightBytes(l), quantized: weightBytes(l) } }));
+  const report: LayerQuantization[] = targets.map(({ index, path, layer: l }) => ({ index, ...(path ? { path } : {}), name: l.name, type: l.type, quantizedType: l.type, bytes: { float: weightBytes(l), quantized: weightBytes(l) } }));
   const candidates = new Map<number, Dense | Conv2D>();
-  model.layers.forEach((l, i) => {
+  targets.forEach(({ layer: l }, t) => {
     if (!isQuantizable(l)) return;
     const why = keep.has(l.name) ? 'kept float as asked' : unsupported(l, options.minInputsPerOutput ?? MIN_INPUTS_PER_OUTPUT);
-    if (why) report[i].reason = why;
-    else candidates.set(i, l);
+    if (why) report[t].reason = why;
+    else candidates.set(t, l);
+  });
+  // A composite's own row counts only what is not in its projections' rows.
+  targets.forEach((t, i) => {
+    if (t.path === undefined && hasProjections(t.layer)) {
+      const inside = t.layer.projections().reduce((n, [, p]) => n + weightBytes(p), 0);
+      report[i].bytes = { float: report[i].bytes.float - inside, quantized: report[i].bytes.float - inside };
+    }
   });
 
   // Static: each candidate's input range over the calibration set.
   const inputs = new Map<number, InputQuantizationSpec>();
   if (mode === 'static') {
-    const observers = new Map([...candidates.keys()].map((i) => [i, new RangeObserver(options.method ?? 'minmax', options.percentile)]));
-    for (const x of batches(sample!, batchSize)) walk(model.layers, x, (i, input) => observers.get(i)?.observe(input.dataSync()));
-    for (const [i, o] of observers) inputs.set(i, { mode: 'static', ...(o.quantization() as InputQuantization) });
+    const observers = new Map([...candidates.keys()].map((t) => [t, new RangeObserver(options.method ?? 'minmax', options.percentile)]));
+    for (const x of batches(sample!, batchSize)) walkTargets(model.layers, targets, x, (t, input) => observers.get(t)?.observe(input.dataSync()));
+    for (const [t, o] of observers) inputs.set(t, { mode: 'static', ...(o.quantization() as InputQuantization) });
   }
-  const quantized = new Map([...candidates].map(([i, l]) => [i, quantizeLayer(l, inputs.get(i) ?? { mode: 'dynamic' })]));
+  const quantized = new Map([...candidates].map(([t, l]) => [t, quantizeLayer(l, inputs.get(t) ?? { mode: 'dynamic' })]));
 
   // Sensitivity: each quantized layer alone, on the float model's input to it.
   if (sample && sample.shape[0] > 0) {
-    const alone = new Map([...quantized.keys()].map((i) => [i, new Cosine()]));
+    const alone = new Map([...quantized.keys()].map((t) => [t, new Cosine()]));
     for (const x of batches(sample, batchSize)) {
-      walk(model.layers, x, (i, input, output) => {
-        const q = quantized.get(i);
-        if (q) alone.get(i)!.add(output, noGrad(() => q.call(input)));
+      walkTargets(model.layers, targets, x, (t, input, output) => {
+        const q = quantized.get(t);
+        if (q) alone.get(t)!.add(output, noGrad(() => q.call(input)));
       });
     }
-    for (const [i, c] of alone) {
-      report[i].cosineAlone = c.value;
+    for (const [t, c] of alone) {
+      report[t].cosineAlone = c.value;
       if (c.value < minCosine) {
-        report[i].reason = `int8 output cosine ${c.value.toFixed(4)} < ${minCosine} on the sample`;
-        quantized.delete(i);
+        report[t].reason = `int8 output cosine ${c.value.toFixed(4)} < ${minCosine} on the sample`;
+        quantized.delete(t);
       }
     }
   }
 
-  const layers = model.layers.map((l, i) => quantized.get(i) ?? l);
+  // Model layers replaced; composites with a projection replaced are copies, so the float model keeps its own.
+  const layers = model.layers.map((l, index) => {
+    const own = targets.findIndex((t) => t.index === index && t.path === undefined);
+    const inside = targets.flatMap((t, i) => (t.index === index && t.path !== undefined && quantized.has(i) ? [[t.path, quantized.get(i)!] as const] : []));
+    if (inside.length === 0) return quantized.get(own) ?? l;
+    const copy = layerFromConfig(l.getConfig(), `quantize: ${l.name}`) as Layer & WithProjections;
+    noGrad(() => copy.loadStateDict(l.stateDict()));
+    for (const [path, q] of inside) copy.setProjection(path, q as QuantizedDense);
+    return copy;
+  });
   const result = new Sequential(layers);
   result.eval();
-  for (const [i, q] of quantized) {
-    report[i].quantizedType = q.type;
-    report[i].input = q.inputQuantization;
-    report[i].bytes.quantized = weightBytes(q);
+  for (const [t, q] of quantized) {
+    report[t].quantizedType = q.type;
+    report[t].input = q.inputQuantization;
+    report[t].bytes.quantized = weightBytes(q);
   }
 
   // The report's per-layer error: both models from the same input, layer by layer.
   if (sample && sample.shape[0] > 0) {
-    const cos = layers.map(() => new Cosine());
+    const quantizedTargets = targetsOf(layers);
+    const cos = targets.map(() => new Cosine());
     for (const x of batches(sample, batchSize)) {
       const floatOutputs: Tensor[] = [];
-      walk(model.layers, x, (i, _input, output) => (floatOutputs[i] = output));
-      walk(layers, x, (i, _input, output) => cos[i].add(floatOutputs[i], output));
+      walkTargets(model.layers, targets, x, (t, _input, output) => (floatOutputs[t] = output));
+      walkTargets(layers, quantizedTargets, x, (t, _input, output) => cos[t].add(floatOutputs[t], output));
     }
-    cos.forEach((c, i) => (report[i].cosine = c.value));
+    cos.forEach((c, t) => (report[t].cosine = c.value));
   }
   return { model: result, layers: report };
 }

@@ -57,9 +57,9 @@ export function formatReport(r: QuantizationReport): string {
   for (const l of r.latencyMs) rows.push([`latency, batch ${l.batch}`, `${l.float.toFixed(3)} ms`, `${l.quantized.toFixed(3)} ms`, `${(l.float / l.quantized).toFixed(2)}x faster`]);
   lines.push(...table(rows), '', 'per layer (cosine: int8 output vs float output, same model input; alone: the layer on its float input)', '');
   const layerRows = [['#', 'layer', 'type', 'as', 'input', 'cosine', 'alone', 'note']];
-  for (const l of r.layers) {
+  for (const l of r.layers) { // a projection's row follows its composite's, without an index
     const input = l.input ? (l.input.mode === 'static' ? `static s=${l.input.scale.toPrecision(3)} z=${l.input.zeroPoint}` : 'dynamic') : '';
-    layerRows.push([String(l.index), l.name, l.type, l.quantizedType === l.type ? 'float' : 'int8', input, l.cosine?.toFixed(5) ?? '', l.cosineAlone?.toFixed(5) ?? '', l.reason ?? '']);
+    layerRows.push([l.path === undefined ? String(l.index) : '', l.name, l.type, l.quantizedType === l.type ? 'float' : 'int8', input, l.cosine?.toFixed(5) ?? '', l.cosineAlone?.toFixed(5) ?? '', l.reason ?? '']);
   }
   lines.push(...table(layerRows));
   return `${lines.join('\n')}\n`;

@@ -164,6 +164,23 @@ test('QuantizedConv2D: valid, same (asymmetric) and explicit padding, strides, d
   t.diagnostic(`CNN: ${fmt(await matchesOrt(model, 'CNN'))}`);
 });
 
+test('quantized attention projections and transformer MLPs (inside their composites) run in ORT as in Lathe', async (t) => {
+  lt.manualSeed(11);
+  const float = new lt.Sequential([
+    new L.Dense(32, { inputShape: [6, 16] }),
+    new L.TransformerBlock(4, 32),
+    new L.MultiHeadAttention(2, 32, { causal: false }),
+    new L.Flatten(),
+    new L.Dense(3, { activation: 'softmax' }),
+  ]);
+  for (const mode of ['dynamic', 'static'] as const) {
+    const { model, layers } = lt.quant.quantizeModel(float, { mode, sample: lt.randn([48, 6, 16], gen(14)), minInputsPerOutput: 16 });
+    assert.equal(layers.filter((l) => l.path !== undefined && l.quantizedType === 'quantizeddense').length, 6);
+    const input = (n: number, seed: number) => lt.randn([n, 6, 16], gen(seed));
+    t.diagnostic(`attention ${mode}: ${fmt(await matchesOrt(model, `attention ${mode}`, { batches: [1, 5], input }))}`);
+  }
+});
+
 /** The brief's MLP and the CNN of examples/mnist-cnn.json, seeded, made by quantizeModel from float layers. */
 function quantizedBriefModels(mode: 'dynamic' | 'static'): [string, lt.Sequential][] {
   const seeded = (m: lt.Sequential, seed: number) => {

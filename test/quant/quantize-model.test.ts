@@ -99,6 +99,51 @@ onEachBackend('quantizeModel', (backend) => {
     }
   });
 
+  // Attention's projections and a transformer block's MLP: Dense sub-layers, quantized inside
+  // copies of their composites (the float model keeps its own), saved under the composite's
+  // `quantized` config and loaded back as they were.
+  test('attention projections and transformer MLPs become int8, in copies, and save and load', () => {
+    for (const mode of ['dynamic', 'static'] as const) {
+      lt.manualSeed(11);
+      const model = new Sequential([
+        new L.Dense(32, { inputShape: [6, 16] }),
+        new L.TransformerBlock(4, 32),
+        new L.MultiHeadAttention(2, 32, { causal: false }),
+        new L.Flatten(),
+        new L.Dense(3, { activation: 'softmax' }),
+      ]);
+      const sample = lt.randn([48, 6, 16], { generator: new lt.Generator(12) });
+      const { model: q, layers } = lt.quant.quantizeModel(model, { mode, sample, minInputsPerOutput: 16 });
+      const inside = layers.filter((l) => l.path !== undefined);
+      assert.deepEqual(inside.map((l) => `${l.index}:${l.path}`), ['1:attn.qkv', '1:attn.proj', '1:fc', '1:mlpProj', '2:qkv', '2:proj']);
+      for (const l of inside) {
+        assert.equal(l.quantizedType, 'quantizeddense', `${l.name}: ${l.reason}`);
+        assert.equal(l.input?.mode, mode);
+        assert.ok(l.bytes.quantized < l.bytes.float / 2 && l.cosine! > 0.99, `${l.name}: ${JSON.stringify(l)}`);
+      }
+      const block = model.layers[1] as InstanceType<typeof L.TransformerBlock>;
+      assert.equal(block.fc.type, 'dense', 'the float model keeps its float projections');
+      assert.equal((q.layers[1] as InstanceType<typeof L.TransformerBlock>).attn.qkv.type, 'quantizeddense');
+      const x = lt.randn([8, 6, 16], { generator: new lt.Generator(13) });
+      const c = cosine(model.predict(x), q.predict(x));
+      assert.ok(c > 0.999, `${mode}: output cosine ${c}`);
+      const dir = path.join(tmp, `${backend}-attention-${mode}`);
+      lt.save(q, dir);
+      const { tensors } = lt.decodeSafetensors(fs.readFileSync(path.join(dir, 'weights.safetensors')));
+      assert.equal(tensors['layers.1.attn.qkv.kernel'].dtype, 'int8');
+      assert.equal(tensors['layers.2.proj.kernel'].dtype, 'int8');
+      const back = lt.load(dir).model;
+      assert.deepEqual(Array.from(back.predict(x).dataSync()), Array.from(q.predict(x).dataSync()));
+    }
+  });
+
+  test('a quantized projection that does not fit its place is refused, naming it', () => {
+    const config = { type: 'multiheadattention', numHeads: 2, embedDim: 8, quantized: { qkv: { type: 'quantizeddense', units: 8, inputFeatures: 8 } } };
+    assertThrowsLathe(() => lt.Sequential.fromConfig([config]), /qkv maps 8 features to 24; the replacement maps 8 to 8/);
+    assertThrowsLathe(() => lt.Sequential.fromConfig([{ ...config, quantized: { out: {} } }]), /no sub-layer "out" \(expected one of qkv, proj\)/);
+    assertThrowsLathe(() => lt.Sequential.fromConfig([{ ...config, quantized: { qkv: { type: 'dense', units: 24 } } }]), /expected type "quantizeddense", got "dense"/);
+  });
+
   test('the int8 model saves with int8 tensors and loads back, predicting bit for bit', () => {
     for (const mode of ['dynamic', 'static'] as const) {
       const model = cnn(7);

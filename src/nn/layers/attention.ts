@@ -13,6 +13,7 @@ import { Layer, type LayerOptions } from '../layer.js';
 import { Dense } from './dense.js';
 import { Dropout } from './dropout.js';
 import { readLayerOptions } from './layer-config.js';
+import { type Projection, type WithProjections, checkedProjection, quantizedConfigs, restoreQuantized } from './projections.js';
 
 /**
  * One attention layer's cached keys and values, preallocated to `capacity` rows at the first
@@ -87,15 +88,16 @@ export function checkHeads(where: string, numHeads: unknown, embedDim: unknown):
   if ((embedDim as number) % (numHeads as number) !== 0) fail(where, `embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
 }
 
-export class MultiHeadAttention extends Layer {
+export class MultiHeadAttention extends Layer implements WithProjections {
   readonly type = 'multiheadattention';
   readonly numHeads: number;
   readonly embedDim: number;
   readonly dropoutRate: number;
   readonly causal: boolean;
   readonly useBias: boolean;
-  readonly qkv: Dense;
-  readonly proj: Dense;
+  /** The fused query/key/value projection [C -> 3C] and the output projection [C -> C]; int8 after quantization. */
+  qkv: Projection;
+  proj: Projection;
   readonly outputDropout: Dropout;
   readonly attentionDropout: Dropout;
 
@@ -117,13 +119,25 @@ export class MultiHeadAttention extends Layer {
   }
 
   static fromConfig(r: ConfigReader): MultiHeadAttention {
-    const base = readLayerOptions(r, ['numHeads', 'embedDim', 'dropout', 'causal', 'useBias']);
-    return new MultiHeadAttention(r.positiveInt('numHeads'), r.positiveInt('embedDim'), {
+    const base = readLayerOptions(r, ['numHeads', 'embedDim', 'dropout', 'causal', 'useBias', 'quantized']);
+    const layer = new MultiHeadAttention(r.positiveInt('numHeads'), r.positiveInt('embedDim'), {
       ...base,
       dropout: r.number('dropout', 0, [0, 1]),
       causal: r.bool('causal', true),
       useBias: r.bool('useBias', true),
     });
+    restoreQuantized(layer, r);
+    return layer;
+  }
+
+  projections(): [string, Projection][] {
+    return [['qkv', this.qkv], ['proj', this.proj]];
+  }
+
+  setProjection(path: string, layer: Projection): void {
+    if (path === 'qkv') this.qkv = checkedProjection(this.name, path, this.qkv, layer);
+    else if (path === 'proj') this.proj = checkedProjection(this.name, path, this.proj, layer);
+    else fail(this.name, `no projection "${path}" (qkv, proj)`);
   }
 
   /** Per example [T, C] to [T, C]; T may vary from batch to batch. */
@@ -175,6 +189,6 @@ export class MultiHeadAttention extends Layer {
   }
 
   override getConfig(): Record<string, Json> {
-    return { ...super.getConfig(), numHeads: this.numHeads, embedDim: this.embedDim, dropout: this.dropoutRate, causal: this.causal, useBias: this.useBias };
+    return { ...super.getConfig(), numHeads: this.numHeads, embedDim: this.embedDim, dropout: this.dropoutRate, causal: this.causal, useBias: this.useBias, ...quantizedConfigs(this) };
   }
 }

@@ -8,6 +8,7 @@ import { type KVCacheEntry, MultiHeadAttention, checkHeads } from './attention.j
 import { Dense } from './dense.js';
 import { Dropout } from './dropout.js';
 import { readLayerOptions } from './layer-config.js';
+import { type Projection, type WithProjections, checkedProjection, quantizedConfigs, restoreQuantized } from './projections.js';
 import { LayerNormalization } from './normalization.js';
 
 export interface TransformerBlockOptions extends LayerOptions {
@@ -23,7 +24,7 @@ export interface TransformerBlockOptions extends LayerOptions {
   kernelInitializer?: string;
 }
 
-export class TransformerBlock extends Layer {
+export class TransformerBlock extends Layer implements WithProjections {
   readonly type = 'transformerblock';
   readonly numHeads: number;
   readonly embedDim: number;
@@ -35,9 +36,9 @@ export class TransformerBlock extends Layer {
   readonly ln1: LayerNormalization;
   readonly attn: MultiHeadAttention;
   readonly ln2: LayerNormalization;
-  readonly fc: Dense;
+  fc: Projection;
   /** The MLP's output projection: with attn.proj, the residual projections GPT-2 scales at init. */
-  readonly mlpProj: Dense;
+  mlpProj: Projection;
   readonly mlpDropout: Dropout;
 
   constructor(numHeads: number, embedDim: number, options: TransformerBlockOptions = {}) {
@@ -64,8 +65,8 @@ export class TransformerBlock extends Layer {
   }
 
   static fromConfig(r: ConfigReader): TransformerBlock {
-    const base = readLayerOptions(r, ['numHeads', 'embedDim', 'dropout', 'mlpRatio', 'epsilon', 'useBias', 'causal']);
-    return new TransformerBlock(r.positiveInt('numHeads'), r.positiveInt('embedDim'), {
+    const base = readLayerOptions(r, ['numHeads', 'embedDim', 'dropout', 'mlpRatio', 'epsilon', 'useBias', 'causal', 'quantized']);
+    const block = new TransformerBlock(r.positiveInt('numHeads'), r.positiveInt('embedDim'), {
       ...base,
       dropout: r.number('dropout', 0, [0, 1]),
       mlpRatio: r.positiveInt('mlpRatio', 4),
@@ -73,6 +74,20 @@ export class TransformerBlock extends Layer {
       useBias: r.bool('useBias', true),
       causal: r.bool('causal', true),
     });
+    restoreQuantized(block, r);
+    return block;
+  }
+
+  /** Attention's two projections, then the MLP's. */
+  projections(): [string, Projection][] {
+    return [...this.attn.projections().map(([p, l]): [string, Projection] => [`attn.${p}`, l]), ['fc', this.fc], ['mlpProj', this.mlpProj]];
+  }
+
+  setProjection(path: string, layer: Projection): void {
+    if (path.startsWith('attn.')) this.attn.setProjection(path.slice(5), layer);
+    else if (path === 'fc') this.fc = checkedProjection(this.name, path, this.fc, layer);
+    else if (path === 'mlpProj') this.mlpProj = checkedProjection(this.name, path, this.mlpProj, layer);
+    else fail(this.name, `no projection "${path}" (attn.qkv, attn.proj, fc, mlpProj)`);
   }
 
   computeOutputShape(inputShape: readonly number[]): number[] {
@@ -104,6 +119,7 @@ export class TransformerBlock extends Layer {
       epsilon: this.epsilon,
       useBias: this.useBias,
       causal: this.causal,
+      ...quantizedConfigs(this),
     };
   }
 }
