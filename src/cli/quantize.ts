@@ -1,5 +1,5 @@
 // `lathe quantize <model_dir> --out <dir>`: an int8 copy of a saved model (Dense and Conv2D
-// layers), saved like any model (lathe serve, evaluate and predict take it), with a report of
+// layers, and the projections inside attention; a GPT folder goes to quantize-gpt.ts), saved like any model (lathe serve, evaluate and predict take it), with a report of
 // what it cost and bought: printed, and written to the output folder.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -7,9 +7,11 @@ import { writeFileAtomic } from '../atomic-write.js';
 import { fail } from '../errors.js';
 import { loadModel, saveModel } from '../io/saved-model.js';
 import type { CalibrationMethod } from '../quant/calibrate.js';
-import { type QuantizationMode, quantizeModel } from '../quant/quantize-model.js';
+import { type QuantizationMode, type QuantizeOptions, quantizeModel } from '../quant/quantize-model.js';
 import { type QuantizationReport, accuracyOf, compareLatency, formatReport } from '../quant/report.js';
+import { isSavedGPT } from '../models/gpt/index.js';
 import { parseArgs } from './args.js';
+import { quantizeGptCommand } from './quantize-gpt.js';
 import { loadLabelledSet } from './labelled-data.js';
 
 const USAGE = 'Usage: lathe quantize <model_dir> --out DIR [--mode dynamic|static] [--calibration-data DIR|FILE] [--calibration-size N] '
@@ -31,6 +33,19 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const calibrationSize = (flags['calibration-size'] as number | undefined) ?? 1000;
   if (calibrationSize < 1) fail('quantize', `--calibration-size must be at least 1, got ${calibrationSize}`);
 
+  const common: QuantizeOptions = {
+    mode,
+    method,
+    ...(flags.percentile !== undefined ? { percentile: flags.percentile as number } : {}),
+    ...(typeof flags['keep-float'] === 'string' ? { keepFloat: flags['keep-float'].split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+    ...(flags['min-cosine'] !== undefined ? { minCosine: flags['min-cosine'] as number } : {}),
+    ...(flags['min-inputs'] !== undefined ? { minInputsPerOutput: flags['min-inputs'] as number } : {}),
+  };
+  if (isSavedGPT(source)) {
+    // Windows of blockSize tokens: 64 of them calibrate a char-GPT in seconds.
+    const windows = (flags['calibration-size'] as number | undefined) ?? 64;
+    return quantizeGptCommand(source, out, { ...common, json: Boolean(flags.json), calibrationSize: windows, ...(typeof flags.data === 'string' ? { data: flags.data } : {}) });
+  }
   const loaded = loadModel(source);
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const download = Boolean(flags.download);
@@ -39,15 +54,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const calibration = await loadLabelledSet(loaded, 'train', str(flags['calibration-data']) ?? str(flags.data), download, 'quantize');
   const sample = calibration.x.slice([0], [Math.min(calibrationSize, calibration.x.shape[0])]);
 
-  const { model, layers } = quantizeModel(loaded.model, {
-    mode,
-    sample,
-    method,
-    ...(flags.percentile !== undefined ? { percentile: flags.percentile as number } : {}),
-    ...(typeof flags['keep-float'] === 'string' ? { keepFloat: flags['keep-float'].split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-    ...(flags['min-cosine'] !== undefined ? { minCosine: flags['min-cosine'] as number } : {}),
-    ...(flags['min-inputs'] !== undefined ? { minInputsPerOutput: flags['min-inputs'] as number } : {}),
-  });
+  const { model, layers } = quantizeModel(loaded.model, { ...common, sample });
   if (!layers.some((l) => l.quantizedType !== l.type)) console.warn('lathe quantize: no layer was quantized (see the notes per layer)');
 
   const { json } = loaded;

@@ -16,6 +16,8 @@ import { layerFromConfig } from '../nn/layers/index.js';
 import { type WithProjections, hasProjections } from '../nn/layers/projections.js';
 import { type InputQuantizationSpec, QuantizedConv2D, QuantizedDense } from '../nn/layers/quantized.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { Json } from '../nn/config.js';
+import type { Model } from '../train/model.js';
 import { Sequential } from '../train/sequential.js';
 import { type CalibrationMethod, RangeObserver } from './calibrate.js';
 import { quantizePerChannel } from './weights.js';
@@ -59,8 +61,14 @@ export interface LayerQuantization {
   bytes: { float: number; quantized: number };
 }
 
-export interface QuantizedModel {
-  model: Sequential;
+/**
+ * A model other than a Sequential whose Dense projections quantization may replace (a GPT): its
+ * class rebuilds it from getConfig(), which lists quantized projections (`quantized`).
+ */
+export type ModelWithProjections = Model & WithProjections & { getConfig(): Record<string, Json> };
+
+export interface QuantizedModel<M extends Sequential | ModelWithProjections = Sequential> {
+  model: M;
   layers: LayerQuantization[];
 }
 
@@ -93,17 +101,23 @@ function tap(layer: Layer, record: (input: Tensor, output: Tensor) => void): () 
 }
 
 /**
- * Runs `layers` over one batch and calls visit(t, input, output) for each target that ran:
- * model layers as they return, projections (through taps) as their composite calls them.
+ * Runs the model over one batch and calls visit(t, input, output) for each target that ran: a
+ * Sequential's layers as they return, projections (through taps) as their composite calls them.
  */
-function walkTargets(layers: readonly Layer[], targets: readonly Target[], x: Tensor, visit: (t: number, input: Tensor, output: Tensor) => void): void {
+function walkTargets(model: Sequential | ModelWithProjections, targets: readonly Target[], x: Tensor, visit: (t: number, input: Tensor, output: Tensor) => void): void {
   const ofLayer = new Map(targets.flatMap((t, i) => (t.path === undefined ? [[t.index, i]] : [])));
   const untap = targets.flatMap((t, i) => (t.path === undefined ? [] : [tap(t.layer, (input, output) => visit(i, input, output))]));
   try {
-    walk(layers, x, (index, input, output) => visit(ofLayer.get(index)!, input, output));
+    if (model instanceof Sequential) walk(model.layers, x, (index, input, output) => visit(ofLayer.get(index)!, input, output));
+    else noGrad(() => model.call(x));
   } finally {
     untap.forEach((u) => u());
   }
+}
+
+/** The targets of a model: a Sequential's layers and their projections, or another model's projections. */
+function modelTargets(model: Sequential | ModelWithProjections): Target[] {
+  return model instanceof Sequential ? targetsOf(model.layers) : model.projections().map(([path, layer]) => ({ index: 0, path, layer }));
 }
 
 
@@ -179,15 +193,16 @@ class Cosine {
   }
 }
 
-export function quantizeModel(model: Sequential, options: QuantizeOptions = {}): QuantizedModel {
+export function quantizeModel<M extends Sequential | ModelWithProjections>(model: M, options: QuantizeOptions = {}): QuantizedModel<M> {
   const mode = options.mode ?? 'dynamic';
   if (mode !== 'dynamic' && mode !== 'static') fail('quantize', `mode must be "dynamic" or "static", got ${JSON.stringify(mode)}`);
-  if (!(model instanceof Sequential) || !model.built) fail('quantize', 'expected a built Sequential model');
+  const sequential = model instanceof Sequential;
+  if (sequential ? !model.built : !hasProjections(model)) fail('quantize', 'expected a built Sequential model, or a model with projections (a GPT)');
   const { sample } = options;
   if (mode === 'static' && (!sample || sample.shape[0] === 0)) fail('quantize', 'static quantization needs a calibration set, and it is empty: pass example inputs (--calibration-data) to measure each layer\'s input range');
   const batchSize = options.batchSize ?? 256;
   const minCosine = options.minCosine ?? 0.99;
-  const targets = targetsOf(model.layers);
+  const targets = modelTargets(model);
   const keep = new Set(options.keepFloat ?? []);
   for (const name of keep) if (!targets.some((t) => t.layer.name === name)) fail('quantize', `--keep-float names no layer "${name}" (the layers: ${targets.map((t) => t.layer.name).join(', ')})`);
   model.eval();
@@ -212,7 +227,7 @@ export function quantizeModel(model: Sequential, options: QuantizeOptions = {}):
   const inputs = new Map<number, InputQuantizationSpec>();
   if (mode === 'static') {
     const observers = new Map([...candidates.keys()].map((t) => [t, new RangeObserver(options.method ?? 'minmax', options.percentile)]));
-    for (const x of batches(sample!, batchSize)) walkTargets(model.layers, targets, x, (t, input) => observers.get(t)?.observe(input.dataSync()));
+    for (const x of batches(sample!, batchSize)) walkTargets(model, targets, x, (t, input) => observers.get(t)?.observe(input.dataSync()));
     for (const [t, o] of observers) inputs.set(t, { mode: 'static', ...(o.quantization() as InputQuantization) });
   }
   const quantized = new Map([...candidates].map(([t, l]) => [t, quantizeLayer(l, inputs.get(t) ?? { mode: 'dynamic' })]));
@@ -221,7 +236,7 @@ export function quantizeModel(model: Sequential, options: QuantizeOptions = {}):
   if (sample && sample.shape[0] > 0) {
     const alone = new Map([...quantized.keys()].map((t) => [t, new Cosine()]));
     for (const x of batches(sample, batchSize)) {
-      walkTargets(model.layers, targets, x, (t, input, output) => {
+      walkTargets(model, targets, x, (t, input, output) => {
         const q = quantized.get(t);
         if (q) alone.get(t)!.add(output, noGrad(() => q.call(input)));
       });
@@ -235,17 +250,7 @@ export function quantizeModel(model: Sequential, options: QuantizeOptions = {}):
     }
   }
 
-  // Model layers replaced; composites with a projection replaced are copies, so the float model keeps its own.
-  const layers = model.layers.map((l, index) => {
-    const own = targets.findIndex((t) => t.index === index && t.path === undefined);
-    const inside = targets.flatMap((t, i) => (t.index === index && t.path !== undefined && quantized.has(i) ? [[t.path, quantized.get(i)!] as const] : []));
-    if (inside.length === 0) return quantized.get(own) ?? l;
-    const copy = layerFromConfig(l.getConfig(), `quantize: ${l.name}`) as Layer & WithProjections;
-    noGrad(() => copy.loadStateDict(l.stateDict()));
-    for (const [path, q] of inside) copy.setProjection(path, q as QuantizedDense);
-    return copy;
-  });
-  const result = new Sequential(layers);
+  const result = sequential ? quantizedSequential(model as Sequential, targets, quantized) : quantizedCopy(model as ModelWithProjections, targets, quantized);
   result.eval();
   for (const [t, q] of quantized) {
     report[t].quantizedType = q.type;
@@ -255,14 +260,40 @@ export function quantizeModel(model: Sequential, options: QuantizeOptions = {}):
 
   // The report's per-layer error: both models from the same input, layer by layer.
   if (sample && sample.shape[0] > 0) {
-    const quantizedTargets = targetsOf(layers);
+    const quantizedTargets = modelTargets(result);
     const cos = targets.map(() => new Cosine());
     for (const x of batches(sample, batchSize)) {
       const floatOutputs: Tensor[] = [];
-      walkTargets(model.layers, targets, x, (t, _input, output) => (floatOutputs[t] = output));
-      walkTargets(layers, quantizedTargets, x, (t, _input, output) => cos[t].add(floatOutputs[t], output));
+      walkTargets(model, targets, x, (t, _input, output) => (floatOutputs[t] = output));
+      walkTargets(result, quantizedTargets, x, (t, _input, output) => cos[t].add(floatOutputs[t], output));
     }
     cos.forEach((c, t) => (report[t].cosine = c.value));
   }
-  return { model: result, layers: report };
+  return { model: result as M, layers: report };
+}
+
+type Quantized = Map<number, QuantizedDense | QuantizedConv2D>;
+
+/** Model layers replaced; composites with a projection replaced are copies, so the float model keeps its own. */
+function quantizedSequential(model: Sequential, targets: readonly Target[], quantized: Quantized): Sequential {
+  const layers = model.layers.map((l, index) => {
+    const own = targets.findIndex((t) => t.index === index && t.path === undefined);
+    const inside = targets.flatMap((t, i) => (t.index === index && t.path !== undefined && quantized.has(i) ? [[t.path, quantized.get(i)!] as const] : []));
+    if (inside.length === 0) return quantized.get(own) ?? l;
+    const copy = layerFromConfig(l.getConfig(), `quantize: ${l.name}`) as Layer & WithProjections;
+    noGrad(() => copy.loadStateDict(l.stateDict()));
+    for (const [path, q] of inside) copy.setProjection(path, q as QuantizedDense);
+    return copy;
+  });
+  return new Sequential(layers);
+}
+
+/** A copy of the model, rebuilt from its config with its weights, the quantized projections in place. */
+function quantizedCopy(model: ModelWithProjections, targets: readonly Target[], quantized: Quantized): ModelWithProjections {
+  const rebuild = (model.constructor as { fromConfig?(config: unknown): ModelWithProjections }).fromConfig;
+  if (typeof rebuild !== 'function') fail('quantize', `${model.constructor.name} has no fromConfig to copy it with`);
+  const copy = rebuild(model.getConfig());
+  noGrad(() => copy.loadStateDict(model.stateDict()));
+  for (const [t, q] of quantized) copy.setProjection(targets[t].path!, q as QuantizedDense);
+  return copy;
 }

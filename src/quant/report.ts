@@ -3,6 +3,7 @@
 // noise hits both alike), and per layer the cosine similarity of int8 and float outputs.
 import { argmax } from '../ops/functions.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { Model } from '../train/model.js';
 import type { Sequential } from '../train/sequential.js';
 import type { LayerQuantization, QuantizationMode } from './quantize-model.js';
 
@@ -11,6 +12,8 @@ export interface QuantizationReport {
   evaluation: string;
   bytes: { float: number; quantized: number };
   accuracy?: { float: number; quantized: number };
+  /** A language model's mean next-token loss (cross-entropy, nats) on the evaluation text. */
+  loss?: { float: number; quantized: number };
   /** Median milliseconds per predict() call at each batch size. */
   latencyMs: { batch: number; float: number; quantized: number }[];
   layers: LayerQuantization[];
@@ -26,9 +29,9 @@ export function accuracyOf(model: Sequential, x: Tensor, y: Tensor, batchSize = 
 }
 
 /** Median ms of predict() on the first `batch` examples, the two models taking turns. */
-export function compareLatency(a: Sequential, b: Sequential, x: Tensor, batch: number, minMs = 400): { a: number; b: number } {
+export function compareLatency(a: Model, b: Model, x: Tensor, batch: number, minMs = 400): { a: number; b: number } {
   const input = x.slice([0], [Math.min(batch, x.shape[0])]);
-  const time = (m: Sequential) => {
+  const time = (m: Model) => {
     const t0 = performance.now();
     m.predict(input, { batchSize: batch });
     return performance.now() - t0;
@@ -53,6 +56,7 @@ export function formatReport(r: QuantizationReport): string {
   const lines = [`int8 quantization (${r.mode}), evaluated on ${r.evaluation}`, ''];
   const rows: string[][] = [['', 'float32', 'int8', 'change']];
   rows.push(['weights', kib(r.bytes.float), kib(r.bytes.quantized), `${(r.bytes.float / r.bytes.quantized).toFixed(2)}x smaller`]);
+  if (r.loss) rows.push(['next-token loss', r.loss.float.toFixed(4), r.loss.quantized.toFixed(4), `${r.loss.quantized >= r.loss.float ? '+' : ''}${(r.loss.quantized - r.loss.float).toFixed(4)}`]);
   if (r.accuracy) rows.push(['accuracy', pct(r.accuracy.float), pct(r.accuracy.quantized), `${((r.accuracy.quantized - r.accuracy.float) * 100).toFixed(2)} points`]);
   for (const l of r.latencyMs) rows.push([`latency, batch ${l.batch}`, `${l.float.toFixed(3)} ms`, `${l.quantized.toFixed(3)} ms`, `${(l.float / l.quantized).toFixed(2)}x faster`]);
   lines.push(...table(rows), '', 'per layer (cosine: int8 output vs float output, same model input; alone: the layer on its float input)', '');

@@ -82,6 +82,31 @@ describe('lathe quantize on a model lathe train saved', () => {
   });
 });
 
+// A GPT folder: its blocks' projections in int8, calibrated and judged on the text --data names
+// (synthetic here, so the test needs no dataset); the folder generates as the float one does.
+describe('lathe quantize on a saved GPT', () => {
+  test('projections in int8, the next-token loss before and after, a folder lathe generate takes', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lathe-quantize-gpt-'));
+    try {
+      const text = 'to be or not to be, that is the question. '.repeat(40);
+      fs.writeFileSync(path.join(dir, 'text.txt'), text);
+      const tokenizer = lt.data.text.CharTokenizer.fromText(text);
+      lt.saveGPT(new lt.GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32, seed: 2 }), path.join(dir, 'float'), { tokenizer });
+      assert.match(lathe('quantize', path.join(dir, 'float'), '--out', path.join(dir, 'int8')).stderr, /a GPT is calibrated and judged on text: pass --data FILE/);
+      const r = lathe('quantize', path.join(dir, 'float'), '--out', path.join(dir, 'int8'), '--data', path.join(dir, 'text.txt'), '--mode', 'static', '--min-inputs', '16', '--json');
+      assert.equal(r.status, 0, r.stderr);
+      const report = JSON.parse(r.stdout) as Omit<Report, 'accuracy'> & { loss: { float: number; quantized: number } };
+      assert.deepEqual(report.layers.map((l) => `${l.name} ${l.quantizedType}`), ['h0.attn.qkv', 'h0.attn.proj', 'h0.fc', 'h0.mlpProj'].map((n) => `${n} quantizeddense`));
+      assert.match(report.evaluation, /next-token loss on the last 10% of text.txt/);
+      assert.ok(Math.abs(report.loss.quantized - report.loss.float) < 0.01, JSON.stringify(report.loss));
+      const g = lathe('generate', path.join(dir, 'int8'), '--prompt', 'to be', '--max-tokens', '5', '--seed', '1');
+      assert.equal(g.status, 0, g.stderr);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 const mnistDir = dataRoot && path.join(dataRoot, 'mnist');
 const haveMnist = mnistDir !== undefined && fs.existsSync(path.join(mnistDir, 't10k-images-idx3-ubyte.gz'));
 

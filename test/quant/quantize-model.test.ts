@@ -137,6 +137,36 @@ onEachBackend('quantizeModel', (backend) => {
     }
   });
 
+  // A GPT: every block's projections become int8 in a copy of the model, whose config lists them,
+  // so saveGPT/loadGPT round-trip; decoding with the KV cache runs through them too.
+  test('a GPT\'s projections become int8 in a copy that saves, loads and decodes', () => {
+    for (const mode of ['dynamic', 'static'] as const) {
+      const gpt = new lt.GPT({ vocabSize: 24, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32, seed: 3 });
+      const tokens = (n: number, seed: number) => lt.randint(0, 24, [n, 16], { generator: new lt.Generator(seed), dtype: 'int32' });
+      const { model: q, layers } = lt.quant.quantizeModel(gpt, { mode, sample: tokens(32, 4), minInputsPerOutput: 16 });
+      assert.deepEqual(layers.map((l) => l.path), ['h0.attn.qkv', 'h0.attn.proj', 'h0.fc', 'h0.mlpProj', 'h1.attn.qkv', 'h1.attn.proj', 'h1.fc', 'h1.mlpProj']);
+      assert.ok(layers.every((l) => l.quantizedType === 'quantizeddense' && l.cosine! > 0.99), JSON.stringify(layers.map((l) => [l.path, l.reason, l.cosine])));
+      assert.equal(gpt.blocks[0].fc.type, 'dense', 'the float GPT keeps its float projections');
+      const x = tokens(3, 5);
+      const logits = lt.noGrad(() => q.forward(x));
+      const c = cosine(lt.noGrad(() => gpt.forward(x)), logits);
+      assert.ok(c > 0.999, `${mode}: logits cosine ${c}`);
+      const dir = path.join(tmp, `${backend}-gpt-${mode}`);
+      lt.saveGPT(q, dir);
+      const back = lt.loadGPT(dir).model;
+      assert.equal(back.blocks[1].attn.proj.type, 'quantizeddense');
+      assert.deepEqual(Array.from(lt.noGrad(() => back.forward(x)).dataSync()), Array.from(logits.dataSync()));
+      if (mode === 'static') { // fixed input scales: a decoding step computes what the whole forward did
+        const cache = q.newCache();
+        const prompt = lt.noGrad(() => q.lastLogits(x.slice([0, 0], [3, 15]), cache));
+        const step = lt.noGrad(() => q.lastLogits(x.slice([0, 15], [3, 16]), cache));
+        assert.equal(prompt.shape[1], 24);
+        const last = lt.noGrad(() => q.forward(x)).slice([0, 15, 0], [3, 16, 24]).reshape([3, 24]);
+        assert.ok(cosine(step, last) > 0.99999, 'the cached step matches the full forward');
+      }
+    }
+  });
+
   test('a quantized projection that does not fit its place is refused, naming it', () => {
     const config = { type: 'multiheadattention', numHeads: 2, embedDim: 8, quantized: { qkv: { type: 'quantizeddense', units: 8, inputFeatures: 8 } } };
     assertThrowsLathe(() => lt.Sequential.fromConfig([config]), /qkv maps 8 features to 24; the replacement maps 8 to 8/);

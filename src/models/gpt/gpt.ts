@@ -9,6 +9,7 @@ import { Dropout } from '../../nn/layers/dropout.js';
 import { Embedding } from '../../nn/layers/embedding.js';
 import { LayerNormalization } from '../../nn/layers/normalization.js';
 import { PositionEmbedding } from '../../nn/layers/position-embedding.js';
+import { type Projection, type WithProjections, quantizedConfigs, restoreQuantized } from '../../nn/layers/projections.js';
 import { TransformerBlock } from '../../nn/layers/transformer.js';
 import { matmulT, narrow, reshape, softmaxCrossEntropy } from '../../ops/functions.js';
 import { Generator, defaultGenerator } from '../../tensor/random.js';
@@ -36,7 +37,7 @@ const FIELDS = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'dropout',
 /** GPT-2's initialisation: N(0, 0.02) for every weight matrix and table. */
 const INIT_STD = 0.02;
 
-export class GPT extends Model {
+export class GPT extends Model implements WithProjections {
   readonly config: Readonly<Required<Omit<GPTConfig, 'seed'>> & { seed?: number }>;
   readonly tokenEmbedding: Embedding;
   readonly positionEmbedding: PositionEmbedding;
@@ -60,9 +61,9 @@ export class GPT extends Model {
 
   static fromConfig(raw: unknown, where = 'gpt'): GPT {
     const r = new ConfigReader(where, raw as Record<string, unknown>);
-    r.rejectUnknown(['type', ...FIELDS]);
+    r.rejectUnknown(['type', 'quantized', ...FIELDS]);
     if (r.has('type')) r.oneOf('type', ['gpt']);
-    return new GPT({
+    const model = new GPT({
       vocabSize: r.positiveInt('vocabSize'),
       blockSize: r.positiveInt('blockSize'),
       nLayer: r.positiveInt('nLayer'),
@@ -72,11 +73,25 @@ export class GPT extends Model {
       bias: r.bool('bias', true),
       ...(r.has('seed') ? { seed: r.int('seed', 0) } : {}),
     });
+    restoreQuantized(model, r);
+    return model;
+  }
+
+  /** Every block's projections (attention's qkv and proj, the MLP's fc and mlpProj), as 'h0.attn.qkv'. */
+  projections(): [string, Projection][] {
+    return this.blocks.flatMap((b) => b.projections().map(([p, l]): [string, Projection] => [`${b.name}.${p}`, l]));
+  }
+
+  setProjection(path: string, layer: Projection): void {
+    const dot = path.indexOf('.');
+    const block = this.blocks.find((b) => b.name === path.slice(0, dot));
+    if (dot < 0 || !block) fail('gpt', `no projection "${path}" (blocks ${this.blocks.map((b) => b.name).join(', ')})`);
+    block.setProjection(path.slice(dot + 1), layer);
   }
 
   getConfig(): Record<string, Json> & { type: 'gpt' } {
     const { seed, ...rest } = this.config;
-    return { type: 'gpt', ...rest, ...(seed !== undefined ? { seed } : {}) };
+    return { type: 'gpt', ...rest, ...(seed !== undefined ? { seed } : {}), ...quantizedConfigs(this) };
   }
 
   /** Fresh caches for generation: one K/V pair per block. */

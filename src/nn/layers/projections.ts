@@ -4,7 +4,6 @@
 // rebuilds it as saved; plain Dense sub-layers stay implicit in the composite's own options.
 import { fail } from '../../errors.js';
 import { ConfigReader, type Json } from '../config.js';
-import type { Layer } from '../layer.js';
 import { Dense } from './dense.js';
 import { QuantizedDense } from './quantized.js';
 
@@ -17,7 +16,7 @@ export interface WithProjections {
   setProjection(path: string, layer: Projection): void;
 }
 
-export function hasProjections(l: Layer): l is Layer & WithProjections {
+export function hasProjections<T extends object>(l: T): l is T & WithProjections {
   return typeof (l as Partial<WithProjections>).projections === 'function';
 }
 
