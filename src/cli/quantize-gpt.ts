@@ -5,12 +5,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { noGrad } from '../autograd/engine.js';
-import { writeFileAtomic } from '../atomic-write.js';
 import { TokenWindows } from '../data/text/index.js';
 import { fail } from '../errors.js';
 import { type GPT, loadGPT, nextTokenLoss, saveGPT } from '../models/gpt/index.js';
 import { type QuantizeOptions, quantizeModel } from '../quant/quantize-model.js';
-import { type QuantizationReport, compareLatency, formatReport } from '../quant/report.js';
+import { type QuantizationReport, latencies, publishReport } from '../quant/report.js';
 import { resolveCsvPath } from '../train/run-config.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -54,16 +53,9 @@ export function quantizeGptCommand(source: string, out: string, options: Quantiz
     evaluation: `next-token loss on the last 10% of ${path.basename(file)} (${windows.val.length} windows of ${blockSize})`,
     bytes: { float: size(source), quantized: size(out) },
     loss: { float: meanLoss(loaded.model, val()), quantized: meanLoss(model, val()) },
-    latencyMs: [1, EVAL_BATCH].filter((b) => b <= evalX.shape[0]).map((batch) => {
-      const { a, b } = compareLatency(loaded.model, model, evalX, batch);
-      return { batch, float: a, quantized: b };
-    }),
+    latencyMs: latencies(loaded.model, model, evalX, [1, EVAL_BATCH].filter((b) => b <= evalX.shape[0])),
     layers,
   };
-  const text = formatReport(report);
-  writeFileAtomic(path.join(out, 'quantization-report.txt'), text);
-  writeFileAtomic(path.join(out, 'quantization-report.json'), `${JSON.stringify(report, null, 2)}\n`);
-  if (options.json) console.log(JSON.stringify(report));
-  else process.stdout.write(`${text}\nSaved the int8 model and this report to ${out}\n`);
+  publishReport(report, out, options.json);
   return 0;
 }

@@ -3,12 +3,11 @@
 // what it cost and bought: printed, and written to the output folder.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../atomic-write.js';
 import { fail } from '../errors.js';
 import { loadModel, saveModel } from '../io/saved-model.js';
 import type { CalibrationMethod } from '../quant/calibrate.js';
 import { type QuantizationMode, type QuantizeOptions, quantizeModel } from '../quant/quantize-model.js';
-import { type QuantizationReport, accuracyOf, compareLatency, formatReport } from '../quant/report.js';
+import { type QuantizationReport, accuracyOf, latencies, publishReport } from '../quant/report.js';
 import { isSavedGPT } from '../models/gpt/index.js';
 import { parseArgs } from './args.js';
 import { quantizeGptCommand } from './quantize-gpt.js';
@@ -68,16 +67,9 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     evaluation: evaluation.name,
     bytes: { float: size(source), quantized: size(out) },
     ...(labelsAreClasses ? { accuracy: { float: accuracyOf(loaded.model, evaluation.x, evaluation.y), quantized: accuracyOf(model, evaluation.x, evaluation.y) } } : {}),
-    latencyMs: [1, 32].map((batch) => {
-      const { a, b } = compareLatency(loaded.model, model, evaluation.x, batch);
-      return { batch, float: a, quantized: b };
-    }),
+    latencyMs: latencies(loaded.model, model, evaluation.x, [1, 32]),
     layers,
   };
-  const text = formatReport(report);
-  writeFileAtomic(path.join(out, 'quantization-report.txt'), text);
-  writeFileAtomic(path.join(out, 'quantization-report.json'), `${JSON.stringify(report, null, 2)}\n`);
-  if (flags.json) console.log(JSON.stringify(report));
-  else process.stdout.write(`${text}\nSaved the int8 model and this report to ${out}\n`);
+  publishReport(report, out, Boolean(flags.json));
   return 0;
 }

@@ -1,6 +1,8 @@
 // What quantization cost and bought, measured: weight bytes, accuracy on a named evaluation
 // set, latency at batch 1 and 32 (float and int8 alternating in one run, medians, so machine
 // noise hits both alike), and per layer the cosine similarity of int8 and float outputs.
+import * as path from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
 import { argmax } from '../ops/functions.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Model } from '../train/model.js';
@@ -46,6 +48,23 @@ export function compareLatency(a: Model, b: Model, x: Tensor, batch: number, min
   }
   const median = (v: number[]) => v.sort((p, q) => p - q)[v.length >> 1];
   return { a: median(ta), b: median(tb) };
+}
+
+/** compareLatency at each batch size, as the report lists it. */
+export function latencies(float: Model, quantized: Model, x: Tensor, batches: readonly number[]): QuantizationReport['latencyMs'] {
+  return batches.map((batch) => {
+    const { a, b } = compareLatency(float, quantized, x, batch);
+    return { batch, float: a, quantized: b };
+  });
+}
+
+/** Writes the report into the int8 model's folder (text and JSON), and prints one of them. */
+export function publishReport(report: QuantizationReport, out: string, json: boolean): void {
+  const text = formatReport(report);
+  writeFileAtomic(path.join(out, 'quantization-report.txt'), text);
+  writeFileAtomic(path.join(out, 'quantization-report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  if (json) console.log(JSON.stringify(report));
+  else process.stdout.write(`${text}\nSaved the int8 model and this report to ${out}\n`);
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
