@@ -230,9 +230,39 @@ QPackedB qPackConvWeights(const int8_t* w, int64_t O, int64_t C, int64_t KH, int
   return qgemmPackB(true, K, O, channelsLast.data(), K);
 }
 
+namespace {
+// 2x2 windows, stride 2, no padding, on one image's output still channels-last ([OH * OW][O]):
+// each pooled position the running max (first NaN wins, as maxPool2d) of four rows of O
+// channels, so only the pooled quarter is transposed to NCHW and activated. The activations
+// (relu, sigmoid, tanh) rise monotonically, so pooling before them gives the same values.
+bool pooledChannelsLast(const PoolAfter& a) {
+  const Pool2dShape& p = a.shape;
+  return p.KH == 2 && p.KW == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0;
+}
+
+void maxPool2x2ChannelsLast(const float* acc, int64_t OW, int64_t O, const Pool2dShape& p, float* pooled) {
+  for (int64_t ph = 0; ph < p.OH; ph++)
+    for (int64_t pw = 0; pw < p.OW; pw++) {
+      const float* r0 = acc + (2 * ph * OW + 2 * pw) * O;
+      const float* rows[3] = {r0 + O, r0 + OW * O, r0 + (OW + 1) * O};
+      float* dst = pooled + (ph * p.OW + pw) * O;
+      for (int64_t o = 0; o < O; o++) dst[o] = r0[o];
+      for (const float* r : rows)
+        for (int64_t o = 0; o < O; o++) dst[o] = (r[o] > dst[o]) | ((r[o] != r[o]) & (dst[o] == dst[o])) ? r[o] : dst[o];
+    }
+}
+}  // namespace
+
 void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* input, const QPackedB& w,
-                     const float* wScale, const float* bias, int act, float* y, ThreadPool& pool) {
+                     const float* wScale, const float* bias, int act, float* y, ThreadPool& pool, const PoolAfter* after) {
   const int64_t HW = s.H * s.W, P = s.OH * s.OW, K = s.C * s.KH * s.KW, O = s.O;
+  if (after && s.N < pool.size()) {  // single images split over the pool: pool the whole output after
+    std::vector<float> full(s.N * O * P);
+    quantizedConv2d(x, s, input, w, wScale, bias, act, full.data(), pool, nullptr);
+    Pool2dShape all = after->shape;
+    all.planes = s.N * O;
+    return maxPool2d<float>(full.data(), after->y, nullptr, all, pool);
+  }
   const QuantParams p = input ? *input : dynamicQuantParams(x, s.N * s.C * HW, pool);
   // Images spread over the pool, as in the float conv2d; a batch smaller than the pool goes
   // image by image, each GEMM spreading itself.
@@ -248,7 +278,9 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
     uint8_t *xq = xqBuf.data(), *rows = rowsBuf.data();
     float *acc = accBuf.data(), *channelsLast = channelsLastBuf.data();
     const float* xn = x + n * s.C * HW;
-    float* yn = y + n * O * P;
+    const bool channelsLastPool = after && pooledChannelsLast(*after);
+    const int64_t pooledSize = after ? O * after->shape.OH * after->shape.OW : 0;
+    float* yn = channelsLastPool ? after->y + n * pooledSize : convImageOutput(y, n, O * P, after);
     // Channels last first (a float transpose), then one contiguous quantization pass.
     const float* src = xn;
     if (s.C > 1) {
@@ -256,13 +288,23 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
       src = channelsLast;
     }
     if (quantizeValues(src, xq, s.C * HW, p.scale, p.zeroPoint)) {
-      std::fill(yn, yn + O * P, kNaN);
+      std::fill(yn, yn + (channelsLastPool ? pooledSize : O * P), kNaN);
+      if (after && !channelsLastPool) poolImage(yn, n, *after, pool);
       return;
     }
     im2row(xq, rows, s, p.zeroPoint);
     qgemmU8S8Dequant(P, rows, K, p.zeroPoint, p.scale, w, wScale, bias, acc, O, perImage ? nullptr : &pool);
+    if (channelsLastPool) {
+      thread_local std::vector<float> pooledBuf;
+      pooledBuf.resize(static_cast<size_t>(pooledSize));
+      maxPool2x2ChannelsLast(acc, s.OW, O, after->shape, pooledBuf.data());
+      transpose(pooledBuf.data(), pooledSize / O, O, yn);  // [PH * PW, O] -> [O, PH * PW]
+      activateSpan(yn, pooledSize, act);
+      return;
+    }
     transpose(acc, P, O, yn);  // [P, O] -> [O, P]
     activateSpan(yn, O * P, act);
+    if (after) poolImage(yn, n, *after, pool);
   };
   if (perImage) pool.run(s.N, image);
   else

@@ -39,7 +39,10 @@ QPackedB qPackConvWeights(const int8_t* w, int64_t O, int64_t C, int64_t KH, int
 
 // y [N, O, OH, OW] = act(dequant(conv(quant(x), W)) + bias), NCHW, groups 1, W packed by
 // qPackConvWeights. Padding reads the zero point (the quantized 0.0).
+// With `after`, each image is max-pooled into after->y instead (kernels.h's PoolAfter; 2x2
+// stride-2 windows are pooled while the output is still channels-last, before the transpose).
 void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* input, const QPackedB& w,
-                     const float* wScale, const float* bias, int act, float* y, ThreadPool& pool);
+                     const float* wScale, const float* bias, int act, float* y, ThreadPool& pool,
+                     const PoolAfter* after = nullptr);
 
 }  // namespace lathe

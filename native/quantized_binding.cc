@@ -83,7 +83,8 @@ void QLinear(const Napi::CallbackInfo& info) {
                   bias.length ? static_cast<const float*>(bias.data) : nullptr, act, static_cast<float*>(out.data), *pool);
 }
 
-// qConv2d(x: Float32Array, geometry (Conv2dShape's fields), packed, wScale, bias, act, inScale, inZero, out)
+// qConv2d(x: Float32Array, geometry (Conv2dShape's fields), packed, wScale, bias, act, inScale, inZero, out[, pooling])
+// With pooling (one image's max-pooling geometry, Pool2dShape's fields), out is the pooled output.
 void QConv2d(const Napi::CallbackInfo& info) {
   const auto pool = acquirePool();
   Array x = arrayArg(info, 0);
@@ -95,11 +96,20 @@ void QConv2d(const Napi::CallbackInfo& info) {
   const QuantParams* input = inputArg(info, 6, &storage);
   expect(info, s.groups == 1 && s.N >= 0 && s.C * s.KH * s.KW == w.K && s.O == w.N, "qConv2d: the geometry does not match the packed weights (groups must be 1)");
   expect(info, x.type == napi_float32_array && x.length == static_cast<size_t>(s.N * s.C * s.H * s.W), "qConv2d: x must be a Float32Array [N, C, H, W]");
-  expect(info, out.type == napi_float32_array && out.length == static_cast<size_t>(s.N * s.O * s.OH * s.OW), "qConv2d: out must be a Float32Array [N, O, OH, OW]");
+  const bool pooled = info.Length() > 9;
+  const Pool2dShape ps = pooled ? shapeArg<Pool2dShape>(info, 9) : Pool2dShape{};
+  if (pooled) {
+    expect(info, ps.planes == s.O && ps.H == s.OH && ps.W == s.OW && out.type == napi_float32_array && out.length == static_cast<size_t>(s.N * s.O * ps.OH * ps.OW),
+           "qConv2d: the pooling must fit the conv's output, and out must be a Float32Array [N, O, pooled H, pooled W]");
+  } else {
+    expect(info, out.type == napi_float32_array && out.length == static_cast<size_t>(s.N * s.O * s.OH * s.OW), "qConv2d: out must be a Float32Array [N, O, OH, OW]");
+  }
   checkEpilogue(info, scale, bias, s.O, act);
   if (s.N == 0 || s.OH <= 0 || s.OW <= 0) return;
+  const PoolAfter after{ps, static_cast<float*>(out.data)};
   quantizedConv2d(static_cast<const float*>(x.data), s, input, w, static_cast<const float*>(scale.data),
-                  bias.length ? static_cast<const float*>(bias.data) : nullptr, act, static_cast<float*>(out.data), *pool);
+                  bias.length ? static_cast<const float*>(bias.data) : nullptr, act, pooled ? nullptr : static_cast<float*>(out.data), *pool,
+                  pooled ? &after : nullptr);
 }
 
 // qGemmInt32(a: Uint8Array [M,K], M, aZero, packed, out: Int32Array [M,N]): the exact integer

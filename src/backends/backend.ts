@@ -149,6 +149,8 @@ export interface Backend {
   quantizedLinear?(x: TensorInfo, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null): Buf;
   /** The same for conv2d, NCHW, groups 1; padding reads the zero point. */
   quantizedConv2d?(x: TensorInfo, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null, g: Conv2dGeometry, outShape: Shape): Buf;
+  /** quantizedConv2d then max pooling (no argmax), as conv2dMaxPool: convShape is the conv's output shape, outShape the pooled one. */
+  quantizedConv2dMaxPool?(x: TensorInfo, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null, g: Conv2dGeometry, convShape: Shape, pool: Pool2dGeometry, outShape: Shape): Buf;
 
   /** act(x + bias) with x [..., C] and bias [C]: a layer's bias and activation in one pass. */
   biasActivation(x: TensorInfo, bias: TensorInfo, activation: FusedActivation): Buf;

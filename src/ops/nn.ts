@@ -167,7 +167,7 @@ export interface Pool2dOptions {
 }
 
 /** Pooling geometry over an input of shape `xShape` (4-d, checked by the caller). */
-function poolGeometry(op: string, xShape: readonly number[], kernel: Pair, options: Pool2dOptions): Pool2dGeometry & { shape: number[] } {
+export function poolGeometry(op: string, xShape: readonly number[], kernel: Pair, options: Pool2dOptions): Pool2dGeometry & { shape: number[] } {
   const k = pair(op, 'kernelSize', kernel, 1);
   const s = pair(op, 'stride', options.stride ?? k, 1);
   const p = pair(op, 'padding', options.padding ?? 0, 0);

@@ -5,7 +5,7 @@ import { apply } from '../autograd/engine.js';
 import { FUSED_ACTIVATIONS, type FusedActivation, type InputQuantization, type PackedInt8 } from '../backends/backend.js';
 import { fail, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
-import { type Pair, outSize, pair } from './nn.js';
+import { type Pair, type Pool2dOptions, maxPool2d, outSize, pair, poolGeometry } from './nn.js';
 import * as T from './table.js';
 
 export type { InputQuantization, PackedInt8 };
@@ -63,7 +63,21 @@ export function quantizedLinear(x: Tensor, w: PackedInt8, wScale: Tensor, bias: 
 
 /** act(conv(quant(x), W) dequantized + bias), NCHW, groups 1: a quantized Conv2D. */
 export function quantizedConv2d(x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedConv2dOptions = {}): Tensor {
-  const op = 'quantizedConv2d';
+  return apply(T.quantizedConv2d, bias ? [x, wScale, bias] : [x, wScale], convPlan('quantizedConv2d', x, w, wScale, bias, options));
+}
+
+/**
+ * maxPool2d(quantizedConv2d(...), kernelSize, poolOptions), the same values: one kernel where the
+ * backend has one (native pools 2x2 windows before the output leaves channels-last), else the two ops.
+ */
+export function quantizedConv2dMaxPool(x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedConv2dOptions, kernelSize: Pair, poolOptions: Pool2dOptions = {}): Tensor {
+  if (!x.backend.quantizedConv2dMaxPool) return maxPool2d(quantizedConv2d(x, w, wScale, bias, options), kernelSize, poolOptions);
+  const plan = convPlan('quantizedConv2d', x, w, wScale, bias, options);
+  const pool = poolGeometry('maxPool2d', plan.shape, kernelSize, poolOptions);
+  return apply(T.quantizedConv2dMaxPool, bias ? [x, wScale, bias] : [x, wScale], { ...plan, convShape: plan.shape, shape: pool.shape, pool });
+}
+
+function convPlan(op: string, x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedConv2dOptions) {
   const activation = options.activation ?? 'linear';
   const [O, C, KH, KW] = w.shape;
   checkCommon(op, x, w, wScale, bias, O, activation);
@@ -77,5 +91,5 @@ export function quantizedConv2d(x: Tensor, w: PackedInt8, wScale: Tensor, bias: 
   };
   const shape = [x.shape[0], O, outSize(op, x.shape[2], KH, g.stride[0], g.padding[0], g.dilation[0], x.shape), outSize(op, x.shape[3], KW, g.stride[1], g.padding[1], g.dilation[1], x.shape)];
   const input = checkInput(op, options.input);
-  return apply(T.quantizedConv2d, bias ? [x, wScale, bias] : [x, wScale], { ...g, w, input, activation, shape });
+  return { ...g, w, input, activation, shape };
 }

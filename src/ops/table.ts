@@ -453,6 +453,11 @@ export const quantizedLinear: OpDef<QuantizedAttrs> = {
   forward: ([x, s, b], at) => out(x, at.shape, 'float32', x.backend.quantizedLinear!(x, at.w, s, b ?? null, at.activation, at.input)),
 };
 
+export const quantizedConv2dMaxPool: OpDef<QuantizedAttrs & Conv2dGeometry & { convShape: readonly number[]; pool: Pool2dGeometry }> = {
+  name: 'quantizedConv2dMaxPool',
+  forward: ([x, s, b], at) => out(x, at.shape, 'float32', x.backend.quantizedConv2dMaxPool!(x, at.w, s, b ?? null, at.activation, at.input, at, at.convShape, at.pool, at.shape)),
+};
+
 export const quantizedConv2d: OpDef<QuantizedAttrs & Conv2dGeometry> = {
   name: 'quantizedConv2d',
   forward: ([x, s, b], at) => out(x, at.shape, 'float32', x.backend.quantizedConv2d!(x, at.w, s, b ?? null, at.activation, at.input, at, at.shape)),

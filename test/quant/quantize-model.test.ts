@@ -174,6 +174,30 @@ onEachBackend('quantizeModel', (backend) => {
     assertThrowsLathe(() => lt.Sequential.fromConfig([{ ...config, quantized: { qkv: { type: 'dense', units: 24 } } }]), /expected type "quantizeddense", got "dense"/);
   });
 
+  // At inference a QuantizedConv2D and the MaxPool2D after it run as one kernel (native pools 2x2
+  // windows before its output leaves channels-last; other windows from a per-image scratch; one
+  // image splits over the threads): the same values as the layers called one by one.
+  test('a quantized conv and the max pooling after it run as one at inference, with the same values', () => {
+    for (const mode of ['dynamic', 'static'] as const) {
+      lt.manualSeed(21);
+      const model = new Sequential([
+        new L.Conv2D(8, 3, { activation: 'relu', inputShape: [4, 12, 12] }),
+        new L.MaxPool2D(2),
+        new L.Conv2D(6, 3, { padding: 'same', activation: 'tanh' }),
+        new L.MaxPool2D(3, { strides: 1 }),
+        new L.Flatten(),
+        new L.Dense(4, { activation: 'softmax' }),
+      ]);
+      const { model: q } = lt.quant.quantizeModel(model, { mode, sample: lt.rand([32, 4, 12, 12], { generator: new lt.Generator(22) }), minInputsPerOutput: 16 });
+      assert.deepEqual(q.layers.map((l) => l.type).slice(0, 4), ['quantizedconv2d', 'maxpool2d', 'quantizedconv2d', 'maxpool2d']);
+      for (const n of [1, 5]) {
+        const x = lt.rand([n, 4, 12, 12], { generator: new lt.Generator(23 + n) });
+        const oneByOne = lt.noGrad(() => q.layers.reduce((h, l) => l.call(h), x));
+        assert.deepEqual(Array.from(q.predict(x).dataSync()), Array.from(oneByOne.dataSync()), `${mode}, batch ${n}`);
+      }
+    }
+  });
+
   test('the int8 model saves with int8 tensors and loads back, predicting bit for bit', () => {
     for (const mode of ['dynamic', 'static'] as const) {
       const model = cnn(7);

@@ -51,7 +51,7 @@ export interface NativeAddon {
   qPackConvWeights(w: Int8Array, O: number, C: number, KH: number, KW: number): unknown;
   /** inScale <= 0: quantize x dynamically. act: the index in FUSED_ACTIVATIONS. */
   qLinear(x: Float32Array, M: number, K: number, packed: unknown, wScale: Float32Array, bias: Float32Array, act: number, inScale: number, inZero: number, out: Float32Array): void;
-  qConv2d(x: Float32Array, geometry: Float64Array, packed: unknown, wScale: Float32Array, bias: Float32Array, act: number, inScale: number, inZero: number, out: Float32Array): void;
+  qConv2d(x: Float32Array, geometry: Float64Array, packed: unknown, wScale: Float32Array, bias: Float32Array, act: number, inScale: number, inZero: number, out: Float32Array, pooling?: Float64Array): void;
   qGemmInt32(a: Uint8Array, M: number, aZero: number, packed: unknown, out: Int32Array): void;
   /** scale <= 0: dynamic. Returns the [scale, zeroPoint] used. */
   quantizeU8(x: Float32Array, out: Uint8Array, scale: number, zeroPoint: number): [number, number];

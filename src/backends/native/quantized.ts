@@ -5,7 +5,7 @@ import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { sizeOf } from '../../tensor/shape.js';
 import type { NativeAddon } from './addon.js';
 
-type QuantizedKernels = Required<Pick<Backend, 'packInt8' | 'quantizedLinear' | 'quantizedConv2d'>>;
+type QuantizedKernels = Required<Pick<Backend, 'packInt8' | 'quantizedLinear' | 'quantizedConv2d' | 'quantizedConv2dMaxPool'>>;
 
 const NO_BIAS = new Float32Array(0);
 
@@ -38,6 +38,14 @@ export function nativeQuantizedKernels(
       const out = alloc('float32', sizeOf(outShape)) as Float32Array;
       addon.qConv2d(x.buf as Float32Array, convGeometry(x.shape, w.shape, outShape, g), handle(w, 'conv'), wScale.buf as Float32Array,
         (bias?.buf ?? NO_BIAS) as Float32Array, FUSED_ACTIVATIONS.indexOf(activation), input?.scale ?? 0, input?.zeroPoint ?? 0, out);
+      return out;
+    },
+    quantizedConv2dMaxPool(x, w, wScale, bias, activation, input, g, convShape, pool, outShape) {
+      const out = alloc('float32', sizeOf(outShape)) as Float32Array;
+      // The pooling geometry counts one image's planes: the kernel pools image by image.
+      const pooling = Float64Array.of(convShape[1], convShape[2], convShape[3], outShape[2], outShape[3], ...pool.kernel, ...pool.stride, ...pool.padding);
+      addon.qConv2d(x.buf as Float32Array, convGeometry(x.shape, w.shape, convShape, g), handle(w, 'conv'), wScale.buf as Float32Array,
+        (bias?.buf ?? NO_BIAS) as Float32Array, FUSED_ACTIVATIONS.indexOf(activation), input?.scale ?? 0, input?.zeroPoint ?? 0, out, pooling);
       return out;
     },
   };

@@ -7,12 +7,13 @@
 import { FUSED_ACTIVATIONS, type FusedActivation, type InputQuantization, type PackedInt8 } from '../../backends/backend.js';
 import { fail, fmtShape } from '../../errors.js';
 import { cast, ones, zeros } from '../../ops/functions.js';
-import { packInt8, quantizedConv2d, quantizedLinear } from '../../ops/quantized.js';
+import { type QuantizedConv2dOptions, packInt8, quantizedConv2d, quantizedConv2dMaxPool, quantizedLinear } from '../../ops/quantized.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ACTIVATIONS, activationName } from '../activations.js';
 import { ConfigReader, type Json } from '../config.js';
 import { Layer, type LayerOptions } from '../layer.js';
 import { readLayerOptions } from './layer-config.js';
+import { MaxPool2D } from './pooling.js';
 import { type AxisPlan, type Padding, type PaddingSpec, checkPadding, checkPair, padSpatial, paddingFromConfig, paddingJson, planAxes } from './padding.js';
 
 /** How a quantized layer quantizes its input: per call from the batch's range, or with fixed calibrated values. */
@@ -211,18 +212,33 @@ export class QuantizedConv2D extends QuantizedLayer {
   }
 
   forward(x: Tensor): Tensor {
+    const { input, options, after } = this.convArguments(x);
+    return after(quantizedConv2d(input, this.packedKernel('conv'), this.kernelScale, this.bias, options));
+  }
+
+  /** Inference: this conv and a MaxPool2D after it in one kernel, where the activation runs in the conv (as Conv2D's). */
+  override fuseWith(next: Layer): ((x: Tensor) => Tensor) | null {
+    if (!(next instanceof MaxPool2D) || next.padding === 'same' || !this.built || !next.built) return null;
+    return (x) => {
+      const { input, options, fusedActivation } = this.convArguments(x);
+      if (!fusedActivation) return next.call(this.call(x));
+      const convShape = this.computeOutputShape(x.shape.slice(1));
+      next.computeOutputShape(convShape);
+      return quantizedConv2dMaxPool(input, this.packedKernel('conv'), this.kernelScale, this.bias, options, next.poolSize, next.opOptions(convShape)!);
+    };
+  }
+
+  /** The op's input and options for x, and the activation left to run after it (identity when fused). */
+  private convArguments(x: Tensor): { input: Tensor; options: QuantizedConv2dOptions; after: (y: Tensor) => Tensor; fusedActivation: boolean } {
     if (x.rank !== 4) fail(this.name, `expected input [batch, channels, height, width], got ${fmtShape(x.shape)}`);
     this.computeOutputShape(x.shape.slice(1));
     const [h, w] = this.plans(x.shape.slice(1));
     const [fused, after] = this.splitActivation();
-    const options = { stride: this.strides, dilation: this.dilationRate, activation: fused, input: this.input };
-    const input = this.floatInput(x);
-    const packed = this.packedKernel('conv');
+    const symmetric = h.before === h.after && w.before === w.after;
+    const options = { stride: this.strides, dilation: this.dilationRate, activation: fused, input: this.input, padding: symmetric ? [h.before, w.before] as [number, number] : [0, 0] as [number, number] };
     // Zeros padded in float quantize to the zero point, which is what the kernel's own padding reads.
-    const y = h.before === h.after && w.before === w.after
-      ? quantizedConv2d(input, packed, this.kernelScale, this.bias, { ...options, padding: [h.before, w.before] })
-      : quantizedConv2d(padSpatial(input, h, w), packed, this.kernelScale, this.bias, options);
-    return after(y);
+    const input = symmetric ? this.floatInput(x) : padSpatial(this.floatInput(x), h, w);
+    return { input, options, after, fusedActivation: fused === this.activation };
   }
 
   override getConfig(): Record<string, Json> {
