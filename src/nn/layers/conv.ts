@@ -126,13 +126,11 @@ export class Conv2D extends Layer {
 
   /** Inference: this conv and a MaxPool2D after it in one kernel (conv2dMaxPool), where the activation runs in the conv. */
   override fuseWith(next: Layer): ((x: Tensor) => Tensor) | null {
-    if (!(next instanceof MaxPool2D) || next.padding === 'same' || !this.built || !next.built) return null;
+    if (!(next instanceof MaxPool2D) || !next.fusable || !this.built) return null;
     return (x) => {
       const { input, options, fused } = this.convArguments(x);
       if (!fused) return next.call(this.call(x));
-      const convShape = this.computeOutputShape(x.shape.slice(1));
-      next.computeOutputShape(convShape); // the pooling's own check of its input
-      return conv2dMaxPool(input, this.kernel, this.bias, options, next.poolSize, next.opOptions(convShape)!);
+      return conv2dMaxPool(input, this.kernel, this.bias, options, ...next.fusedArguments(this.computeOutputShape(x.shape.slice(1))));
     };
   }
 

@@ -84,6 +84,17 @@ export class MaxPool2D extends Pooling2D {
     const [h, w] = this.plans(inputShape);
     return { stride: this.strides, padding: [h.before, w.before] };
   }
+
+  /** Whether a conv before it may run the two as one kernel (conv2dMaxPool): built, and not 'same' (padded by hand). */
+  get fusable(): boolean {
+    return this.built && this.padding !== 'same';
+  }
+
+  /** The fused kernel's pooling arguments for the conv's per-example output shape, after this layer's own check of it. */
+  fusedArguments(convShape: readonly number[]): [[number, number], { stride: [number, number]; padding: [number, number] }] {
+    this.computeOutputShape(convShape);
+    return [this.poolSize, this.opOptions(convShape)!];
+  }
 }
 
 export class AvgPool2D extends Pooling2D {

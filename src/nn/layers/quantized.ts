@@ -218,13 +218,11 @@ export class QuantizedConv2D extends QuantizedLayer {
 
   /** Inference: this conv and a MaxPool2D after it in one kernel, where the activation runs in the conv (as Conv2D's). */
   override fuseWith(next: Layer): ((x: Tensor) => Tensor) | null {
-    if (!(next instanceof MaxPool2D) || next.padding === 'same' || !this.built || !next.built) return null;
+    if (!(next instanceof MaxPool2D) || !next.fusable || !this.built) return null;
     return (x) => {
       const { input, options, fusedActivation } = this.convArguments(x);
       if (!fusedActivation) return next.call(this.call(x));
-      const convShape = this.computeOutputShape(x.shape.slice(1));
-      next.computeOutputShape(convShape);
-      return quantizedConv2dMaxPool(input, this.packedKernel('conv'), this.kernelScale, this.bias, options, next.poolSize, next.opOptions(convShape)!);
+      return quantizedConv2dMaxPool(input, this.packedKernel('conv'), this.kernelScale, this.bias, options, ...next.fusedArguments(this.computeOutputShape(x.shape.slice(1))));
     };
   }
 
