@@ -94,20 +94,6 @@ void transformWeights(const float* w, const Geometry& g, float* U, int64_t uStri
   });
 }
 
-// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols, in 16 x 16 blocks.
-LATHE_WINOGRAD_TARGET void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
-  for (int64_t i0 = 0; i0 < rows; i0 += kLanes)
-    for (int64_t j0 = 0; j0 < cols; j0 += kLanes) {
-      const int64_t ri = std::min<int64_t>(kLanes, rows - i0), cj = std::min<int64_t>(kLanes, cols - j0);
-      const __mmask16 colMask = static_cast<__mmask16>((1u << cj) - 1), rowMask = static_cast<__mmask16>((1u << ri) - 1);
-      __m512i r[kLanes], t[kLanes];
-      for (int i = 0; i < kLanes; i++)
-        r[i] = i < ri ? _mm512_castps_si512(_mm512_maskz_loadu_ps(colMask, src + (i0 + i) * lds + j0)) : _mm512_setzero_si512();
-      transpose16x16(r, t);
-      for (int j = 0; j < cj; j++) _mm512_mask_storeu_ps(dst + (j0 + j) * ldd + i0, rowMask, _mm512_castsi512_ps(t[j]));
-    }
-}
-
 // B^T d for one column of 4 input vectors, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
 LATHE_WINOGRAD_TARGET inline void inputRows(const __m512 d[kN], __m512 o[kN]) {
   o[0] = _mm512_sub_ps(d[0], d[2]);
@@ -211,7 +197,7 @@ void conv2dWinograd(const float* x, const float* w, const float* bias, int act, 
       const float* xn = x + (n0 + i) * inSize;
       const int64_t rows = std::min(g.H, g.Hp - g.ph), cols = std::min(g.W, g.Wp - g.pw);
       for (int64_t h = 0; h < rows; h++)  // row h of every channel: [C][cols] -> [cols][Cp]
-        transpose(xn + h * g.W, g.H * g.W, g.C, cols, xc.data() + ((h + g.ph) * g.Wp + g.pw) * g.Cp, g.Cp);
+        transposeFloats(xn + h * g.W, g.H * g.W, g.C, cols, xc.data() + ((h + g.ph) * g.Wp + g.pw) * g.Cp, g.Cp);
       inputTransform(xc.data(), V.data(), g, i * g.T, vStride);
     }
     // M[xi] [GT x O] = V[xi] [GT x Cp] x U[xi] [Cp x O], on this thread (the groups share the pool).
@@ -221,7 +207,7 @@ void conv2dWinograd(const float* x, const float* w, const float* bias, int act, 
     for (int64_t i = 0; i < images; i++) {
       float* yn = convImageOutput(y, n0 + i, outSize, after);
       outputTransform(M.data(), bias, act == 1, stage.data(), g, i * g.T, mStride);
-      transpose(stage.data(), g.Op, P, g.O, yn, P);
+      transposeFloats(stage.data(), g.Op, P, g.O, yn, P);
       if (act >= 2) conv_direct::activateRows(yn, outSize, act);
       if (after) poolImage(yn, n0 + i, *after, pool);
     }

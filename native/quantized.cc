@@ -146,34 +146,15 @@ void im2row(const uint8_t* xq, uint8_t* rows, const Conv2dShape& s, uint8_t zp) 
     }
 }
 
-// dst[c * rows + r] = src[r * cols + c]: a [rows, cols] float matrix transposed, in 16 x 16 blocks
-// so that both sides move whole cache lines (the conv's NCHW <-> channels-last changes).
-void transposeScalar(const float* src, int64_t rows, int64_t cols, float* dst, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-  for (int64_t r = r0; r < r1; r++)
-    for (int64_t c = c0; c < c1; c++) dst[c * rows + r] = src[r * cols + c];
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("avx512f"))) void transposeAvx512(const float* src, int64_t rows, int64_t cols, float* dst) {
-  const int64_t R = rows / 16 * 16, C = cols / 16 * 16;
-  for (int64_t r = 0; r < R; r += 16)
-    for (int64_t c = 0; c < C; c += 16) {
-      __m512i in[16], out[16];
-      for (int i = 0; i < 16; i++) in[i] = _mm512_castps_si512(_mm512_loadu_ps(src + (r + i) * cols + c));
-      transpose16x16(in, out);
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(dst + (c + j) * rows + r, _mm512_castsi512_ps(out[j]));
-    }
-  transposeScalar(src, rows, cols, dst, 0, R, C, cols);
-  transposeScalar(src, rows, cols, dst, R, rows, 0, cols);
-}
-#endif
-
+// dst[c * rows + r] = src[r * cols + c]: a [rows, cols] float matrix transposed (the conv's
+// NCHW <-> channels-last changes), in 16 x 16 blocks with AVX-512.
 void transpose(const float* src, int64_t rows, int64_t cols, float* dst) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   static const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (avx512) return transposeAvx512(src, rows, cols, dst);
+  if (avx512) return transposeFloats(src, cols, rows, cols, dst, rows);
 #endif
-  transposeScalar(src, rows, cols, dst, 0, rows, 0, cols);
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
 }
 
 }  // namespace
