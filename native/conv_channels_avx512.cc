@@ -149,24 +149,14 @@ ChannelPlan makePlan(const Conv2dShape& s, const float* w, const float* bias, in
   p.P = s.OH * s.OW;
   p.blocks = (s.O + kBlock - 1) / kBlock;
   p.relu = act == 1;
-  const bool padded = conv_direct::needsPadding(s);
-  const int64_t Wp = padded ? conv_direct::colsRead(s) : s.W;
-  const int64_t plane = padded ? conv_direct::rowsRead(s) * Wp : s.H * s.W;
-  p.koff.resize(p.K);
-  for (int64_t c = 0; c < s.Cg; c++)
-    for (int64_t kh = 0; kh < s.KH; kh++)
-      for (int64_t kw = 0; kw < s.KW; kw++)
-        p.koff[(c * s.KH + kh) * s.KW + kw] = static_cast<int32_t>(c * plane + kh * s.dh * Wp + kw * s.dw);
+  const int64_t Wp = conv_direct::pitch(s);
+  p.koff = conv_direct::reductionOffsets(s);
   p.poff.resize(p.P + 12);
   for (int64_t i = 0; i < p.P + 12; i++) {
     const int64_t q = std::min(i, p.P - 1), oh = q / s.OW, ow = q % s.OW;
     p.poff[i] = static_cast<int32_t>(oh * s.sh * Wp + ow * s.sw);
   }
-  p.weights.assign(p.blocks * p.K * kBlock, 0.0f);
-  for (int64_t o = 0; o < s.O; o++)
-    for (int64_t k = 0; k < p.K; k++) p.weights[((o / kBlock) * p.K + k) * kBlock + o % kBlock] = w[o * p.K + k];
-  p.bias.assign(p.blocks * kBlock, 0.0f);
-  if (bias) std::copy(bias, bias + s.O, p.bias.begin());
+  conv_direct::blockWeights(w, bias, s.O, p.K, kBlock, p.weights, p.bias);
   return p;
 }
 

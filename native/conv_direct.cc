@@ -81,12 +81,38 @@ const Kernel* kernelPortable() {
   return &k;
 }
 
+int64_t pitch(const Conv2dShape& s) { return needsPadding(s) ? colsRead(s) : s.W; }
+int64_t planeSize(const Conv2dShape& s) { return needsPadding(s) ? rowsRead(s) * colsRead(s) : s.H * s.W; }
+
+std::vector<int32_t> reductionOffsets(const Conv2dShape& s) {
+  const int64_t Wp = pitch(s), plane = planeSize(s);
+  std::vector<int32_t> koff(s.Cg * s.KH * s.KW);
+  for (int64_t c = 0; c < s.Cg; c++)
+    for (int64_t kh = 0; kh < s.KH; kh++)
+      for (int64_t kw = 0; kw < s.KW; kw++)
+        koff[(c * s.KH + kh) * s.KW + kw] = static_cast<int32_t>(c * plane + kh * s.dh * Wp + kw * s.dw);
+  return koff;
+}
+
+void blockWeights(const float* w, const float* bias, int64_t O, int64_t K, int64_t R, std::vector<float>& weights, std::vector<float>& blockBias) {
+  const int64_t blocks = (O + R - 1) / R;
+  weights.assign(blocks * K * R, 0.0f);
+  for (int64_t o = 0; o < O; o++)
+    for (int64_t k = 0; k < K; k++) weights[((o / R) * K + k) * R + o % R] = w[o * K + k];
+  blockBias.assign(blocks * R, 0.0f);
+  if (bias) std::copy(bias, bias + O, blockBias.begin());
+}
+
 }  // namespace conv_direct
 
 using conv_direct::colsRead;
 using conv_direct::needsPadding;
 using conv_direct::padImage;
 using conv_direct::rowsRead;
+using conv_direct::blockWeights;
+using conv_direct::pitch;
+using conv_direct::planeSize;
+using conv_direct::reductionOffsets;
 
 namespace {
 
@@ -104,9 +130,6 @@ const Kernel& pick() {
   return *best;
 }
 
-// The row pitch and plane size of the image the kernel reads.
-int64_t pitch(const Conv2dShape& s) { return needsPadding(s) ? colsRead(s) : s.W; }
-int64_t planeSize(const Conv2dShape& s) { return needsPadding(s) ? rowsRead(s) * colsRead(s) : s.H * s.W; }
 
 // Splits vector j's positions into runs within one output row. Returns the number of runs,
 // writing at most kMaxSegments of them to `out` (when given).
@@ -142,12 +165,7 @@ Plan makePlan(const Conv2dShape& s, const Kernel& kr, const float* w, const floa
   p.segments = maxSegments(s, kr.lanes);
   p.blocks = (s.O + R - 1) / R;
   p.relu = act == 1;
-  const int64_t Wp = pitch(s), plane = planeSize(s);
-  p.koff.resize(p.K);
-  for (int64_t c = 0; c < s.Cg; c++)
-    for (int64_t kh = 0; kh < s.KH; kh++)
-      for (int64_t kw = 0; kw < s.KW; kw++)
-        p.koff[(c * s.KH + kh) * s.KW + kw] = static_cast<int32_t>(c * plane + kh * s.dh * Wp + kw * s.dw);
+  p.koff = reductionOffsets(s);
   p.segs.assign(p.vectors * p.segments, Segment{0, 0, 0});
   p.full.resize(p.vectors);
   for (int64_t j = 0; j < p.vectors; j++) {
@@ -155,11 +173,7 @@ Plan makePlan(const Conv2dShape& s, const Kernel& kr, const float* w, const floa
     const Segment& first = p.segs[j * p.segments];
     p.full[j] = first.lo == 0 && first.hi == kr.lanes;
   }
-  p.weights.assign(p.blocks * p.K * R, 0.0f);
-  for (int64_t o = 0; o < s.O; o++)
-    for (int64_t k = 0; k < p.K; k++) p.weights[((o / R) * p.K + k) * R + o % R] = w[o * p.K + k];
-  p.bias.assign(p.blocks * R, 0.0f);
-  if (bias) std::copy(bias, bias + s.O, p.bias.begin());
+  blockWeights(w, bias, s.O, p.K, R, p.weights, p.bias);
   return p;
 }
 

@@ -70,6 +70,15 @@ int64_t colsRead(const Conv2dShape& s);
 bool needsPadding(const Conv2dShape& s);
 // x's Cg channels copied into dst, rowsRead x colsRead each, with the conv's zero padding.
 void padImage(const float* x, float* dst, const Conv2dShape& s);
+// The row pitch and plane size of the image the kernels read (the padded copy when there is one).
+int64_t pitch(const Conv2dShape& s);
+int64_t planeSize(const Conv2dShape& s);
+// The input offset of each reduction step k = (c, kh, kw) in that image.
+std::vector<int32_t> reductionOffsets(const Conv2dShape& s);
+// Weights [O][K] regrouped as [blocks of R channels][K][R] and the bias as [blocks * R] (zero
+// past O, and where there is no bias): the register tiles' layout.
+void blockWeights(const float* w, const float* bias, int64_t O, int64_t K, int64_t R, std::vector<float>& weights,
+                  std::vector<float>& blockBias);
 
 // y[0..n) = sigmoid (act 2) or tanh (act 3) in place, conv.cc's formulas; other acts do nothing.
 void activateRows(float* y, int64_t n, int act);
