@@ -24,6 +24,7 @@ import * as ort from 'onnxruntime-node';
 import * as lt from '../dist/src/index.js';
 import { nativeAddon as addon } from '../dist/src/backends/registry.js';
 import { ModelProto } from '../dist/src/io/onnx/schema.js';
+import { callsPerSample, median, sample } from './timing.mjs';
 
 const argStr = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,26 +44,9 @@ const THREADS = lt.getNumThreads();
 const { gemmKernel } = addon.info();
 const qgemmKernel = addon.qgemmKernel();
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 const load = () => os.loadavg().map((v) => +v.toFixed(2));
 
-/** Calls per sample so that one sample takes about SAMPLE_MS (at least one call). */
-async function calibrate(fn) {
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() - t0 < SAMPLE_MS) {
-    await fn();
-    n++;
-  }
-  return Math.max(1, n);
-}
-
-async function sample(fn, calls) {
-  const t0 = performance.now();
-  for (let i = 0; i < calls; i++) await fn();
-  return ((performance.now() - t0) * 1000) / calls;
-}
 
 /** A one-node MatMulInteger model: y[M,N] int32 = (a[M,K] uint8 - aZero) x b[K,N] int8 (initializer). */
 function matMulIntegerModel(M, N, K, b, aZero) {
@@ -154,7 +138,7 @@ for (const { M, N, K } of CASES) {
   const calls = {};
   for (const n of names) {
     await methods[n](); // warm: first-touch of outputs, ORT's arena
-    calls[n] = await calibrate(methods[n]);
+    calls[n] = await callsPerSample(methods[n], SAMPLE_MS);
     await pause(100);
   }
   const us = Object.fromEntries(names.map((n) => [n, []]));

@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import * as lt from '../dist/src/index.js';
 import { exportOnnx } from '../dist/src/io/onnx/export.js';
 import { cnn, mlp } from './mnist-models.mjs';
+import { callsPerSample, median, sample } from './timing.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,25 +21,6 @@ const arg = (name, dflt) => {
 const SAMPLES = arg('samples', 15);
 const SAMPLE_MS = arg('sample-ms', 25);
 const ORT_THREADS = 2;
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/** Calls per sample so that one sample takes about SAMPLE_MS. */
-async function calibrate(fn) {
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() - t0 < SAMPLE_MS) {
-    await fn();
-    n++;
-  }
-  return Math.max(1, n);
-}
-
-async function sample(fn, calls) {
-  const t0 = performance.now();
-  for (let i = 0; i < calls; i++) await fn();
-  return ((performance.now() - t0) * 1000) / calls;
-}
 
 lt.manualSeed(0);
 for (const [name, model] of [['mlp', mlp()], ['cnn', cnn()]]) {
@@ -60,8 +42,8 @@ for (const [name, model] of [['mlp', mlp()], ['cnn', cnn()]]) {
     const b = await onnx();
     let diff = 0;
     for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    const latheCalls = await calibrate(lathe);
-    const ortCalls = await calibrate(onnx);
+    const latheCalls = await callsPerSample(lathe, SAMPLE_MS);
+    const ortCalls = await callsPerSample(onnx, SAMPLE_MS);
     const latheUs = [];
     const ortUs = [];
     // ORT's idle threads keep spinning about 40 ms of CPU after a run (measured with

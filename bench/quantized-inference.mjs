@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as lt from '../dist/src/index.js';
 import { exportOnnx } from '../dist/src/io/onnx/export.js';
 import { cnn, mlp } from './mnist-models.mjs';
+import { callsPerSampleSync, median, sample, sampleSync } from './timing.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,27 +21,6 @@ const SAMPLE_MS = Number(arg('sample-ms', 25));
 const MODE = arg('mode', 'static');
 const WITH_ORT = process.argv.includes('--ort');
 const ort = WITH_ORT ? await import('onnxruntime-node') : null;
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function callsPerSample(fn) {
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() - t0 < SAMPLE_MS) (fn(), n++);
-  return Math.max(1, n);
-}
-
-function sample(fn, calls) {
-  const t0 = performance.now();
-  for (let i = 0; i < calls; i++) fn();
-  return ((performance.now() - t0) * 1000) / calls;
-}
-
-async function sampleAsync(fn, calls) {
-  const t0 = performance.now();
-  for (let i = 0; i < calls; i++) await fn();
-  return ((performance.now() - t0) * 1000) / calls;
-}
 
 lt.manualSeed(0);
 for (const [name, model] of [['mlp', mlp()], ['cnn', cnn()]]) {
@@ -65,15 +45,15 @@ for (const [name, model] of [['mlp', mlp()], ['cnn', cnn()]]) {
     const floatUs = [];
     const int8Us = [];
     const ortUs = [];
-    const cf = callsPerSample(float);
-    const cq = callsPerSample(int8);
+    const cf = callsPerSampleSync(float, SAMPLE_MS);
+    const cq = callsPerSampleSync(int8, SAMPLE_MS);
     const feeds = session && { input: new ort.Tensor('uint8', x.dataSync(), [...x.shape]) };
     const onnx = session && (async () => (await session.run(feeds)).output.data);
     const co = session ? Math.max(1, Math.round(cq / 2)) : 0;
     for (let s = 0; s < SAMPLES; s++) {
-      floatUs.push(sample(float, cf));
-      int8Us.push(sample(int8, cq));
-      if (onnx) ortUs.push(await sampleAsync(onnx, co));
+      floatUs.push(sampleSync(float, cf));
+      int8Us.push(sampleSync(int8, cq));
+      if (onnx) ortUs.push(await sample(onnx, co));
     }
     const f = median(floatUs);
     const i = median(int8Us);
