@@ -137,11 +137,6 @@ LATHE_CONV_TARGET void channelImage(const ChannelPlan& p, const float* x, float*
   }
 }
 
-bool cpuHasAvx512() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-}
-
 ChannelPlan makePlan(const Conv2dShape& s, const float* w, const float* bias, int act) {
   ChannelPlan p;
   p.K = s.Cg * s.KH * s.KW;
@@ -163,7 +158,7 @@ ChannelPlan makePlan(const Conv2dShape& s, const float* w, const float* bias, in
 }  // namespace
 
 bool conv2dChannelsTakes(const Conv2dShape& s) {
-  static const bool avx512 = cpuHasAvx512();
+  static const bool avx512 = conv_direct::cpuHasAvx512Fma();
   if (!avx512 || s.groups != 1 || s.OH * s.OW <= 0 || s.O <= 0) return false;
   // The image is read by scalar broadcasts all over it for every tile: it must stay in L2.
   const int64_t image = s.Cg * std::max(s.H * s.W, conv_direct::rowsRead(s) * conv_direct::colsRead(s));

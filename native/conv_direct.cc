@@ -81,6 +81,18 @@ const Kernel* kernelPortable() {
   return &k;
 }
 
+bool cpuHasAvx512Fma() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+  }();
+  return yes;
+#else
+  return false;
+#endif
+}
+
 int64_t pitch(const Conv2dShape& s) { return needsPadding(s) ? colsRead(s) : s.W; }
 int64_t planeSize(const Conv2dShape& s) { return needsPadding(s) ? rowsRead(s) * colsRead(s) : s.H * s.W; }
 

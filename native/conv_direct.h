@@ -70,6 +70,8 @@ int64_t colsRead(const Conv2dShape& s);
 bool needsPadding(const Conv2dShape& s);
 // x's Cg channels copied into dst, rowsRead x colsRead each, with the conv's zero padding.
 void padImage(const float* x, float* dst, const Conv2dShape& s);
+// Whether this CPU runs the AVX-512 conv kernels (AVX-512F and FMA), worked out once.
+bool cpuHasAvx512Fma();
 // The row pitch and plane size of the image the kernels read (the padded copy when there is one).
 int64_t pitch(const Conv2dShape& s);
 int64_t planeSize(const Conv2dShape& s);

@@ -34,16 +34,11 @@ struct F32x16 {
 
 #include "conv_direct_kernel.h"
 
-bool cpuHasAvx512() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-}
-
 }  // namespace
 
 const Kernel* kernelAvx512() {
   static const Kernel k = {"avx512", 16, 16, 64, &directImage<F32x16, 16, 1>};
-  return cpuHasAvx512() ? &k : nullptr;
+  return cpuHasAvx512Fma() ? &k : nullptr;
 }
 
 }  // namespace conv_direct

@@ -162,15 +162,10 @@ LATHE_WINOGRAD_TARGET void outputTransform(const float* M, const float* bias, bo
     }
 }
 
-bool cpuHasAvx512() {
-  static const bool yes = __builtin_cpu_supports("avx512f");
-  return yes;
-}
-
 }  // namespace
 
 bool conv2dWinogradTakes(const Conv2dShape& s, int poolSize) {
-  if (!cpuHasAvx512() || s.KH != 3 || s.KW != 3 || s.sh != 1 || s.sw != 1 || s.dh != 1 || s.dw != 1 || s.groups != 1) return false;
+  if (!conv_direct::cpuHasAvx512Fma() || s.KH != 3 || s.KW != 3 || s.sh != 1 || s.sw != 1 || s.dh != 1 || s.dw != 1 || s.groups != 1) return false;
   if (s.C < 16 || s.O < 16 || s.N < poolSize || s.OH < 1 || s.OW < 1) return false;
   return groupImages(geometryOf(s)) >= 1;
 }
