@@ -225,12 +225,21 @@ void Linear(const Napi::CallbackInfo& info) {
   Array x = arrayArg(info, 0), w = arrayArg(info, 1), bias = arrayArg(info, 2), out = arrayArg(info, 3);
   const int64_t M = intArg(info, 4), N = intArg(info, 5), K = intArg(info, 6);
   const int act = static_cast<int>(intArg(info, 7));
-  const bool f32 = x.type == napi_float32_array && w.type == x.type && bias.type == x.type && out.type == x.type;
+  // With a scale and offset (arguments 8, 9), x holds raw uint8 or float32 values that the
+  // product reads rescaled: a Rescaling layer fused into the Dense after it.
+  const bool rescaled = info.Length() > 9;
+  const bool xOk = x.type == napi_float32_array || (rescaled && x.type == napi_uint8_array);
+  const bool f32 = xOk && w.type == napi_float32_array && bias.type == w.type && out.type == w.type;
   if (!f32 || x.length != static_cast<size_t>(M * K) || w.length != static_cast<size_t>(K * N) ||
       bias.length != static_cast<size_t>(N) || out.length != static_cast<size_t>(M * N)) {
-    throw Napi::RangeError::New(info.Env(), "lathe native: linear needs float32 x [M,K], w [K,N], bias [N] and out [M,N]");
+    throw Napi::RangeError::New(info.Env(), "lathe native: linear needs x [M,K] (float32, or uint8 when rescaled), float32 w [K,N], bias [N] and out [M,N]");
   }
   if (act < 0 || act > 3) throw Napi::RangeError::New(info.Env(), "lathe native: unknown activation " + std::to_string(act));
+  if (rescaled) {
+    const RescaledInput input{x.data, x.type == napi_uint8_array, float(info[8].As<Napi::Number>().DoubleValue()), float(info[9].As<Napi::Number>().DoubleValue())};
+    sgemmRescaledBiasActivation(M, N, K, input, K, (const float*)w.data, N, (float*)out.data, N, (const float*)bias.data, act, pool.get());
+    return;
+  }
   sgemmBiasActivation(M, N, K, (const float*)x.data, K, (const float*)w.data, N, (float*)out.data, N, (const float*)bias.data, act, pool.get());
 }
 

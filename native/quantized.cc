@@ -76,6 +76,20 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) int quantizeSpanAvx512(cons
   return bad != 0;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void lookUpVbmi(const uint8_t* table, const uint8_t* v, uint8_t* q, int64_t n) {
+  const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+  const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+  for (int64_t i = 0; i < n; i += 64) {
+    const __mmask64 m = n - i >= 64 ? ~__mmask64(0) : (__mmask64(1) << (n - i)) - 1;
+    const __m512i idx = _mm512_maskz_loadu_epi8(m, v + i);
+    const __m512i low = _mm512_permutex2var_epi8(t0, idx, t1);   // entries 0..127 by the low 7 bits
+    const __m512i high = _mm512_permutex2var_epi8(t2, idx, t3);  // entries 128..255
+    _mm512_mask_storeu_epi8(q + i, m, _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high));
+  }
+}
+#endif
+
 int quantizeValues(const float* x, uint8_t* q, int64_t n, float scale, float zeroPoint) {
   static const bool avx512 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
   return avx512 ? quantizeSpanAvx512(x, q, n, scale, zeroPoint) : quantizeSpan(x, q, n, scale, zeroPoint);
@@ -159,6 +173,16 @@ void transpose(const float* src, int64_t rows, int64_t cols, float* dst) {
 
 }  // namespace
 
+namespace {
+// DynamicQuantizeLinear's scale and zero point for the range [lo, hi] (lo <= 0 <= hi).
+QuantParams rangeParams(float lo, float hi) {
+  const float scale = (hi - lo) / 255.0f;
+  if (!(scale > 0.0f) || !std::isfinite(scale)) return {1.0f, 0};
+  const float zp = std::rint(-lo / scale);
+  return {scale, static_cast<uint8_t>(std::min(255.0f, std::max(0.0f, zp)))};
+}
+}  // namespace
+
 QuantParams dynamicQuantParams(const float* x, int64_t n, ThreadPool& pool) {
   float lo = 0.0f, hi = 0.0f;
   std::mutex mu;
@@ -169,19 +193,41 @@ QuantParams dynamicQuantParams(const float* x, int64_t n, ThreadPool& pool) {
     lo = std::min(lo, l);
     hi = std::max(hi, h);
   });
-  const float scale = (hi - lo) / 255.0f;
-  if (!(scale > 0.0f) || !std::isfinite(scale)) return {1.0f, 0};
-  const float zp = std::rint(-lo / scale);
-  return {scale, static_cast<uint8_t>(std::min(255.0f, std::max(0.0f, zp)))};
+  return rangeParams(lo, hi);
 }
 
 void quantizeU8(const float* x, uint8_t* q, int64_t n, QuantParams p, ThreadPool& pool) {
   pool.parallelFor(n, 1 << 15, [&](int64_t b, int64_t e) { quantizeValues(x + b, q + b, e - b, p.scale, p.zeroPoint); });
 }
 
+namespace {
+// quantizedLinear after its quantization pass: the int8 GEMM on qx [M, K] with its dequantizing
+// output stage, then the activation; rows whose input held a NaN or infinity (bad) come out NaN.
+void quantizedProduct(const uint8_t* qx, const uint8_t* bad, int64_t M, int64_t K, QuantParams p, const QPackedB& w,
+                      const float* wScale, const float* bias, int act, float* y, ThreadPool& pool) {
+  const int64_t N = w.N;
+  qgemmU8S8Dequant(M, qx, K, p.zeroPoint, p.scale, w, wScale, bias, y, N, &pool);
+  pool.parallelFor(M, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(N, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; r++) {
+      if (bad && bad[r]) std::fill(y + r * N, y + (r + 1) * N, kNaN);
+      else activateSpan(y + r * N, N, act);
+    }
+  });
+}
+
+// q[i] = table[v[i]]. With AVX-512 VBMI, 64 lookups per four instructions: two 128-entry
+// permutes (vpermi2b) and a blend on each byte's top bit.
+void lookUp(const uint8_t* table, const uint8_t* v, uint8_t* q, int64_t n) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool vbmi = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
+  if (vbmi) return lookUpVbmi(table, v, q, n);
+#endif
+  for (int64_t i = 0; i < n; i++) q[i] = table[v[i]];
+}
+}  // namespace
+
 void quantizedLinear(const float* x, int64_t M, int64_t K, const QuantParams* input, const QPackedB& w,
                      const float* wScale, const float* bias, int act, float* y, ThreadPool& pool) {
-  const int64_t N = w.N;
   const QuantParams p = input ? *input : dynamicQuantParams(x, M * K, pool);
   thread_local std::vector<uint8_t> buffer;  // the caller's; workers get its address, not their own
   buffer.resize(static_cast<size_t>(M * K));
@@ -191,13 +237,35 @@ void quantizedLinear(const float* x, int64_t M, int64_t K, const QuantParams* in
   pool.parallelFor(M, grain, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; r++) bad[r] = quantizeValues(x + r * K, qx + r * K, K, p.scale, p.zeroPoint) != 0;
   });
-  qgemmU8S8Dequant(M, qx, K, p.zeroPoint, p.scale, w, wScale, bias, y, N, &pool);
-  pool.parallelFor(M, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(N, 1)), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; r++) {
-      if (bad[r]) std::fill(y + r * N, y + (r + 1) * N, kNaN);
-      else activateSpan(y + r * N, N, act);
-    }
-  });
+  quantizedProduct(qx, bad.data(), M, K, p, w, wScale, bias, act, y, pool);
+}
+
+void quantizedLinearRescaled(const uint8_t* v, int64_t M, int64_t K, float scale, float offset, const QuantParams* input,
+                             const QPackedB& w, const float* wScale, const float* bias, int act, float* y, ThreadPool& pool) {
+  // Every value the input can take, rescaled with scaleShift's arithmetic.
+  float values[256];
+  for (int i = 0; i < 256; i++) values[i] = float(uint8_t(i)) * scale + offset;
+  QuantParams p{1.0f, 0};
+  bool finite = std::all_of(values, values + 256, [](float f) { return std::isfinite(f); });
+  if (finite && input) p = *input;
+  if (finite && !input) {
+    // The batch's range: the rescaled values rise (or fall) with v, so their ends are at v's.
+    uint8_t lo = 255, hi = 0;
+    for (int64_t i = 0; i < M * K; i++) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
+    if (M * K > 0) p = rangeParams(std::min({0.0f, values[lo], values[hi]}), std::max({0.0f, values[lo], values[hi]}));
+  }
+  uint8_t table[256];
+  if (!finite || quantizeValues(values, table, 256, p.scale, p.zeroPoint) != 0) {
+    // A scale so large that some pixel rescales to infinity: the general path marks its rows.
+    std::vector<float> x(static_cast<size_t>(M * K));
+    for (int64_t i = 0; i < M * K; i++) x[i] = values[v[i]];
+    return quantizedLinear(x.data(), M, K, input, w, wScale, bias, act, y, pool);
+  }
+  thread_local std::vector<uint8_t> buffer;
+  buffer.resize(static_cast<size_t>(M * K));
+  uint8_t* qx = buffer.data();
+  pool.parallelFor(M * K, 1 << 16, [&](int64_t b, int64_t e) { lookUp(table, v + b, qx + b, e - b); });
+  quantizedProduct(qx, nullptr, M, K, p, w, wScale, bias, act, y, pool);
 }
 
 QPackedB qPackConvWeights(const int8_t* w, int64_t O, int64_t C, int64_t KH, int64_t KW) {

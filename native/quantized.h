@@ -33,6 +33,13 @@ void quantizeU8(const float* x, uint8_t* q, int64_t n, QuantParams p, ThreadPool
 void quantizedLinear(const float* x, int64_t M, int64_t K, const QuantParams* input, const QPackedB& w,
                      const float* wScale, const float* bias, int act, float* y, ThreadPool& pool);
 
+// quantizedLinear on x = float(v) * scale + offset for raw uint8 v [M, K] (a Rescaling layer
+// before a QuantizedDense), equal bit for bit to scaleShift then quantizedLinear: the 256 values
+// a pixel can take are rescaled and quantized once, and the input becomes the GEMM's uint8
+// operand in one table lookup per value. Dynamic quantization takes its range from v's ends.
+void quantizedLinearRescaled(const uint8_t* v, int64_t M, int64_t K, float scale, float offset, const QuantParams* input,
+                             const QPackedB& w, const float* wScale, const float* bias, int act, float* y, ThreadPool& pool);
+
 // Packs conv weights int8 [O, C, KH, KW] (groups 1) for quantizedConv2d, whose GEMM reads the
 // input's patches channels-last: K ordered (kh, kw, c).
 QPackedB qPackConvWeights(const int8_t* w, int64_t O, int64_t C, int64_t KH, int64_t KW);

@@ -65,7 +65,8 @@ void checkEpilogue(const Napi::CallbackInfo& info, const Array& scale, const Arr
   expect(info, act >= 0 && act <= 3, "unknown activation " + std::to_string(act));
 }
 
-// qLinear(x: Float32Array [M,K], M, K, packed, wScale, bias, act, inScale, inZero, out [M,N])
+// qLinear(x: Float32Array [M,K], M, K, packed, wScale, bias, act, inScale, inZero, out [M,N][, scale, offset])
+// With scale and offset, x is a Uint8Array of raw values read as x * scale + offset (a Rescaling before the layer).
 void QLinear(const Napi::CallbackInfo& info) {
   const auto pool = acquirePool();
   Array x = arrayArg(info, 0);
@@ -75,10 +76,17 @@ void QLinear(const Napi::CallbackInfo& info) {
   const int act = static_cast<int>(intArg(info, 6));
   QuantParams storage;
   const QuantParams* input = inputArg(info, 7, &storage);
-  expect(info, x.type == napi_float32_array && M >= 0 && K == w.K && x.length == static_cast<size_t>(M * K), "qLinear: x must be a Float32Array [M, K] with the weights' K");
+  const bool rescaled = info.Length() > 11;
+  expect(info, x.type == (rescaled ? napi_uint8_array : napi_float32_array) && M >= 0 && K == w.K && x.length == static_cast<size_t>(M * K),
+         rescaled ? "qLinear: a rescaled x must be a Uint8Array [M, K] with the weights' K" : "qLinear: x must be a Float32Array [M, K] with the weights' K");
   expect(info, out.type == napi_float32_array && out.length == static_cast<size_t>(M * w.N), "qLinear: out must be a Float32Array [M, N]");
   checkEpilogue(info, scale, bias, w.N, act);
   if (M == 0) return;
+  if (rescaled) {
+    return quantizedLinearRescaled(static_cast<const uint8_t*>(x.data), M, K, float(info[10].As<Napi::Number>().DoubleValue()),
+                                   float(info[11].As<Napi::Number>().DoubleValue()), input, w, static_cast<const float*>(scale.data),
+                                   bias.length ? static_cast<const float*>(bias.data) : nullptr, act, static_cast<float*>(out.data), *pool);
+  }
   quantizedLinear(static_cast<const float*>(x.data), M, K, input, w, static_cast<const float*>(scale.data),
                   bias.length ? static_cast<const float*>(bias.data) : nullptr, act, static_cast<float*>(out.data), *pool);
 }

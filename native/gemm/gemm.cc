@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "../bias_activation.h"
 #include "blocking.h"
@@ -54,6 +55,7 @@ const Kernel<T>& pick(Dispatch<T>& d) {
 
 thread_local PackBuffer tlsPackA;
 thread_local PackBuffer tlsPackB;
+thread_local PackBuffer tlsRescaled;  // a rescaled A block before packing (sgemmRescaledBiasActivation)
 
 // ---- blocked product ------------------------------------------------------------------------
 
@@ -70,7 +72,28 @@ struct Problem {
   bool accumulate;
   const T* bias = nullptr;  // with it, each finished tile gets act(C + bias) (sgemmBiasActivation)
   int act = 0;
+  const RescaledInput* rescaled = nullptr;  // with it, A is null and op(A) = rescale(values) (float only)
 };
+
+// The [mc x kc] block of a rescaled A at (i0, k0), as plain floats with row stride kc, for packA.
+// The same expression as scaleShift's loop (no FMA contraction in this file), so the same values.
+template <typename S>
+void rescaleBlock(const S* v, int64_t lda, int64_t mc, int64_t kc, float scale, float offset, float* dst) {
+  for (int64_t i = 0; i < mc; i++)
+    for (int64_t k = 0; k < kc; k++) dst[i * kc + k] = float(v[i * lda + k]) * scale + offset;
+}
+
+template <typename T>
+void packRescaledA(const Kernel<T>& kr, const Problem<T>& p, int64_t ic, int64_t pc, int64_t mc, int64_t kc, T* Ap) {
+  if constexpr (std::is_same_v<T, float>) {
+    const RescaledInput& r = *p.rescaled;
+    float* block = static_cast<float*>(tlsRescaled.get(sizeof(float) * mc * kc));
+    const int64_t at = ic * p.lda + pc;
+    if (r.uint8) rescaleBlock(static_cast<const uint8_t*>(r.values) + at, p.lda, mc, kc, r.scale, r.offset, block);
+    else rescaleBlock(static_cast<const float*>(r.values) + at, p.lda, mc, kc, r.scale, r.offset, block);
+    kr.packA(false, block, kc, mc, kc, Ap);
+  }
+}
 
 // The fused epilogue of sgemmBiasActivation on an m x n tile of C at column col.
 template <typename T>
@@ -100,7 +123,8 @@ void runBlock(const Kernel<T>& kr, const Problem<T>& p, int64_t m0, int64_t m1, 
       if (packB) kr.packB(p.transB, p.transB ? p.B + jc * p.ldb + pc : p.B + pc * p.ldb + jc, p.ldb, kc, nc, Bp);
       for (int64_t ic = m0; ic < m1; ic += mcBlock) {
         const int64_t mc = std::min(mcBlock, m1 - ic);
-        if (packA) kr.packA(p.transA, p.transA ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, kc, Ap);
+        if (p.rescaled) packRescaledA(kr, p, ic, pc, mc, kc, Ap);
+        else if (packA) kr.packA(p.transA, p.transA ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, kc, Ap);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int n = static_cast<int>(std::min(NR, nc - jr));
           const T* b = packB ? Bp + jr * kc : p.B + pc * p.ldb + jc + jr;
@@ -147,7 +171,7 @@ void gemmRun(const Kernel<T>& kr, const Problem<T>& p, ThreadPool* pool) {
   //    A B of at most 64K elements is read in place whatever M (4096x256x256, 2048x128x256,
   //    784x128x32 ran the same either way, and each thread would pack its own copy).
   //    B^T must be packed: the tiles need op(B) rows contiguous.
-  const bool packA = !p.transA || p.M * p.K > 64 * 1024;  // the tiles read A k-major only
+  const bool packA = !p.transA || p.M * p.K > 64 * 1024 || p.rescaled;  // the tiles read A k-major only
   const bool packB = p.transB || (p.M > 256 && p.K * p.N > 64 * 1024);
   const double flops = 2.0 * p.M * p.N * p.K;
   const int threads = pool && flops >= kParallelMinFlops ? pool->size() : 1;
@@ -186,6 +210,13 @@ void dgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const doub
 void sgemmBiasActivation(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
                          float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool) {
   gemmRun(pick(sDispatch()), Problem<float>{false, false, M, N, K, A, lda, B, ldb, C, ldc, false, bias, act}, pool);
+}
+
+void sgemmRescaledBiasActivation(int64_t M, int64_t N, int64_t K, const RescaledInput& A, int64_t lda, const float* B,
+                                 int64_t ldb, float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool) {
+  Problem<float> p{false, false, M, N, K, nullptr, lda, B, ldb, C, ldc, false, bias, act};
+  p.rescaled = &A;
+  gemmRun(pick(sDispatch()), p, pool);
 }
 
 const char* sgemmKernelName() { return pick(sDispatch()).name; }

@@ -26,6 +26,19 @@ void dgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const doub
 void sgemmBiasActivation(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
                          float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool);
 
+// An A of raw values v (uint8 pixels or float32) that the product reads as float(v) * scale +
+// offset, in float arithmetic as scaleShift (a Rescaling layer before a Dense one): each block
+// of A is converted as it is packed, so no rescaled copy of the whole input is written.
+struct RescaledInput {
+  const void* values;
+  bool uint8;  // else float32
+  float scale, offset;
+};
+
+// sgemmBiasActivation on A = rescale(values): equal bit for bit to scaleShift then sgemmBiasActivation.
+void sgemmRescaledBiasActivation(int64_t M, int64_t N, int64_t K, const RescaledInput& A, int64_t lda, const float* B,
+                                 int64_t ldb, float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool);
+
 // The micro-kernel family runtime dispatch picked (or that was forced): "avx512", "avx2" or
 // "portable".
 const char* sgemmKernelName();

@@ -147,6 +147,11 @@ export interface Backend {
    * DynamicQuantizeLinear does when `input` is null. A row holding NaN or Inf comes out NaN.
    */
   quantizedLinear?(x: TensorInfo, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null): Buf;
+  /**
+   * quantizedLinear on uint8 x read as x * scale + offset in float32 (scaleShift's arithmetic): a
+   * Rescaling layer and the QuantizedDense after it. Optional; equals scaleShift then quantizedLinear exactly.
+   */
+  rescaledQuantizedLinear?(x: TensorInfo, scale: number, offset: number, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null): Buf;
   /** The same for conv2d, NCHW, groups 1; padding reads the zero point. */
   quantizedConv2d?(x: TensorInfo, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null, g: Conv2dGeometry, outShape: Shape): Buf;
   /** quantizedConv2d then max pooling (no argmax), as conv2dMaxPool: convShape is the conv's output shape, outShape the pooled one. */
@@ -160,6 +165,12 @@ export interface Backend {
    * Optional, float32, for inference; equals matmul then biasActivation exactly.
    */
   linear?(x: TensorInfo, w: TensorInfo, bias: TensorInfo, activation: FusedActivation, outShape: Shape): Buf;
+  /**
+   * linear on x read as x * scale + offset in float32 (scaleShift's arithmetic): a Rescaling
+   * layer and the Dense after it, x uint8 or float32. Optional, for inference; equals scaleShift
+   * then linear exactly (the native GEMM rescales each block of x as it packs it).
+   */
+  rescaledLinear?(x: TensorInfo, scale: number, offset: number, w: TensorInfo, bias: TensorInfo, activation: FusedActivation, outShape: Shape): Buf;
 
   /**
    * Optional: `buf` is garbage that nothing can read again, so its memory may serve the next

@@ -6,7 +6,7 @@ import { isFloat } from '../tensor/dtype.js';
 import { normAxis } from '../tensor/shape.js';
 import { whileReadAsync } from '../tensor/inplace.js';
 import { Tensor } from '../tensor/tensor.js';
-import { cast } from './elementwise.js';
+import { cast, rescale } from './elementwise.js';
 import { matmul } from './linalg.js';
 import * as T from './table.js';
 
@@ -46,6 +46,23 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor, activation: FusedActi
   const one = x.backend === w.backend && x.backend === bias.backend && [x, w, bias].every((t) => t.dtype === 'float32');
   if (recording || !x.backend.linear || !fits || !one || !FUSED_ACTIVATIONS.includes(activation)) return biasActivation(matmul(x, w), bias, activation);
   return apply(T.linear, [x, w, bias], { activation, shape: [...x.shape.slice(0, -1), w.shape[1]] });
+}
+
+/**
+ * linear(rescale(x, scale, offset), w, bias, activation): a Rescaling layer and the Dense after
+ * it. Where the backend has the fused kernel (native: each block of x is rescaled as the GEMM
+ * packs it, so no rescaled copy of the input is written), x uint8 or float32 and no gradient is
+ * recorded, one op; else the two. The same values either way.
+ */
+export function rescaledLinear(x: Tensor, scale: number, offset: number, w: Tensor, bias: Tensor, activation: FusedActivation = 'linear'): Tensor {
+  const recording = isGradEnabled() && (x.requiresGrad || w.requiresGrad || bias.requiresGrad);
+  const fits = x.rank >= 1 && w.rank === 2 && bias.rank === 1 && x.shape[x.rank - 1] === w.shape[0] && bias.size === w.shape[1];
+  const one = x.backend === w.backend && x.backend === bias.backend && w.dtype === 'float32' && bias.dtype === 'float32';
+  const raw = x.dtype === 'uint8' || x.dtype === 'float32';
+  if (recording || !x.backend.rescaledLinear || !fits || !one || !raw || !Number.isFinite(scale) || !Number.isFinite(offset) || !FUSED_ACTIVATIONS.includes(activation)) {
+    return linear(rescale(x, scale, offset), w, bias, activation);
+  }
+  return apply(T.rescaledLinear, [x, w, bias], { scale, offset, activation, shape: [...x.shape.slice(0, -1), w.shape[1]] });
 }
 
 export interface CrossEntropyOptions {

@@ -5,6 +5,7 @@ import { apply } from '../autograd/engine.js';
 import { FUSED_ACTIVATIONS, type FusedActivation, type InputQuantization, type PackedInt8 } from '../backends/backend.js';
 import { fail, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
+import { rescale } from './elementwise.js';
 import { type Pair, type Pool2dOptions, maxPool2d, outSize, pair, poolGeometry } from './nn.js';
 import * as T from './table.js';
 
@@ -39,8 +40,8 @@ function checkInput(op: string, input: InputQuantization | null | undefined): In
   return { scale: Math.fround(input.scale), zeroPoint: input.zeroPoint }; // both backends use the float32 value
 }
 
-function checkCommon(op: string, x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, outputs: number, activation: FusedActivation): void {
-  if (!(x instanceof Tensor) || x.dtype !== 'float32') fail(op, `the input must be a float32 tensor, got ${x instanceof Tensor ? x.dtype : typeof x}`);
+function checkCommon(op: string, x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, outputs: number, activation: FusedActivation, dtype = 'float32'): void {
+  if (!(x instanceof Tensor) || x.dtype !== dtype) fail(op, `the input must be a ${dtype} tensor, got ${x instanceof Tensor ? x.dtype : typeof x}`);
   if (w.backend !== x.backend.name) fail(op, `the weights were packed for the ${w.backend} backend, the input is on ${x.backend.name}`);
   for (const [name, t] of [['weight scales', wScale], ['bias', bias]] as const) {
     if (t === null) continue;
@@ -52,13 +53,27 @@ function checkCommon(op: string, x: Tensor, w: PackedInt8, wScale: Tensor, bias:
 
 /** act(quant(x) W dequantized + bias) over x's last axis: a quantized Dense. */
 export function quantizedLinear(x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedOptions = {}): Tensor {
+  return apply(T.quantizedLinear, bias ? [x, wScale, bias] : [x, wScale], linearPlan(x, w, wScale, bias, options, 'float32'));
+}
+
+/**
+ * quantizedLinear(rescale(x, scale, offset), ...): a Rescaling layer and the QuantizedDense after
+ * it. For uint8 x where the backend has the kernel (native: the 256 values a pixel can take are
+ * rescaled and quantized once, then looked up), one op; else the two. The same values either way.
+ */
+export function rescaledQuantizedLinear(x: Tensor, scale: number, offset: number, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedOptions = {}): Tensor {
+  if (x.dtype !== 'uint8' || !x.backend.rescaledQuantizedLinear || !Number.isFinite(scale) || !Number.isFinite(offset)) return quantizedLinear(rescale(x, scale, offset), w, wScale, bias, options);
+  return apply(T.rescaledQuantizedLinear, bias ? [x, wScale, bias] : [x, wScale], { ...linearPlan(x, w, wScale, bias, options, 'uint8'), scale, offset });
+}
+
+function linearPlan(x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedOptions, dtype: 'float32' | 'uint8') {
+  const op = 'quantizedLinear';
   const activation = options.activation ?? 'linear';
   const [K, N] = w.shape;
-  checkCommon('quantizedLinear', x, w, wScale, bias, N, activation);
-  if (w.layout !== 'dense') fail('quantizedLinear', 'the weights were packed for a convolution');
-  if (x.rank < 1 || x.shape[x.rank - 1] !== K) fail('quantizedLinear', `expected ${K} features on the input's last axis, got ${fmtShape(x.shape)}`);
-  const input = checkInput('quantizedLinear', options.input);
-  return apply(T.quantizedLinear, bias ? [x, wScale, bias] : [x, wScale], { w, input, activation, shape: [...x.shape.slice(0, -1), N] });
+  checkCommon(op, x, w, wScale, bias, N, activation, dtype);
+  if (w.layout !== 'dense') fail(op, 'the weights were packed for a convolution');
+  if (x.rank < 1 || x.shape[x.rank - 1] !== K) fail(op, `expected ${K} features on the input's last axis, got ${fmtShape(x.shape)}`);
+  return { w, input: checkInput(op, options.input), activation, shape: [...x.shape.slice(0, -1), N] };
 }
 
 /** act(conv(quant(x), W) dequantized + bias), NCHW, groups 1: a quantized Conv2D. */

@@ -379,6 +379,12 @@ export const linear: OpDef<{ activation: FusedActivation; shape: readonly number
   forward: ([x, w, b], at) => out(x, at.shape, x.dtype, x.backend.linear!(x, w, b, at.activation, at.shape)),
 };
 
+/** Inference only (no backward): linear(scaleShift(x), ...) in one kernel, x uint8 or float32; src/ops/nn.ts runs the two ops otherwise. */
+export const rescaledLinear: OpDef<{ scale: number; offset: number; activation: FusedActivation; shape: readonly number[] }> = {
+  name: 'rescaledLinear',
+  forward: ([x, w, b], at) => out(x, at.shape, 'float32', x.backend.rescaledLinear!(x, at.scale, at.offset, w, b, at.activation, at.shape)),
+};
+
 /** Inference only (no backward): maxPool2d(conv2d(...)) in one kernel; src/ops/nn.ts runs the two ops where a gradient is wanted. */
 export const conv2dMaxPool: OpDef<Conv2dGeometry & { shape: readonly number[]; activation: FusedActivation; convShape: readonly number[]; pool: Pool2dGeometry }> = {
   name: 'conv2dMaxPool',
@@ -451,6 +457,11 @@ interface QuantizedAttrs { w: PackedInt8; input: InputQuantization | null; activ
 export const quantizedLinear: OpDef<QuantizedAttrs> = {
   name: 'quantizedLinear',
   forward: ([x, s, b], at) => out(x, at.shape, 'float32', x.backend.quantizedLinear!(x, at.w, s, b ?? null, at.activation, at.input)),
+};
+
+export const rescaledQuantizedLinear: OpDef<QuantizedAttrs & { scale: number; offset: number }> = {
+  name: 'rescaledQuantizedLinear',
+  forward: ([x, s, b], at) => out(x, at.shape, 'float32', x.backend.rescaledQuantizedLinear!(x, at.scale, at.offset, at.w, s, b ?? null, at.activation, at.input)),
 };
 
 export const quantizedConv2dMaxPool: OpDef<QuantizedAttrs & Conv2dGeometry & { convShape: readonly number[]; pool: Pool2dGeometry }> = {

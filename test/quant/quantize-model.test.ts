@@ -198,6 +198,25 @@ onEachBackend('quantizeModel', (backend) => {
     }
   });
 
+  // Rescaling then QuantizedDense at inference: uint8 pixels go to the int8 GEMM through a table
+  // of the 256 rescaled, quantized values. A huge scale sends most pixels to infinity: their rows
+  // come out NaN as unfused (the kernel takes the general path then).
+  test('predict fuses Rescaling into the quantized Dense after it, with the same values', () => {
+    for (const mode of ['dynamic', 'static'] as const) {
+      for (const [scale, offset] of [[1 / 255, 0], [-0.02, 1.5], [1e38, 0]]) {
+        lt.manualSeed(31);
+        const model = new Sequential([new L.Rescaling(scale, offset, { inputShape: [300] }), new L.Dense(24, { activation: 'relu' }), new L.Dense(3)]);
+        const sample = lt.randint(0, 4, [16, 300], { generator: new lt.Generator(32) }).cast('float32');
+        const { model: q } = lt.quant.quantizeModel(model, { mode, sample, minCosine: -1 });
+        assert.equal(q.layers[1].type, 'quantizeddense');
+        const x = lt.randint(0, 256, [40, 300], { generator: new lt.Generator(33) }).cast('uint8');
+        const oneByOne = lt.noGrad(() => q.layers.reduce((h, l) => l.call(h), x));
+        assert.deepEqual(Array.from(q.predict(x).dataSync()), Array.from(oneByOne.dataSync()), `${mode}, scale ${scale}, offset ${offset}`);
+        if (scale > 1) assert.ok(Array.from(oneByOne.dataSync()).some(Number.isNaN), 'rows with infinite inputs are NaN');
+      }
+    }
+  });
+
   test('the int8 model saves with int8 tensors and loads back, predicting bit for bit', () => {
     for (const mode of ['dynamic', 'static'] as const) {
       const model = cnn(7);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as lt from '../../src/index.js';
-import { Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU } from '../../src/nn/layers/index.js';
+import { Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Rescaling } from '../../src/nn/layers/index.js';
 import { assertClose, assertThrowsLathe, onEachBackend, rand64 } from '../helpers.js';
 
 const values = (t: lt.Tensor) => Array.from(t.dataSync());
@@ -224,6 +224,28 @@ onEachBackend('Sequential inference reuses its intermediates', (backend) => {
     };
     assertClose(model.predict(x), recorded, EXACT, 'predict');
     assert.equal(fusedCalls, 1, 'the tanh conv and its 3x3 pooling ran as one');
+  });
+
+  // Rescaling then Dense at inference: the GEMM reads the raw input (uint8 pixels or float32)
+  // and rescales each block as it packs it. Sizes cross the GEMM's row and depth blocks (96, 512)
+  // and its thread split; the values must equal the recorded forward's bit for bit.
+  test('predict fuses Rescaling into the Dense after it and gives the recorded forward exactly', () => {
+    lt.manualSeed(5);
+    for (const [dtype, scale, offset] of [['uint8', 1 / 255, 0], ['uint8', 0.0123, -1.5], ['float32', -0.37, 0.25]] as const) {
+      const model = new lt.Sequential([new Rescaling(scale, offset, { inputShape: [1100] }), new Dense(70, { activation: 'relu' }), new Dense(5, { activation: 'tanh' })]);
+      const x = dtype === 'uint8' ? lt.randint(0, 256, [200, 1100]).cast('uint8') : lt.randn([200, 1100], { std: 40 });
+      model.eval();
+      const recorded = model.call(x);
+      let rescaled = 0;
+      const dense = model.layers[1] as Dense;
+      const rescaledForward = dense.rescaledForward.bind(dense);
+      dense.rescaledForward = (...a) => (rescaled++, rescaledForward(...a));
+      for (const rows of [200, 7]) {
+        const xs = rows === 200 ? x : x.narrow(0, 0, rows).clone();
+        assertClose(model.predict(xs), rows === 200 ? recorded : recorded.narrow(0, 0, rows), EXACT, `${dtype} ${scale} ${offset}, ${rows} rows`);
+      }
+      assert.equal(rescaled, 2, 'Rescaling and Dense ran as one');
+    }
   });
 
   test('an intermediate given back is the storage of the next output of its size', { skip: backend !== 'native' && 'only the native backend recycles' }, () => {

@@ -18,7 +18,8 @@ export interface NativeAddon {
   softmax(x: F, out: F, outer: number, n: number, inner: number, log: boolean): void;
   /** Forward (which 0) takes the bias (empty: none) and the activation's index in FUSED_ACTIVATIONS. */
   /** out [M,N] = act(x [M,K] w [K,N] + bias [N]), float32, one GEMM pass. */
-  linear(x: Float32Array, w: Float32Array, bias: Float32Array, out: Float32Array, M: number, N: number, K: number, activation: number): void;
+  /** With scale and offset, x (float32 or uint8) is read as x * scale + offset. */
+  linear(x: Float32Array | Uint8Array, w: Float32Array, bias: Float32Array, out: Float32Array, M: number, N: number, K: number, activation: number, scale?: number, offset?: number): void;
   /** With `pooling` (one image's max-pooling geometry), `out` receives the pooled output. */
   conv2d(which: 0 | 1 | 2, a: F, b: F, out: F, geometry: Float64Array, bias?: F, activation?: number, pooling?: Float64Array): void;
   conv2dAsync(which: 0, a: F, b: F, out: F, geometry: Float64Array, bias: F, activation: number): Promise<void>;
@@ -50,7 +51,8 @@ export interface NativeAddon {
   qPackWeights(w: Int8Array, K: number, N: number, transB: boolean): unknown;
   qPackConvWeights(w: Int8Array, O: number, C: number, KH: number, KW: number): unknown;
   /** inScale <= 0: quantize x dynamically. act: the index in FUSED_ACTIVATIONS. */
-  qLinear(x: Float32Array, M: number, K: number, packed: unknown, wScale: Float32Array, bias: Float32Array, act: number, inScale: number, inZero: number, out: Float32Array): void;
+  /** With scale and offset, x is uint8 read as x * scale + offset. */
+  qLinear(x: Float32Array | Uint8Array, M: number, K: number, packed: unknown, wScale: Float32Array, bias: Float32Array, act: number, inScale: number, inZero: number, out: Float32Array, scale?: number, offset?: number): void;
   qConv2d(x: Float32Array, geometry: Float64Array, packed: unknown, wScale: Float32Array, bias: Float32Array, act: number, inScale: number, inZero: number, out: Float32Array, pooling?: Float64Array): void;
   qGemmInt32(a: Uint8Array, M: number, aZero: number, packed: unknown, out: Int32Array): void;
   /** scale <= 0: dynamic. Returns the [scale, zeroPoint] used. */

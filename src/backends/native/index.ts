@@ -241,6 +241,13 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       return out;
     },
 
+    rescaledLinear(x, scale, offset, w, bias, activation, outShape) {
+      const [K, N] = w.shape;
+      const out = allocOutput('float32', sizeOf(outShape)) as Float32Array;
+      if (out.length > 0) addon.linear(x.buf as Float32Array | Uint8Array, w.buf as Float32Array, bias.buf as Float32Array, out, out.length / N, N, K, FUSED_ACTIVATIONS.indexOf(activation), scale, offset);
+      return out;
+    },
+
     conv2dMaxPool(x, w, bias, activation, g, convShape, pool, outShape) {
       const out = allocOutput(x.dtype, sizeOf(outShape)) as F;
       // The pooling geometry counts one image's planes: the kernel pools image by image.

@@ -5,7 +5,7 @@ import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { sizeOf } from '../../tensor/shape.js';
 import type { NativeAddon } from './addon.js';
 
-type QuantizedKernels = Required<Pick<Backend, 'packInt8' | 'quantizedLinear' | 'quantizedConv2d' | 'quantizedConv2dMaxPool'>>;
+type QuantizedKernels = Required<Pick<Backend, 'packInt8' | 'quantizedLinear' | 'rescaledQuantizedLinear' | 'quantizedConv2d' | 'quantizedConv2dMaxPool'>>;
 
 const NO_BIAS = new Float32Array(0);
 
@@ -32,6 +32,14 @@ export function nativeQuantizedKernels(
       const out = alloc('float32', M * N) as Float32Array;
       addon.qLinear(x.buf as Float32Array, M, K, handle(w, 'dense'), wScale.buf as Float32Array, (bias?.buf ?? NO_BIAS) as Float32Array,
         FUSED_ACTIVATIONS.indexOf(activation), input?.scale ?? 0, input?.zeroPoint ?? 0, out);
+      return out;
+    },
+    rescaledQuantizedLinear(x, scale, offset, w, wScale, bias, activation, input) {
+      const [K, N] = w.shape;
+      const M = sizeOf(x.shape) / K;
+      const out = alloc('float32', M * N) as Float32Array;
+      addon.qLinear(x.buf as Uint8Array, M, K, handle(w, 'dense'), wScale.buf as Float32Array, (bias?.buf ?? NO_BIAS) as Float32Array,
+        FUSED_ACTIVATIONS.indexOf(activation), input?.scale ?? 0, input?.zeroPoint ?? 0, out, scale, offset);
       return out;
     },
     quantizedConv2d(x, w, wScale, bias, activation, input, g, outShape) {

@@ -2,7 +2,7 @@
 // Keras' layout, so the forward is one GEMM and the bias+activation one fused kernel.
 import { FUSED_ACTIVATIONS, type FusedActivation } from '../../backends/backend.js';
 import { fail, fmtShape } from '../../errors.js';
-import { linear, matmul } from '../../ops/functions.js';
+import { linear, matmul, rescale, rescaledLinear } from '../../ops/functions.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ACTIVATIONS, activationName } from '../activations.js';
 import type { ConfigReader, Json } from '../config.js';
@@ -66,13 +66,28 @@ export class Dense extends Layer {
   }
 
   forward(x: Tensor): Tensor {
+    return this.project(x);
+  }
+
+  /**
+   * this.call(rescale(x, scale, offset)), for Rescaling.fuseWith at inference: one kernel where
+   * the backend rescales x (uint8 pixels, say) block by block as its GEMM packs it.
+   */
+  rescaledForward(x: Tensor, scale: number, offset: number): Tensor {
+    if (!this.built) this.build(x.shape.slice(1));
+    return this.project(x, { scale, offset });
+  }
+
+  private project(x: Tensor, rescaling?: { scale: number; offset: number }): Tensor {
     const features = this.kernel.shape[0];
     if (x.shape[x.rank - 1] !== features) fail(this.name, `expected ${features} features on the last axis, got input ${fmtShape(x.shape)}`);
-    const fused = (FUSED_ACTIVATIONS as readonly string[]).includes(this.activation) && this.activation !== 'sigmoid';
+    if (!this.bias) return ACTIVATIONS[this.activation](matmul(rescaling ? rescale(x, rescaling.scale, rescaling.offset) : x, this.kernel));
     // One kernel for the product, bias and activation at inference (the linear op); with
     // gradients recorded, matmul then biasActivation.
-    const y = this.bias ? linear(x, this.kernel, this.bias, fused ? (this.activation as FusedActivation) : 'linear') : matmul(x, this.kernel);
-    return fused && this.bias ? y : ACTIVATIONS[this.activation](y);
+    const fused = (FUSED_ACTIVATIONS as readonly string[]).includes(this.activation) && this.activation !== 'sigmoid';
+    const activation = fused ? (this.activation as FusedActivation) : 'linear';
+    const y = rescaling ? rescaledLinear(x, rescaling.scale, rescaling.offset, this.kernel, this.bias, activation) : linear(x, this.kernel, this.bias, activation);
+    return fused ? y : ACTIVATIONS[this.activation](y);
   }
 
   override getConfig(): Record<string, Json> {

@@ -6,8 +6,8 @@
 // whenever the kernel's storage changes (a load assigns new storage).
 import { FUSED_ACTIVATIONS, type FusedActivation, type InputQuantization, type PackedInt8 } from '../../backends/backend.js';
 import { fail, fmtShape } from '../../errors.js';
-import { cast, ones, zeros } from '../../ops/functions.js';
-import { type QuantizedConv2dOptions, packInt8, quantizedConv2d, quantizedConv2dMaxPool, quantizedLinear } from '../../ops/quantized.js';
+import { cast, ones, rescale, zeros } from '../../ops/functions.js';
+import { type QuantizedConv2dOptions, packInt8, quantizedConv2d, quantizedConv2dMaxPool, quantizedLinear, rescaledQuantizedLinear } from '../../ops/quantized.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ACTIVATIONS, activationName } from '../activations.js';
 import { ConfigReader, type Json } from '../config.js';
@@ -147,6 +147,16 @@ export class QuantizedDense extends QuantizedLayer {
   forward(x: Tensor): Tensor {
     const [fused, after] = this.splitActivation();
     return after(quantizedLinear(this.floatInput(x), this.packedKernel('dense'), this.kernelScale, this.bias, { activation: fused, input: this.input }));
+  }
+
+  /**
+   * this.call(rescale(x, scale, offset)), for Rescaling.fuseWith at inference: uint8 pixels
+   * become the int8 GEMM's operand through one table lookup, with no float copy between.
+   */
+  rescaledForward(x: Tensor, scale: number, offset: number): Tensor {
+    if (x.dtype !== 'uint8') return this.call(rescale(x, scale, offset));
+    const [fused, after] = this.splitActivation();
+    return after(rescaledQuantizedLinear(x, scale, offset, this.packedKernel('dense'), this.kernelScale, this.bias, { activation: fused, input: this.input }));
   }
 
   override getConfig(): Record<string, Json> {

@@ -7,6 +7,15 @@ import type { ConfigReader, Json } from '../config.js';
 import { Layer, type LayerOptions } from '../layer.js';
 import { readLayerOptions } from './layer-config.js';
 
+/** A layer whose rescaledForward(x, scale, offset) equals call(rescale(x, scale, offset)), done inside its kernel. */
+export interface TakesRescaledInput {
+  rescaledForward(x: Tensor, scale: number, offset: number): Tensor;
+}
+
+function takesRescaledInput(layer: Layer): layer is Layer & TakesRescaledInput {
+  return typeof (layer as Partial<TakesRescaledInput>).rescaledForward === 'function';
+}
+
 export class Rescaling extends Layer {
   readonly type = 'rescaling';
   readonly scale: number;
@@ -30,6 +39,12 @@ export class Rescaling extends Layer {
 
   forward(x: Tensor): Tensor {
     return rescale(x, this.scale, this.offset); // one pass: cast, scale and shift
+  }
+
+  /** Inference: a layer after this one that can rescale its input in its own kernel (Dense, QuantizedDense) does. */
+  override fuseWith(next: Layer): ((x: Tensor) => Tensor) | null {
+    if (!takesRescaledInput(next) || !next.built) return null;
+    return (x) => next.rescaledForward(x, this.scale, this.offset);
   }
 
   override getConfig(): Record<string, Json> {
