@@ -3,14 +3,19 @@
 // (run.json, config.json, metrics.jsonl with step and eval lines, checkpoints/last.safetensors,
 // model/ with its tokenizer) plus samples.jsonl. --json prints one line per evaluation and then
 // {"done": true, "iterations", "ms_per_iter", "val_loss", "model_dir"}.
+// With a GPU (--backend webgpu) the model is built and trained there; the samples and the saved
+// model come from a copy of its weights read back to the CPU.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Backend } from '../backends/backend.js';
+import { getBackend, setBackend } from '../backends/registry.js';
 import { LatheError, fail } from '../errors.js';
 import { generate } from '../models/gpt/generate.js';
 import { GPT, nextTokenLoss } from '../models/gpt/gpt.js';
 import { saveGPT } from '../models/gpt/saved.js';
 import { optimizerFromConfig } from '../optim/index.js';
 import { manualSeed } from '../tensor/random.js';
+import { hostTensors } from '../train/checkpoint.js';
 import { loadTextData, readLanguageModelConfig, trainLanguageModel } from '../train/lm/index.js';
 import { type RunSummary, RunWriter, hyperparametersFromConfig, prepareRunFolder } from '../train/runs/index.js';
 
@@ -22,6 +27,8 @@ export interface TrainFlags {
   seed?: number;
   json: boolean;
   resume: boolean;
+  /** The GPU backend to train on (webgpu, set up); the CPU backend current at the call otherwise. */
+  gpu?: Backend | null;
 }
 
 /** nanoGPT's sample.py: temperature 0.8, top-k 200 (all of a character vocabulary). */
@@ -37,9 +44,13 @@ export async function trainLanguageModelCommand(configFile: string, raw: unknown
   const { tokenizer, windows } = data;
   manualSeed(config.seed);
   const { type: _, ...modelFields } = config.model;
-  const model = naming('config.model', () => GPT.fromConfig({ ...modelFields, vocabSize: tokenizer.vocabSize, seed: config.seed }, 'config.model'));
+  const host = getBackend().name;
+  const gpu = flags.gpu ?? null;
+  // The weights are created on the current backend: the GPU's while it is set up.
+  const model = onBackend(gpu?.name ?? host, () => naming('config.model', () => GPT.fromConfig({ ...modelFields, vocabSize: tokenizer.vocabSize, seed: config.seed }, 'config.model')));
   model.optimizer = optimizerFromConfig(config.optimizer, 'config.compile.optimizer');
   model.optimizer.attach(model.parameters(), 'config.compile.optimizer');
+  const onHost = async () => (gpu ? gptOnHost(model, host) : model);
   const prompt = firstPrompt(tokenizer, windows.train.tokens);
 
   const { runDir, lastCheckpoint: ckptFile } = prepareRunFolder(configFile, raw, { out: flags.out, resume: flags.resume });
@@ -72,11 +83,16 @@ export async function trainLanguageModelCommand(configFile: string, raw: unknown
 
   let summary: RunSummary = emptySummary();
   try {
+    // On a GPU the run's own tensors (each batch, the positions) are made there too, as fit does.
+    if (gpu) setBackend(gpu.name);
     const result = await trainLanguageModel(model, windows, {
       ...fit,
       seed: config.seed,
       loss: nextTokenLoss,
-      sample: (maxTokens) => tokenizer.decode([...generate(model, [prompt.id], { maxTokens, ...SAMPLING, seed: config.seed })]),
+      sample: async (maxTokens) => {
+        const sampler = await onHost();
+        return onBackend(host, () => tokenizer.decode([...generate(sampler, [prompt.id], { maxTokens, ...SAMPLING, seed: config.seed })]));
+      },
       checkpointFile: ckptFile,
       resume: flags.resume,
       time: () => run.elapsed(),
@@ -89,10 +105,12 @@ export async function trainLanguageModelCommand(configFile: string, raw: unknown
         else say(`step ${r.step}/${fit.iterations}: train loss ${r.loss.toFixed(4)}, val loss ${r.val_loss?.toFixed(4) ?? '-'}, lr ${r.lr.toExponential(2)}, ${r.ms_per_iter} ms/step${sample !== null ? `\n${prompt.text}${sample}\n` : ''}`);
       },
     });
+    setBackend(host);
     const modelDir = path.join(runDir, 'model');
-    saveGPT(model, modelDir, { tokenizer, dataset: 'text' });
+    const trained = await onHost();
+    saveGPT(trained, modelDir, { tokenizer, dataset: 'text' });
     // --save-to: a second copy where a server looks, e.g. a model repository's models/shakespeare/1.
-    if (flags.saveTo) saveGPT(model, flags.saveTo, { tokenizer, dataset: 'text' });
+    if (flags.saveTo) saveGPT(trained, flags.saveTo, { tokenizer, dataset: 'text' });
     summary = { ...summary, loss: result.loss, val_loss: result.valLoss, iterations: result.iterations, ms_per_iter: result.msPerIter, peak_rss_mb: peakRssMb() };
     run.finish('finished', summary);
     if (flags.json) console.log(JSON.stringify({ done: true, iterations: result.iterations, ms_per_iter: result.msPerIter, val_loss: result.valLoss, model_dir: modelDir }));
@@ -100,8 +118,32 @@ export async function trainLanguageModelCommand(configFile: string, raw: unknown
   } catch (e) {
     run.finish('failed', { ...summary, peak_rss_mb: peakRssMb() }, (e as Error).message);
     throw e;
+  } finally {
+    setBackend(host);
   }
   return 0;
+}
+
+/** f() with `backend` current, which is where the tensors it creates live. */
+function onBackend<T>(backend: string, f: () => T): T {
+  const before = getBackend().name;
+  setBackend(backend);
+  try {
+    return f();
+  } finally {
+    setBackend(before);
+  }
+}
+
+/** A copy of a GPU model on the `host` backend, its weights read back: generation reads each token's logits at once, and saving is synchronous. */
+async function gptOnHost(model: GPT, host: string): Promise<GPT> {
+  const weights = await hostTensors(model.stateDict());
+  return onBackend(host, () => {
+    const copy = new GPT(model.config);
+    copy.loadStateDict(weights);
+    if (model.optimizer) copy.optimizer = model.optimizer; // its config goes in model.json (saveGPT)
+    return copy;
+  });
 }
 
 /** The sample's prompt: "\n" as nanoGPT's sample.py, or the text's first token when "\n" has no id. */

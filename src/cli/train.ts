@@ -44,7 +44,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (backend === 'js' || backend === 'native') setBackend(backend);
   if (backend === 'webgpu') setBackend(listBackends().includes('native') ? 'native' : 'js');
   if (isLanguageModelConfig(raw)) {
-    if (backend === 'webgpu') fail('train', '--backend webgpu: language-model training (a "text" dataset) does not run on webgpu yet; use js or native');
     if (flags.epochs !== undefined) fail('train', '--epochs: a language model config counts iterations; pass --iterations N');
     if (flags.download) fail('train', '--download: a "text" dataset is a local file; nothing to download');
     const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -56,6 +55,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       seed: flags.seed as number | undefined,
       json: Boolean(flags.json),
       resume: Boolean(flags.resume),
+      gpu: backend === 'webgpu' ? await initWebGPU() : null,
     });
   }
   if (flags.iterations !== undefined) fail('train', '--iterations applies to language model configs (a "text" dataset); this config counts epochs: pass --epochs N');

@@ -4,7 +4,7 @@
 // parameters, so writing into it would clip them twice.
 import { noGrad } from '../autograd/engine.js';
 import { fail } from '../errors.js';
-import { clip } from '../ops/elementwise.js';
+import { clip, div, maximum, minimum, sqrt } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -36,6 +36,25 @@ export function scaleGrad(g: Tensor, scale: number): Tensor {
 
 export function clipValue(g: Tensor, limit: number): Tensor {
   return noGrad(() => clip(g, -limit, limit));
+}
+
+/**
+ * clipNorm or globalClipNorm on a GPU: the norms and scales stay on the device, so a step
+ * queues without waiting for a read-back. The squares sum in float32 there (WGSL has no
+ * float64). A non-finite norm cannot skip the step as on the CPU (knowing it would wait for the
+ * GPU): the gradients scale by NaN or 0, and the loss the training loop reads back next
+ * reports the step.
+ */
+export function clipOnDevice(grads: (Tensor | null)[], kind: 'clipNorm' | 'globalClipNorm', maxNorm: number): (Tensor | null)[] {
+  return noGrad(() => {
+    const squares = grads.map((g) => g && sum(g.square()));
+    if (kind === 'clipNorm') return grads.map((g, i) => g && g.mul(div(maxNorm, maximum(sqrt(squares[i]!), maxNorm))));
+    const present = squares.filter((s): s is Tensor => s !== null);
+    if (present.length === 0) return grads;
+    const total = sqrt(present.reduce((a, b) => a.add(b)));
+    const scale = minimum(div(maxNorm, total.add(1e-6)), 1);
+    return grads.map((g) => g && g.mul(scale));
+  });
 }
 
 function checkLimit(where: string, key: string, v: number): void {

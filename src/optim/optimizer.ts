@@ -8,8 +8,8 @@ import type { Json } from '../nn/config.js';
 import { zerosLike } from '../tensor/create.js';
 import { isReadAsync, markChangedInPlace } from '../tensor/inplace.js';
 import { sameShape } from '../tensor/shape.js';
-import { Tensor } from '../tensor/tensor.js';
-import { clipValue, globalClipScale, globalNorm, l2Norm, normClipScale, scaleGrad } from './clip.js';
+import { Tensor, readsBackAsync } from '../tensor/tensor.js';
+import { clipOnDevice, clipValue, globalClipScale, globalNorm, l2Norm, normClipScale, scaleGrad } from './clip.js';
 import { CLIPS, COMMON, isPlainObject, readOptimizerConfig } from './config.js';
 import { LearningRateSchedule } from './schedules.js';
 
@@ -69,7 +69,7 @@ export abstract class Optimizer {
   iterations = 0;
   /** Steps skipped because clipping found a non-finite gradient norm. */
   skippedSteps = 0;
-  /** The global gradient L2 norm of the last step, when clipNorm or globalClipNorm is set; a NaN guard reads it. */
+  /** The global gradient L2 norm of the last step, when clipNorm or globalClipNorm is set (null on a GPU, where it stays on the device); a NaN guard reads it. */
   lastGradNorm: number | null = null;
   protected h: Hyper = {};
   private rate: number | LearningRateSchedule = 0;
@@ -180,6 +180,10 @@ export abstract class Optimizer {
   /** Clipped gradients, or null to skip the step because their norm is not finite. */
   private clipGrads(grads: (Tensor | null)[], clip: NonNullable<Settings['clip']>): (Tensor | null)[] | null {
     if (clip.kind === 'clipValue') return grads.map((g) => g && clipValue(g, clip.limit));
+    if (grads.some((g) => g && readsBackAsync(g))) {
+      this.lastGradNorm = null; // on the device; reading it would wait for the GPU
+      return clipOnDevice(grads, clip.kind, clip.limit);
+    }
     const norms = grads.map((g) => (g ? l2Norm(g) : 0));
     const total = globalNorm(norms);
     this.lastGradNorm = total;

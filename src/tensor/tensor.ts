@@ -249,3 +249,8 @@ export class Tensor implements TensorInfo {
   gather(axis: number, index: Tensor): Tensor { return F.gather(this, axis, index); }
   indexSelect(axis: number, index: Tensor | readonly number[]): Tensor { return F.indexSelect(this, axis, index); }
 }
+
+/** Whether reading t needs `await t.data()` (a GPU backend), so that per-step item() calls would throw or stall. */
+export function readsBackAsync(t: Tensor): boolean {
+  return typeof t.backend.downloadAsync === 'function';
+}

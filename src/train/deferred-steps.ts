@@ -7,10 +7,7 @@ import { concat, tensor as makeTensor } from '../ops/functions.js';
 import { castArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 
-/** Whether reading t needs `await t.data()` (a GPU backend), so that per-step item() calls would throw or stall. */
-export function readsBackAsync(t: Tensor): boolean {
-  return typeof t.backend.downloadAsync === 'function';
-}
+export { readsBackAsync } from '../tensor/tensor.js';
 
 /** A step as queued: its loss and batch size, and, when metrics need them, its labels and predictions. */
 interface QueuedStep<I> {

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as lt from '../../src/index.js';
+import { shakespeareLikeText, tinyLanguageModelConfig } from '../train/lm-fixture.js';
 import { mlpConfig, writeSyntheticMnist } from '../train/synthetic-mnist.js';
 
 import { skip } from './webgpu-setup.js';
@@ -71,5 +72,32 @@ describe('lathe train --backend', () => {
     assert.ok(fs.existsSync(path.join(tmp, 'run-webgpu', 'checkpoints', 'last.safetensors')));
     const ckpt = lt.readCheckpoint(path.join(tmp, 'run-webgpu', 'checkpoints', 'last.safetensors'));
     assert.equal(ckpt.state.epoch, 2);
+  });
+
+  // The char-GPT's run on the GPU: global-norm clipping, evaluations, samples and checkpoints
+  // without per-step read-backs; the same figures as the CPU run within float32's rounding, and
+  // a saved model the CPU loads.
+  test('webgpu trains a language model as the CPU does and saves a GPT the CPU loads', { skip }, () => {
+    const text = path.join(tmp, 'text.txt');
+    fs.writeFileSync(text, shakespeareLikeText(4000));
+    const config = path.join(tmp, 'lm.json');
+    fs.writeFileSync(config, JSON.stringify(tinyLanguageModelConfig(text, { iterations: 12, evalInterval: 6, evalIterations: 4, sampleTokens: 20, logEvery: 3, batchSize: 4 })));
+    const results: Record<string, Record<string, unknown>[]> = {};
+    for (const backend of ['js', 'webgpu']) {
+      const r = lathe(['train', config, '--backend', backend, '--json', '--out', path.join(tmp, `lm-${backend}`)]);
+      assert.equal(r.status, 0, `${backend}: ${r.stderr}`);
+      results[backend] = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    }
+    const [cpu, gpu] = [results.js, results.webgpu];
+    assert.deepEqual(gpu.map((e) => e.iteration ?? 'done'), [6, 12, 'done']);
+    for (let i = 0; i < 2; i++) {
+      for (const k of ['train_loss', 'val_loss']) assert.ok(Math.abs((gpu[i][k] as number) - (cpu[i][k] as number)) < 2e-3, `${k} at ${gpu[i].iteration}: webgpu ${gpu[i][k]} vs js ${cpu[i][k]}`);
+    }
+    const samples = fs.readFileSync(path.join(tmp, 'lm-webgpu', 'samples.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(samples.length, 2);
+    const ckpt = lt.readCheckpoint(path.join(tmp, 'lm-webgpu', 'checkpoints', 'last.safetensors'));
+    assert.equal(ckpt.state.epoch, 12);
+    const saved = lt.loadGPT(gpu[2].model_dir as string);
+    assert.equal(saved.model.config.nEmbd, 16);
   });
 });

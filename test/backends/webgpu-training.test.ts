@@ -9,6 +9,9 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as lt from '../../src/index.js';
 import { BackupAndRestore, ModelCheckpoint, NanGuard, StepLogger } from '../../src/train/callbacks/index.js';
+import { CharTokenizer, TokenWindows } from '../../src/data/text/index.js';
+import { trainLanguageModel } from '../../src/train/lm/index.js';
+import { shakespeareLikeText } from '../train/lm-fixture.js';
 import { digitTensors } from '../train/synthetic-mnist.js';
 
 import { gpu, skip } from './webgpu-setup.js';
@@ -130,6 +133,34 @@ describe('training on webgpu', { skip }, () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  // A language model's loop (lathe train on a "text" config): the step losses come back once per
+  // log interval and the validation loss once per evaluation, never per step; a loss that turns
+  // non-finite is named by its step at the read-back.
+  test('the language-model loop reads losses back once per log interval, with global-norm clipping on the device', async () => {
+    const text = shakespeareLikeText(3000);
+    const tokenizer = CharTokenizer.fromText(text);
+    const windows = TokenWindows.fromText(text, tokenizer, { blockSize: 8, validationSplit: 0.1 });
+    const gptOn = (backend: string, lr: number) => {
+      const before = lt.getBackend().name;
+      lt.setBackend(backend);
+      try {
+        const model = lt.gpt({ vocabSize: tokenizer.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, seed: 3 });
+        model.optimizer = new lt.AdamW(model.parameters(), { lr, globalClipNorm: 0.5 });
+        return model;
+      } finally {
+        lt.setBackend(before);
+      }
+    };
+    const fit = { seed: 1, iterations: 12, batchSize: 4, gradientAccumulation: 2, evalInterval: 6, evalIterations: 3, sampleTokens: 0, logEvery: 3, loss: lt.nextTokenLoss };
+    const cpu = await trainLanguageModel(gptOn(host.name, 1e-2), windows, fit);
+    const { value: gpu, readBacks } = await countReadBacks(() => withBackend('webgpu', () => trainLanguageModel(gptOn('webgpu', 1e-2), windows, fit)));
+    assert.equal(readBacks, 4 + 2, 'at steps 3, 6, 9 and 12, and one validation estimate per evaluation');
+    for (let i = 0; i < 2; i++) {
+      for (const k of ['loss', 'val_loss'] as const) assert.ok(Math.abs(gpu.evaluations[i][k]! - cpu.evaluations[i][k]!) < 1e-3, `${k}: webgpu ${gpu.evaluations[i][k]} vs ${host.name} ${cpu.evaluations[i][k]}`);
+    }
+    await assert.rejects(withBackend('webgpu', () => trainLanguageModel(gptOn('webgpu', 1e30), windows, fit)), /^LatheError: train: the training loss is NaN at step \d+/);
   });
 
   test('the NaN guard stops at the first NaN loss, found at the read-back, naming the step', async () => {
