@@ -142,21 +142,22 @@ enum class ConvPath { Im2col, Direct, Channels, Winograd };
 // GEMM and 340 channel-vectorised (its transposes weigh on a 9-step reduction); 32->64 3x3 on
 // 13x13 (reduction 288) 1400-1520 us channel-vectorised against 1630-1690 im2col + GEMM and
 // 1570-1640 direct; at reductions of 36 and 144 the three were within 10-20%.
-// Winograd F(2x2, 3x3) takes the 3x3 convs with 16 or more channels in and out and a batch at
-// least the pool's size: MNIST's 32->64 on 13x13 at batch 32 ran 1065-1075 us against 1345
-// channel-vectorised on one core (best of 400), 573 against 698 on two.
+// Winograd F(2x2, 3x3) takes the 3x3 convs with 16 or more channels in and out: MNIST's 32->64
+// on 13x13 at batch 32 ran 1065-1075 us against 1345 channel-vectorised on one core (best of
+// 400), 573 against 698 on two; one image (its 16 GEMMs spread over two threads) p50 61-63 us
+// against 66-83 channel-vectorised and 78 direct.
 // LATHE_CONV_KERNEL (read once) forces a path for tests and benchmarks: "im2col", "channels",
 // "winograd", or a direct kernel family ("avx512", "avx2", "portable", which also turns
 // "channels" and "winograd" off); a forced path that does not cover a shape falls back to
 // im2col + GEMM.
-ConvPath floatPath(const Conv2dShape& s, int poolSize) {
+ConvPath floatPath(const Conv2dShape& s) {
   static const std::string forced = [] {
     const char* e = std::getenv("LATHE_CONV_KERNEL");
     if (e && *e && std::strcmp(e, "im2col") != 0 && std::strcmp(e, "channels") != 0 && std::strcmp(e, "winograd") != 0) conv2dDirectForceKernel(e);
     return std::string(e ? e : "");
   }();
   if (forced == "im2col") return ConvPath::Im2col;
-  if ((forced.empty() || forced == "winograd") && conv2dWinogradTakes(s, poolSize)) return ConvPath::Winograd;
+  if ((forced.empty() || forced == "winograd") && conv2dWinogradTakes(s)) return ConvPath::Winograd;
   if (forced == "winograd") return ConvPath::Im2col;
   const bool direct = forced != "channels" && conv2dDirectTakes(s);
   // Under 16 output channels most of each channel vector would be padding.
@@ -204,7 +205,7 @@ void conv2dIm2col(const T* x, const T* w, const T* bias, int act, T* y, const Co
 template <typename T>
 void conv2d(const T* x, const T* w, const T* bias, int act, T* y, const Conv2dShape& s, ThreadPool& pool) {
   if constexpr (std::is_same_v<T, float>) {
-    switch (floatPath(s, pool.size())) {
+    switch (floatPath(s)) {
       case ConvPath::Direct: return conv2dDirect(x, w, bias, act, y, s, pool);
       case ConvPath::Channels: return conv2dChannels(x, w, bias, act, y, s, pool);
       case ConvPath::Winograd: return conv2dWinograd(x, w, bias, act, y, s, pool);
@@ -235,7 +236,7 @@ void conv2dMaxPool(const float* x, const float* w, const float* bias, int act, c
     all.planes = s.N * s.O;
     return maxPool2d<float>(y.data(), after.y, nullptr, all, pool);
   }
-  switch (floatPath(s, pool.size())) {
+  switch (floatPath(s)) {
     case ConvPath::Direct: return conv2dDirect(x, w, bias, act, nullptr, s, pool, &after);
     case ConvPath::Channels: return conv2dChannels(x, w, bias, act, nullptr, s, pool, &after);
     case ConvPath::Winograd: return conv2dWinograd(x, w, bias, act, nullptr, s, pool, &after);

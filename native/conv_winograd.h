@@ -9,8 +9,9 @@
 namespace lathe {
 
 // AVX-512 present; 3x3, stride 1, dilation 1, one group; enough channels for the GEMMs to run
-// near peak (at least 16 in and out); a batch that spreads over the pool image by image.
-bool conv2dWinogradTakes(const Conv2dShape& s, int poolSize);
+// near peak (at least 16 in and out). Groups of images spread over the pool; a batch of fewer
+// groups than threads (one image) spreads each group's 16 GEMMs instead.
+bool conv2dWinogradTakes(const Conv2dShape& s);
 
 // y = act(conv(x, w) + bias), as conv2d<float>; with `after`, each image pooled into after->y.
 // Rounding differs from the direct conv's by a few ulps of the largest partial sums (1-2e-6 of

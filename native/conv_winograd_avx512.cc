@@ -164,9 +164,9 @@ LATHE_WINOGRAD_TARGET void outputTransform(const float* M, const float* bias, bo
 
 }  // namespace
 
-bool conv2dWinogradTakes(const Conv2dShape& s, int poolSize) {
+bool conv2dWinogradTakes(const Conv2dShape& s) {
   if (!conv_direct::cpuHasAvx512Fma() || s.KH != 3 || s.KW != 3 || s.sh != 1 || s.sw != 1 || s.dh != 1 || s.dw != 1 || s.groups != 1) return false;
-  if (s.C < 16 || s.O < 16 || s.N < poolSize || s.OH < 1 || s.OW < 1) return false;
+  if (s.C < 16 || s.O < 16 || s.OH < 1 || s.OW < 1) return false;
   return groupImages(geometryOf(s)) >= 1;
 }
 
@@ -180,33 +180,44 @@ void conv2dWinograd(const float* x, const float* w, const float* bias, int act, 
   transformWeights(w, g, U, uStride, pool);
   const int64_t G = groupImages(g), groups = (s.N + G - 1) / G;
   const int64_t inSize = g.C * g.H * g.W, P = g.OH * g.OW, outSize = g.O * P;
-  pool.run(groups, [&](int64_t grp) {
+  // Fewer groups than threads (a single image, when serving): the groups run one by one and
+  // each spreads its 16 GEMMs over the pool, each thread keeping its share of U in its cache.
+  const bool spreadProducts = groups < pool.size();
+  auto group = [&](int64_t grp) {
     const int64_t n0 = grp * G, images = std::min(G, s.N - n0), GT = images * g.T;
     const int64_t vStride = matrixStride(GT * g.Cp), mStride = matrixStride(GT * g.Op);
-    thread_local std::vector<float> xc, V, M, stage;
+    thread_local std::vector<float> xc, Vbuf, Mbuf, stage;
     xc.assign(g.Hp * g.Wp * g.Cp, 0.0f);  // the padding, and channels past C, stay zero
-    V.resize(kXi * vStride);
-    M.resize(kXi * mStride);
+    Vbuf.resize(kXi * vStride);
+    Mbuf.resize(kXi * mStride);
     stage.resize(P * g.Op);
+    float *const V = Vbuf.data(), *const M = Mbuf.data();  // pointers: workers running the products have their own Vbuf
     for (int64_t i = 0; i < images; i++) {
       const float* xn = x + (n0 + i) * inSize;
       const int64_t rows = std::min(g.H, g.Hp - g.ph), cols = std::min(g.W, g.Wp - g.pw);
       for (int64_t h = 0; h < rows; h++)  // row h of every channel: [C][cols] -> [cols][Cp]
         transposeFloats(xn + h * g.W, g.H * g.W, g.C, cols, xc.data() + ((h + g.ph) * g.Wp + g.pw) * g.Cp, g.Cp);
-      inputTransform(xc.data(), V.data(), g, i * g.T, vStride);
+      inputTransform(xc.data(), V, g, i * g.T, vStride);
     }
-    // M[xi] [GT x O] = V[xi] [GT x Cp] x U[xi] [Cp x O], on this thread (the groups share the pool).
-    for (int xi = 0; xi < kXi; xi++)
-      sgemm(false, false, GT, g.O, g.Cp, V.data() + xi * vStride, g.Cp, U + xi * uStride, g.Op,
-            M.data() + xi * mStride, g.Op, false, nullptr);
+    // M[xi] [GT x O] = V[xi] [GT x Cp] x U[xi] [Cp x O], each on one thread.
+    auto product = [&](int64_t xi) {
+      sgemm(false, false, GT, g.O, g.Cp, V + xi * vStride, g.Cp, U + xi * uStride, g.Op, M + xi * mStride, g.Op, false, nullptr);
+    };
+    if (spreadProducts) pool.run(kXi, product);
+    else
+      for (int xi = 0; xi < kXi; xi++) product(xi);
     for (int64_t i = 0; i < images; i++) {
       float* yn = convImageOutput(y, n0 + i, outSize, after);
-      outputTransform(M.data(), bias, act == 1, stage.data(), g, i * g.T, mStride);
+      outputTransform(M, bias, act == 1, stage.data(), g, i * g.T, mStride);
       transposeFloats(stage.data(), g.Op, P, g.O, yn, P);
       if (act >= 2) conv_direct::activateRows(yn, outSize, act);
       if (after) poolImage(yn, n0 + i, *after, pool);
     }
-  });
+  };
+  if (spreadProducts)
+    for (int64_t grp = 0; grp < groups; grp++) group(grp);
+  else
+    pool.run(groups, group);
 }
 
 }  // namespace lathe
@@ -214,7 +225,7 @@ void conv2dWinograd(const float* x, const float* w, const float* bias, int act, 
 #else
 
 namespace lathe {
-bool conv2dWinogradTakes(const Conv2dShape&, int) { return false; }
+bool conv2dWinogradTakes(const Conv2dShape&) { return false; }
 void conv2dWinograd(const float*, const float*, const float*, int, float*, const Conv2dShape&, ThreadPool&, const PoolAfter*) {}
 }  // namespace lathe
 
