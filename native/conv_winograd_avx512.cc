@@ -58,38 +58,63 @@ int64_t groupImages(const Geometry& g) { return std::min(kMaxGroupImages, kMaxGr
 // evict each other on every access (measured 8x slower on F(2x2)'s output transform).
 int64_t matrixStride(int64_t floats) { return roundUp(floats, 1024) + 16; }
 
+// G x for the three values x of a kernel column (or a row of G g), eight kernels at a time in
+// double: G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
+LATHE_WINOGRAD_TARGET inline void gColumn(__m512d x0, __m512d x1, __m512d x2, __m512d u[kN]) {
+  const __m512d half = _mm512_set1_pd(0.5);
+  u[0] = x0;
+  u[1] = _mm512_mul_pd(_mm512_add_pd(_mm512_add_pd(x0, x1), x2), half);
+  u[2] = _mm512_mul_pd(_mm512_add_pd(_mm512_sub_pd(x0, x1), x2), half);
+  u[3] = x2;
+}
+
+// G g G^T for eight kernels, k[t] holding tap t of each (t = 3 * row + column).
+LATHE_WINOGRAD_TARGET inline void transformKernels(const __m512d k[9], __m512d u[kXi]) {
+  __m512d gg[kN][3];  // G g, column by column
+  for (int j = 0; j < 3; j++) {
+    __m512d col[kN];
+    gColumn(k[j], k[3 + j], k[6 + j], col);
+    for (int i = 0; i < kN; i++) gg[i][j] = col[i];
+  }
+  for (int i = 0; i < kN; i++) gColumn(gg[i][0], gg[i][1], gg[i][2], u + i * kN);
+}
+
+// U's entries for input channel c, sixteen output channels at a time, from the taps laid out
+// [C * 9][O] (taps[(c * 9 + t) * O + o]): loads and stores are whole vectors along o.
+LATHE_WINOGRAD_TARGET void transformChannel(const float* taps, const Geometry& g, int64_t c, float* U, int64_t uStride) {
+  for (int64_t o = 0; o < g.O; o += kLanes) {
+    const __mmask16 m = g.O - o >= kLanes ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (g.O - o)) - 1);
+    __m512d lo[9], hi[9];
+    for (int t = 0; t < 9; t++) {
+      const __m512 v = _mm512_maskz_loadu_ps(m, taps + (c * 9 + t) * g.O + o);
+      lo[t] = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+      hi[t] = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    }
+    __m512d ulo[kXi], uhi[kXi];
+    transformKernels(lo, ulo);
+    transformKernels(hi, uhi);
+    for (int xi = 0; xi < kXi; xi++) {  // rounded to float once
+      const __m512d both = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(_mm512_cvtpd_ps(ulo[xi]))), _mm256_castps_pd(_mm512_cvtpd_ps(uhi[xi])), 1);
+      _mm512_mask_storeu_ps(U + xi * uStride + c * g.Op + o, m, _mm512_castpd_ps(both));
+    }
+  }
+}
+
 // U[xi] (uStride floats apart) [c][o] = (G g G^T)[xi] for the 3x3 kernel g = w[o][c], rows
-// c >= C zero; rounded to float once, from double. Spread over the pool by input channel, each
-// thread's stores running along o: done on one thread, scattered, it was 60-100 us of a 700 us
-// batch-32 conv on two.
+// c >= C zero; computed in double and rounded to float once. The weights go [O][C * 9] ->
+// [C * 9][O] first, so the transform runs on vectors of 16 output channels; spread over the
+// pool by input channel. One kernel at a time, scalar, it was the largest part of a single
+// image's conv (MNIST's conv2: 18% of its samples against the GEMMs' 16%).
 void transformWeights(const float* w, const Geometry& g, float* U, int64_t uStride, ThreadPool& pool) {
-  auto gcol = [](const double k[3], double u[kN]) {  // G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
-    u[0] = k[0];
-    u[1] = (k[0] + k[1] + k[2]) / 2;
-    u[2] = (k[0] - k[1] + k[2]) / 2;
-    u[3] = k[2];
-  };
+  std::vector<float> taps(static_cast<size_t>(g.C * 9 * g.O));
+  transposeFloats(w, g.C * 9, g.O, g.C * 9, taps.data(), g.O);
   pool.parallelFor(g.Cp, 4, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; c++) {
       if (c >= g.C) {
         for (int xi = 0; xi < kXi; xi++) std::memset(U + xi * uStride + c * g.Op, 0, sizeof(float) * g.Op);
         continue;
       }
-      for (int64_t o = 0; o < g.O; o++) {
-        const float* k = w + (o * g.C + c) * 9;
-        double gg[kN][3];  // G g, column by column
-        for (int j = 0; j < 3; j++) {
-          const double col[3] = {k[j], k[3 + j], k[6 + j]};
-          double u[kN];
-          gcol(col, u);
-          for (int i = 0; i < kN; i++) gg[i][j] = u[i];
-        }
-        for (int i = 0; i < kN; i++) {
-          double u[kN];
-          gcol(gg[i], u);
-          for (int j = 0; j < kN; j++) U[(i * kN + j) * uStride + c * g.Op + o] = static_cast<float>(u[j]);
-        }
-      }
+      transformChannel(taps.data(), g, c, U, uStride);
     }
   });
 }
