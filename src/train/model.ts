@@ -3,7 +3,7 @@
 import { noGrad } from '../autograd/engine.js';
 import { fail, fmtShape } from '../errors.js';
 import { getLoss, type Loss } from '../nn/losses.js';
-import { Module } from '../nn/module.js';
+import { Module, inInference } from '../nn/module.js';
 import { concat, indexSelect, narrow, tensor as makeTensor } from '../ops/functions.js';
 import { getMetric, type Metric } from '../metrics/index.js';
 import { getOptimizer, type Optimizer } from '../optim/index.js';
@@ -133,19 +133,16 @@ export abstract class Model extends Module {
   predict(x: Tensor, options: { batchSize?: number } = {}): Tensor {
     const batchSize = checkBatchSize('predict', options.batchSize ?? 256);
     if (x.rank < 1 || x.shape[0] < 1) fail('predict', `expected a batch of examples, got shape ${fmtShape(x.shape)}`);
-    const wasTraining = this.training;
-    this.eval();
-    try {
-      const gpu = gpuBackendOf(this);
-      return noGrad(() => {
+    const gpu = gpuBackendOf(this);
+    // Every module in eval mode for the call only (inInference), without gradients.
+    return inInference(() =>
+      noGrad(() => {
         if (x.shape[0] <= batchSize) return this.call(toGpu(x, gpu));
         const outs: Tensor[] = [];
         for (let start = 0; start < x.shape[0]; start += batchSize) outs.push(this.call(toGpu(rowRange(x, start, Math.min(x.shape[0], start + batchSize)), gpu)));
         return concat(outs, 0);
-      });
-    } finally {
-      this.train(wasTraining);
-    }
+      }),
+    );
   }
 }
 
