@@ -178,6 +178,14 @@ export interface Backend {
    * writes (a 2.7 MB conv output: 220 us fresh against 50 us reused).
    */
   recycle?(buf: Buf): void;
+  /**
+   * Optional, for storage the garbage collector would otherwise free late (GPU buffers): every
+   * Tensor holding `buf` calls hold() when it takes it and letGo() when it drops it (dispose,
+   * assign); the last letGo() frees it at once. Holders collected without dispose() leave it to
+   * the collector, as without these.
+   */
+  hold?(buf: Buf): void;
+  letGo?(buf: Buf): void;
 
   /**
    * Softmax cross-entropy against integer labels, per row of logits [N, C]: the losses

@@ -36,6 +36,14 @@ export class Tensor implements TensorInfo {
     this.size = sizeOf(shape);
     this.buf = buf;
     this.backend = backend;
+    if (buf !== null) backend.hold?.(buf);
+  }
+
+  /** Takes `buf` as this tensor's storage, letting go of the one it held (a GPU buffer no tensor holds is freed then). */
+  private setStorage(buf: Buf): void {
+    if (buf !== null) this.backend.hold?.(buf);
+    if (this.buf !== null) this.backend.letGo?.(this.buf);
+    this.buf = buf;
   }
 
   get rank(): number {
@@ -132,13 +140,13 @@ export class Tensor implements TensorInfo {
     if (ArrayBuffer.isView(value)) {
       if (value.length !== this.size) fail('assign', `expected ${this.size} values for shape ${fmtShape(this.shape)}, got ${value.length}`);
       const storage = castArray(value, this.dtype);
-      this.buf = this.backend.upload(storage === value ? storage.slice() : storage, this.dtype); // never the caller's array
+      this.setStorage(this.backend.upload(storage === value ? storage.slice() : storage, this.dtype)); // never the caller's array
       return this;
     }
     if (!sameShape(value.shape, this.shape)) fail('assign', `shape ${fmtShape(value.shape)} differs from the target's ${fmtShape(this.shape)}`);
     if (value.backend !== this.backend) fail('assign', `value is on backend ${value.backend.name}, the target on ${this.backend.name}`);
     // A copy, never shared storage: optimizers update parameters in place.
-    this.buf = value.backend.cast(value, this.dtype);
+    this.setStorage(value.backend.cast(value, this.dtype));
     return this;
   }
 
@@ -151,9 +159,12 @@ export class Tensor implements TensorInfo {
     this.dispose();
   }
 
-  /** Drops the storage now instead of waiting for the garbage collector. The tensor is unusable after. */
+  /**
+   * Drops the storage now instead of waiting for the garbage collector: on a GPU its buffer goes
+   * back to the pool at once unless a view or detached copy still holds it. Unusable after.
+   */
   dispose(): void {
-    this.buf = null;
+    this.setStorage(null);
     this.grad = null;
     this.node = null;
   }

@@ -85,3 +85,26 @@ describe('webgpu memory stays flat over a training run', { skip }, () => {
     });
   });
 });
+
+describe('dispose() frees a GPU buffer at once', { skip }, () => {
+  test('the last of a tensor and its views to be disposed returns the buffer to the pool; assign lets go of the old one', async () => {
+    const inUse = () => gpu!.memory().inUseBytes;
+    const bytes = 4 * 4096;
+    const before = inUse();
+    const t = lt.randn([4096], { backend: 'js' }).to('webgpu');
+    const view = t.reshape([64, 64]);
+    assert.equal(inUse() - before, bytes, 'one buffer for the tensor and its view');
+    t.dispose();
+    assert.equal(inUse() - before, bytes, 'the view still holds it');
+    assert.equal((await view.data()).length, 4096, 'and reads it');
+    view.dispose();
+    assert.equal(inUse() - before, 0, 'freed when the view lets go too, without the collector');
+    const p = lt.zeros([4096], { backend: 'js' }).to('webgpu');
+    const ones = lt.ones([4096], { backend: 'js' }).to('webgpu');
+    p.assign(ones); // p takes a copy and lets go of its zeros
+    assert.equal(inUse() - before, 2 * bytes);
+    ones.dispose();
+    p.dispose();
+    assert.equal(inUse() - before, 0);
+  });
+});

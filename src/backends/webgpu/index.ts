@@ -126,6 +126,8 @@ export async function createWebGPUBackend(): Promise<WebGPUBackend> {
     indexAdd: (shape, dtype, axis, index, src) => indexAdd(ctx, shape, dtype, axis, index, src),
     adamUpdate: (p, g, m, v, h) => adamUpdate(ctx, p, g, m, v, h),
     recycle: (buf) => ctx.pool.recycle(buf as GpuBuf),
+    hold: (buf) => void (buf as GpuBuf).holders++,
+    letGo: (buf) => ctx.pool.letGo(buf as GpuBuf),
     memory: () => ctx.pool.memory(),
     limits: { maxStorageBufferBindingSize: ctx.device.limits.maxStorageBufferBindingSize, maxBufferSize: ctx.device.limits.maxBufferSize },
     sync: () => ctx.sync(),

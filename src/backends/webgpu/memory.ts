@@ -18,6 +18,9 @@ export class GpuBuf {
      */
     public host: TypedArray | null = null,
   ) {}
+
+  /** Tensors holding this storage (Backend.hold/letGo); the last to let go frees it. */
+  holders = 0;
 }
 
 /** Bytes a request of `bytes` is rounded up to: powers of two up to 4 KiB, then quarter steps of the power of two. */
@@ -51,8 +54,8 @@ const STORAGE_USAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST (GPUBuf
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly stats: GpuMemoryStats = { allocatedBytes: 0, inUseBytes: 0, pooledBytes: 0, buffersCreated: 0, buffersReused: 0 };
-  // A GpuBuf that the garbage collector takes gives its GPUBuffer back here (dispose() only drops
-  // the tensor's reference, since views and detached copies may share the storage).
+  // A GpuBuf that the garbage collector takes gives its GPUBuffer back here; one whose tensors
+  // all called dispose() gives it back at once (letGo: views and detached copies count as holders).
   private readonly collected = new FinalizationRegistry<{ buffer: GPUBuffer; bytes: number }>(({ buffer, bytes }) => this.release(buffer, bytes));
 
   constructor(private readonly device: GPUDevice) {}
@@ -81,6 +84,11 @@ export class BufferPool {
     this.release(buf.buffer, buf.bytes);
     buf.buffer = null;
     buf.host = null;
+  }
+
+  /** A tensor let go of buf (dispose, assign): with no holder left, its buffer returns to the pool now. */
+  letGo(buf: GpuBuf): void {
+    if (--buf.holders <= 0) this.recycle(buf);
   }
 
   private release(buffer: GPUBuffer, bytes: number): void {
