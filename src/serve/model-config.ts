@@ -31,11 +31,12 @@ export interface BatchingConfig {
 /**
  * What runs a version: "lathe" (Lathe's own ops; Lathe's ONNX importer for model.onnx),
  * "lathe-worker" (the same, in a worker thread, so the event loop never waits on a batch),
- * "onnxruntime" (onnxruntime-node, for model.onnx only), or "auto": onnxruntime for model.onnx
- * when onnxruntime-node can be imported, else lathe.
+ * "webgpu" (a Lathe saved model on the GPU through WebGPU), "onnxruntime" (onnxruntime-node,
+ * for model.onnx only), or "auto": onnxruntime for model.onnx when onnxruntime-node can be
+ * imported, else lathe.
  */
-export type RuntimeChoice = 'auto' | 'lathe' | 'lathe-worker' | 'onnxruntime';
-export const RUNTIME_CHOICES: readonly RuntimeChoice[] = ['auto', 'lathe', 'lathe-worker', 'onnxruntime'];
+export type RuntimeChoice = 'auto' | 'lathe' | 'lathe-worker' | 'webgpu' | 'onnxruntime';
+export const RUNTIME_CHOICES: readonly RuntimeChoice[] = ['auto', 'lathe', 'lathe-worker', 'webgpu', 'onnxruntime'];
 
 /** A language model's decode engine (src/serve/llm/engine.ts): continuous batching limits. */
 export interface GenerationConfig {

@@ -13,6 +13,7 @@ import type { InferenceModel } from '../io/inference.js';
 import { type BatchingConfig, defaultModelConfig, isValidName, type ModelConfig, parseModelConfig, parseVersion, selectVersions } from './model-config.js';
 import { loadLatheRuntime } from './runtimes/lathe.js';
 import { loadLatheWorkerRuntime } from './runtimes/lathe-worker.js';
+import { loadWebGPURuntime } from './runtimes/webgpu.js';
 import { importOnnxRuntime, loadOnnxRuntime, missingOnnxRuntime, type OnnxRuntimeImporter, type OnnxRuntimeModule } from './runtimes/onnxruntime.js';
 import type { RuntimeName, ServingRuntime, Signature } from './runtimes/runtime.js';
 import { isSavedGPT, type LanguageModel, type LanguageModelRuntime, loadLanguageModelRuntime } from './llm/language-model.js';
@@ -252,8 +253,9 @@ export class ModelRepository {
       return loadLanguageModelRuntime(source, config.generation);
     }
     if (config.runtime === 'lathe-worker') return loadLatheWorkerRuntime(source);
+    if (config.runtime === 'webgpu') return loadWebGPURuntime(source);
     if (!onnx) {
-      if (config.runtime === 'onnxruntime') fail(source, 'runtime "onnxruntime" serves model.onnx files; this version is a Lathe saved model (set "runtime" to "auto", "lathe" or "lathe-worker")');
+      if (config.runtime === 'onnxruntime') fail(source, 'runtime "onnxruntime" serves model.onnx files; this version is a Lathe saved model (set "runtime" to "auto", "lathe", "lathe-worker" or "webgpu")');
       return loadLatheRuntime(source);
     }
     if (config.runtime === 'lathe') return loadLatheRuntime(source);

@@ -66,5 +66,5 @@ test('bad batching fields in config.json are named', () => {
   assert.deepEqual(parseModelConfig({ batching: {} }, 'c').batching, { maxBatchSize: 32, maxQueueDelayMicroseconds: 500, maxQueueSize: 256 });
   assert.equal(parseModelConfig({ batching: { defaultTimeoutMicroseconds: 2500 } }, 'c').batching!.defaultTimeoutMicroseconds, 2500);
   assert.throws(() => parseModelConfig({ batching: { defaultTimeoutMicroseconds: 0 } }, 'config.json'), /config\.json: batching\.defaultTimeoutMicroseconds: must be an integer >= 1, got 0/);
-  assert.throws(() => parseModelConfig({ runtime: 'tensorrt' }, 'config.json'), /config\.json: runtime: must be one of "auto", "lathe", "lathe-worker", "onnxruntime", got "tensorrt"/);
+  assert.throws(() => parseModelConfig({ runtime: 'tensorrt' }, 'config.json'), /config\.json: runtime: must be one of "auto", "lathe", "lathe-worker", "webgpu", "onnxruntime", got "tensorrt"/);
 });

@@ -129,7 +129,7 @@ test('runtime onnxruntime on a Lathe saved model fails that version, naming the 
   try {
     const sv = s.repository.model('ort-on-lathe')!.versions.get(1)!;
     assert.equal(sv.state, 'END');
-    assert.match(sv.error!, /runtime "onnxruntime" serves model\.onnx files; this version is a Lathe saved model \(set "runtime" to "auto", "lathe" or "lathe-worker"\)/);
+    assert.match(sv.error!, /runtime "onnxruntime" serves model\.onnx files; this version is a Lathe saved model \(set "runtime" to "auto", "lathe", "lathe-worker" or "webgpu"\)/);
     assert.equal(s.repository.model('mlp-onnx')!.versions.get(3)!.runtime, ort ? 'onnxruntime' : 'lathe');
     assert.equal(s.repository.model('mlp')!.versions.get(2)!.runtime, 'lathe');
   } finally {

@@ -16,7 +16,7 @@ export interface Signature {
 }
 
 /** The runtimes a version's status names; config.json's "runtime" picks among them. */
-export type RuntimeName = 'lathe' | 'lathe-worker' | 'onnxruntime';
+export type RuntimeName = 'lathe' | 'lathe-worker' | 'onnxruntime' | 'webgpu';
 
 export interface ServingRuntime {
   readonly name: RuntimeName;
