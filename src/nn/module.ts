@@ -12,7 +12,9 @@ let inferenceScopes = 0;
 /**
  * Runs f with every module in inference mode, as Keras' predict passes training=False down its
  * calls: no walk over the tree to switch each module off and back on (predict() did two a call,
- * a fifth of a small model's overhead). For synchronous f: an await inside would leak the mode.
+ * a fifth of a small model's overhead). Inside, train()/eval() change nothing, so code that
+ * saves and restores a module's mode keeps it as it was. For synchronous f: an await inside
+ * would leak the mode.
  */
 export function inInference<T>(f: () => T): T {
   inferenceScopes++;
@@ -39,7 +41,7 @@ export class Module {
   }
 
   set training(on: boolean) {
-    this.trainingFlag = on;
+    if (inferenceScopes === 0) this.trainingFlag = on; // inside inInference, inference mode wins
   }
 
   /** Registers `t` as a trainable parameter under `name`, and returns it. */

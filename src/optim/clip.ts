@@ -4,8 +4,8 @@
 // parameters, so writing into it would clip them twice.
 import { noGrad } from '../autograd/engine.js';
 import { fail } from '../errors.js';
-import { clip, div, maximum, minimum, sqrt } from '../ops/elementwise.js';
-import { sum } from '../ops/reduce.js';
+import { abs, clip, div, maximum, minimum, sqrt } from '../ops/elementwise.js';
+import { max, sum } from '../ops/reduce.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** The L2 norm of one gradient, summed in float64 so float32 values above 1e19 do not overflow it. */
@@ -40,18 +40,24 @@ export function clipValue(g: Tensor, limit: number): Tensor {
 
 /**
  * clipNorm or globalClipNorm on a GPU: the norms and scales stay on the device, so a step
- * queues without waiting for a read-back. The squares sum in float32 there (WGSL has no
- * float64). A non-finite norm cannot skip the step as on the CPU (knowing it would wait for the
- * GPU): the gradients scale by NaN or 0, and the loss the training loop reads back next
- * reports the step.
+ * queues without waiting for a read-back. WGSL has no float64, so each norm is taken of the
+ * gradient divided by its largest magnitude (m * |g / m|: float32 squares of values above 1e19
+ * would overflow to a zero scale). A non-finite gradient cannot skip the step as on the CPU
+ * (knowing it would wait for the GPU): the weights turn NaN, and the loss the training loop
+ * reads back next names the step after it.
  */
 export function clipOnDevice(grads: (Tensor | null)[], kind: 'clipNorm' | 'globalClipNorm', maxNorm: number): (Tensor | null)[] {
   return noGrad(() => {
-    const squares = grads.map((g) => g && sum(g.square()));
-    if (kind === 'clipNorm') return grads.map((g, i) => g && g.mul(div(maxNorm, maximum(sqrt(squares[i]!), maxNorm))));
-    const present = squares.filter((s): s is Tensor => s !== null);
+    const norms = grads.map((g) => {
+      if (!g) return null;
+      const m = maximum(max(abs(g)), 1e-30); // 1e-30: an all-zero gradient divides by it, not by 0
+      return m.mul(sqrt(sum(div(g, m).square())));
+    });
+    if (kind === 'clipNorm') return grads.map((g, i) => g && g.mul(div(maxNorm, maximum(norms[i]!, maxNorm))));
+    const present = norms.filter((n): n is Tensor => n !== null);
     if (present.length === 0) return grads;
-    const total = sqrt(present.reduce((a, b) => a.add(b)));
+    const big = maximum(present.reduce((a, b) => maximum(a, b)), 1e-30);
+    const total = big.mul(sqrt(present.map((n) => div(n, big).square()).reduce((a, b) => a.add(b))));
     const scale = minimum(div(maxNorm, total.add(1e-6)), 1);
     return grads.map((g) => g && g.mul(scale));
   });

@@ -83,7 +83,15 @@ export class Tensor implements TensorInfo {
   /** A copy of the elements; the only way to read a GPU tensor, whose readback is asynchronous. */
   async data(): Promise<TypedArray> {
     this.checkLive('data');
-    return this.backend.downloadAsync ? this.backend.downloadAsync(this) : this.dataSync();
+    if (!this.backend.downloadAsync) return this.dataSync();
+    // Held until read: disposing the tensor while the read waits for the GPU must not free it.
+    const buf = this.buf!;
+    this.backend.hold?.(buf);
+    try {
+      return await this.backend.downloadAsync(this);
+    } finally {
+      this.backend.letGo?.(buf);
+    }
   }
 
   /** The elements as nested JS arrays (booleans for bool tensors), like torch's tolist(). */

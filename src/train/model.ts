@@ -129,7 +129,10 @@ export abstract class Model extends Module {
     }
   }
 
-  /** The model's outputs for x, computed in eval mode in batches. */
+  /**
+   * The model's outputs for x, computed in eval mode in batches. They are plain values, as Keras'
+   * predict returns arrays: a softmax output does not carry its logits to a loss (evaluate() does).
+   */
   predict(x: Tensor, options: { batchSize?: number } = {}): Tensor {
     const batchSize = checkBatchSize('predict', options.batchSize ?? 256);
     if (x.rank < 1 || x.shape[0] < 1) fail('predict', `expected a batch of examples, got shape ${fmtShape(x.shape)}`);

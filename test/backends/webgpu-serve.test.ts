@@ -65,6 +65,9 @@ describe('the webgpu serving runtime', { skip }, () => {
       }
       const bad = await fetch(`${srv.url}/v1/models/mlp-gpu:predict`, { method: 'POST', body: '{"instances": [[1, 2]]}' });
       assert.equal(bad.status, 400);
+      // :explain runs on the host copy of the model
+      const ex = await fetch(`${srv.url}/v1/models/mlp-gpu:explain`, { method: 'POST', body: JSON.stringify({ instances: [rows[0]], steps: 8 }) });
+      assert.equal(ex.status, 200, await ex.clone().text());
     } finally {
       await srv.close();
     }

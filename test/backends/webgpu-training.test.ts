@@ -10,6 +10,7 @@ import { after, describe, test } from 'node:test';
 import * as lt from '../../src/index.js';
 import { BackupAndRestore, ModelCheckpoint, NanGuard, StepLogger } from '../../src/train/callbacks/index.js';
 import { CharTokenizer, TokenWindows } from '../../src/data/text/index.js';
+import { clipGradNorm, clipOnDevice } from '../../src/optim/clip.js';
 import { trainLanguageModel } from '../../src/train/lm/index.js';
 import { shakespeareLikeText } from '../train/lm-fixture.js';
 import { digitTensors } from '../train/synthetic-mnist.js';
@@ -132,6 +133,26 @@ describe('training on webgpu', { skip }, () => {
       assert.deepEqual(await weights(resumed), await weights(whole), 'the same weights bit for bit');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Norm clipping on the device: the same scaled gradients as the CPU's float64 norms, for
+  // ordinary values, for gradients whose float32 squares would overflow, and for zero ones.
+  test('clipNorm and globalClipNorm on the device scale as the CPU does, huge and zero gradients included', async () => {
+    const cases = [[0.5, -2, 3], [1e25, -3e24, 2e24], [0, 0, 0]];
+    for (const kind of ['globalClipNorm', 'clipNorm'] as const) {
+      for (const values of cases) {
+        const grads = [values, values.map((v) => v / 2)].map((v) => lt.tensor(v, { backend: 'js' }));
+        const cpu = grads.map((g) => lt.tensor(g.dataSync(), { backend: 'js' }).requireGrad());
+        cpu.forEach((p, i) => (p.grad = grads[i]));
+        if (kind === 'globalClipNorm') clipGradNorm(cpu, 1);
+        const want = kind === 'globalClipNorm' ? cpu.map((p) => Array.from(p.grad!.dataSync())) : grads.map((g) => { const n = Math.hypot(...g.dataSync()); return Array.from(g.dataSync(), (v) => (n > 1 ? v / n : v)); });
+        const got = clipOnDevice(grads.map((g) => g.to('webgpu')), kind, 1);
+        for (let i = 0; i < 2; i++) {
+          const a = Array.from(await got[i]!.data());
+          a.forEach((v, j) => assert.ok(Math.abs(v - want[i][j]) <= 1e-6 * Math.max(1, Math.abs(want[i][j])), `${kind} ${values}: ${a} vs ${want[i]}`));
+        }
+      }
     }
   });
 

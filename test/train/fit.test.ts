@@ -180,6 +180,24 @@ describe('evaluate and predict', () => {
     assert.deepEqual(modes(m), [false, false, false, false]);
   });
 
+  test('inside predict, code that saves and restores a layer\'s mode leaves it as it was', () => {
+    const m = mlp(0, { dropout: 0.5 });
+    const drop = m.layers.find((l) => l.type === 'dropout')!;
+    const forward = drop.forward.bind(drop);
+    const seen: boolean[] = [];
+    drop.forward = (t) => {
+      const was = drop.training;
+      drop.train(true); // ignored in inference mode
+      seen.push(drop.training);
+      drop.train(was);
+      return forward(t);
+    };
+    m.train();
+    m.predict(x);
+    assert.deepEqual(seen, [false]);
+    assert.deepEqual(modes(m), [true, true, true, true]);
+  });
+
   test('the mode is restored even when the call throws', () => {
     const m = mlp(0, { dropout: 0.5 });
     m.train();

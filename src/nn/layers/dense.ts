@@ -74,6 +74,7 @@ export class Dense extends Layer {
    * the backend rescales x (uint8 pixels, say) block by block as its GEMM packs it.
    */
   rescaledForward(x: Tensor, scale: number, offset: number): Tensor {
+    if (this.forward !== Dense.prototype.forward) return this.call(rescale(x, scale, offset)); // a subclass's own forward
     if (!this.built) this.build(x.shape.slice(1));
     return this.project(x, { scale, offset });
   }

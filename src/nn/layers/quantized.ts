@@ -154,7 +154,7 @@ export class QuantizedDense extends QuantizedLayer {
    * become the int8 GEMM's operand through one table lookup, with no float copy between.
    */
   rescaledForward(x: Tensor, scale: number, offset: number): Tensor {
-    if (x.dtype !== 'uint8') return this.call(rescale(x, scale, offset));
+    if (x.dtype !== 'uint8' || this.forward !== QuantizedDense.prototype.forward) return this.call(rescale(x, scale, offset));
     const [fused, after] = this.splitActivation();
     return after(rescaledQuantizedLinear(x, scale, offset, this.packedKernel('dense'), this.kernelScale, this.bias, { activation: fused, input: this.input }));
   }

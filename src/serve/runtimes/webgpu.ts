@@ -1,8 +1,10 @@
 // The "webgpu" runtime (config.json "runtime": "webgpu"): a Lathe saved model loaded onto the GPU
 // (WebGPU: Dawn from the \`webgpu\` package, as \`lathe train --backend webgpu\` uses). Requests are
-// parsed and preprocessed on the CPU as for "lathe"; each batch goes up, runs the model's ops on
-// the GPU, and comes back in one async read-back, so the event loop never waits for the GPU and
-// batches of concurrent requests overlap there. Unloading a version frees its GPU buffers at once.
+// parsed and preprocessed on the CPU as for "lathe" (and :explain runs there, on a host copy of
+// the model, as "lathe-worker" keeps one); each batch goes up, runs the model's ops on the GPU,
+// and comes back in one async read-back, so the event loop never waits for the GPU and batches
+// of concurrent requests overlap there. Unloading a version gives its GPU memory back at once.
+import type { Backend } from '../../backends/backend.js';
 import { getBackend, initWebGPU, setBackend } from '../../backends/registry.js';
 import { fail } from '../../errors.js';
 import { type InferenceModel, loadForInference } from '../../io/inference.js';
@@ -14,16 +16,17 @@ import type { ServingRuntime } from './runtime.js';
 /** Loads the saved model at \`source\` onto the GPU; fails, saying why, where WebGPU has no adapter. */
 export async function loadWebGPURuntime(source: string): Promise<ServingRuntime> {
   if (source.toLowerCase().endsWith('.onnx')) fail(source, 'runtime "webgpu" serves Lathe saved models; a model.onnx runs on "lathe" or "onnxruntime"');
-  const gpu = await initWebGPU();
+  const gpu = (await initWebGPU()) as Backend & { trim(): void };
   const host = getBackend().name;
-  let loaded: InferenceModel;
+  const loaded = loadForInference(source); // for request parsing and :explain
+  let onGpu: InferenceModel;
   setBackend(gpu.name); // the weights are created on the current backend
   try {
-    loaded = loadForInference(source);
+    onGpu = loadForInference(source);
   } finally {
     setBackend(host);
   }
-  const { model } = loaded;
+  const { model } = onGpu;
   let closed = false;
   const run = async (x: Tensor): Promise<Tensor> => {
     if (closed) fail('webgpu runtime', 'the runtime is closed');
@@ -45,6 +48,7 @@ export async function loadWebGPURuntime(source: string): Promise<ServingRuntime>
     async close() {
       closed = true;
       for (const t of Object.values((model as { stateDict?: () => Record<string, Tensor> }).stateDict?.() ?? {})) t.dispose();
+      gpu.trim(); // the pool's buffers back to the device
     },
   };
 }
