@@ -8,25 +8,15 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startServer } from '../../src/serve/http/server.js';
 import { loadWebGPURuntime } from '../../src/serve/runtimes/webgpu.js';
-import { buildRepository, type Fixture, pixels } from '../serve/repository-fixture.js';
+import { addMlpCopies, buildRepository, type Fixture, maxDiff, pixels } from '../serve/repository-fixture.js';
 import { gpu, skip } from './webgpu-setup.js';
 
 let fx: Fixture;
 before(async () => {
   fx = await buildRepository();
-  for (const [name, config] of [['mlp-gpu', { runtime: 'webgpu' }], ['mlp-gpu-batched', { runtime: 'webgpu', batching: { maxBatchSize: 8, maxQueueDelayMicroseconds: 2000 } }]] as const) {
-    fs.cpSync(path.join(fx.root, 'mlp', '2'), path.join(fx.root, name, '1'), { recursive: true });
-    fs.writeFileSync(path.join(fx.root, name, 'config.json'), JSON.stringify(config));
-  }
+  addMlpCopies(fx, { 'mlp-gpu': { runtime: 'webgpu' }, 'mlp-gpu-batched': { runtime: 'webgpu', batching: { maxBatchSize: 8, maxQueueDelayMicroseconds: 2000 } } });
 });
 after(() => fs.rmSync(fx.root, { recursive: true, force: true }));
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 describe('the webgpu serving runtime', { skip }, () => {
   test('runs on the GPU, answers as the CPU does, and frees its buffers when closed', async () => {

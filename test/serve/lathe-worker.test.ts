@@ -12,24 +12,14 @@ import { Dense, Rescaling } from '../../src/nn/layers/index.js';
 import { startServer } from '../../src/serve/http/server.js';
 import { loadLatheRuntime } from '../../src/serve/runtimes/lathe.js';
 import { loadLatheWorkerRuntime } from '../../src/serve/runtimes/lathe-worker.js';
-import { buildRepository, type Fixture, pixels } from './repository-fixture.js';
+import { addMlpCopies, buildRepository, type Fixture, maxDiff, pixels } from './repository-fixture.js';
 
 let fx: Fixture;
 before(async () => {
   fx = await buildRepository();
-  for (const [name, config] of [['mlp-worker', { runtime: 'lathe-worker' }], ['mlp-worker-batched', { runtime: 'lathe-worker', batching: { maxBatchSize: 8, maxQueueDelayMicroseconds: 2000 } }]] as const) {
-    fs.cpSync(path.join(fx.root, 'mlp', '2'), path.join(fx.root, name, '1'), { recursive: true });
-    fs.writeFileSync(path.join(fx.root, name, 'config.json'), JSON.stringify(config));
-  }
+  addMlpCopies(fx, { 'mlp-worker': { runtime: 'lathe-worker' }, 'mlp-worker-batched': { runtime: 'lathe-worker', batching: { maxBatchSize: 8, maxQueueDelayMicroseconds: 2000 } } });
 });
 after(() => fs.rmSync(fx.root, { recursive: true, force: true }));
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 test('the worker answers what the in-process runtime does, and its errors keep their kind', async () => {
   const dir = path.join(fx.root, 'mlp', '2');

@@ -53,3 +53,19 @@ export async function buildRepository(): Promise<Fixture> {
   fs.mkdirSync(path.join(root, 'bad name'));
   return { root, v1, v2 };
 }
+
+/** Serves mlp/2 again as models named after `configs`' keys, version 1, each with its config.json (a runtime, batching). */
+export function addMlpCopies(fx: Fixture, configs: Record<string, Record<string, unknown>>): void {
+  for (const [name, config] of Object.entries(configs)) {
+    fs.cpSync(path.join(fx.root, 'mlp', '2'), path.join(fx.root, name, '1'), { recursive: true });
+    fs.writeFileSync(path.join(fx.root, name, 'config.json'), JSON.stringify(config));
+  }
+}
+
+/** The largest absolute difference between two equally long arrays of numbers. */
+export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} and ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
