@@ -60,3 +60,14 @@ export function setBackend(name: string): Backend {
   current = getBackend(name);
   return current;
 }
+
+/** f() with `name` the current backend, which is where the tensors it creates live; the previous one after. */
+export function withBackend<T>(name: string, f: () => T): T {
+  const before = current;
+  setBackend(name);
+  try {
+    return f();
+  } finally {
+    current = before;
+  }
+}

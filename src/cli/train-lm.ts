@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Backend } from '../backends/backend.js';
-import { getBackend, setBackend } from '../backends/registry.js';
+import { getBackend, setBackend, withBackend } from '../backends/registry.js';
 import { LatheError, fail } from '../errors.js';
 import { generate } from '../models/gpt/generate.js';
 import { GPT, nextTokenLoss } from '../models/gpt/gpt.js';
@@ -47,7 +47,7 @@ export async function trainLanguageModelCommand(configFile: string, raw: unknown
   const host = getBackend().name;
   const gpu = flags.gpu ?? null;
   // The weights are created on the current backend: the GPU's while it is set up.
-  const model = onBackend(gpu?.name ?? host, () => naming('config.model', () => GPT.fromConfig({ ...modelFields, vocabSize: tokenizer.vocabSize, seed: config.seed }, 'config.model')));
+  const model = withBackend(gpu?.name ?? host, () => naming('config.model', () => GPT.fromConfig({ ...modelFields, vocabSize: tokenizer.vocabSize, seed: config.seed }, 'config.model')));
   model.optimizer = optimizerFromConfig(config.optimizer, 'config.compile.optimizer');
   model.optimizer.attach(model.parameters(), 'config.compile.optimizer');
   const onHost = async () => (gpu ? gptOnHost(model, host) : model);
@@ -91,7 +91,7 @@ export async function trainLanguageModelCommand(configFile: string, raw: unknown
       loss: nextTokenLoss,
       sample: async (maxTokens) => {
         const sampler = await onHost();
-        return onBackend(host, () => tokenizer.decode([...generate(sampler, [prompt.id], { maxTokens, ...SAMPLING, seed: config.seed })]));
+        return withBackend(host, () => tokenizer.decode([...generate(sampler, [prompt.id], { maxTokens, ...SAMPLING, seed: config.seed })]));
       },
       checkpointFile: ckptFile,
       resume: flags.resume,
@@ -124,21 +124,10 @@ export async function trainLanguageModelCommand(configFile: string, raw: unknown
   return 0;
 }
 
-/** f() with `backend` current, which is where the tensors it creates live. */
-function onBackend<T>(backend: string, f: () => T): T {
-  const before = getBackend().name;
-  setBackend(backend);
-  try {
-    return f();
-  } finally {
-    setBackend(before);
-  }
-}
-
 /** A copy of a GPU model on the `host` backend, its weights read back: generation reads each token's logits at once, and saving is synchronous. */
 async function gptOnHost(model: GPT, host: string): Promise<GPT> {
   const weights = await hostTensors(model.stateDict());
-  return onBackend(host, () => {
+  return withBackend(host, () => {
     const copy = new GPT(model.config);
     copy.loadStateDict(weights);
     if (model.optimizer) copy.optimizer = model.optimizer; // its config goes in model.json (saveGPT)

@@ -41,10 +41,7 @@ export function biasActivation(x: Tensor, bias: Tensor, activation: FusedActivat
  * bias and activation applied while the output is in cache), else the two ops; the same values.
  */
 export function linear(x: Tensor, w: Tensor, bias: Tensor, activation: FusedActivation = 'linear'): Tensor {
-  const recording = isGradEnabled() && (x.requiresGrad || w.requiresGrad || bias.requiresGrad);
-  const fits = x.rank >= 1 && w.rank === 2 && bias.rank === 1 && x.shape[x.rank - 1] === w.shape[0] && bias.size === w.shape[1];
-  const one = x.backend === w.backend && x.backend === bias.backend && [x, w, bias].every((t) => t.dtype === 'float32');
-  if (recording || !x.backend.linear || !fits || !one || !FUSED_ACTIVATIONS.includes(activation)) return biasActivation(matmul(x, w), bias, activation);
+  if (!x.backend.linear || x.dtype !== 'float32' || !fusedDenseFits(x, w, bias, activation)) return biasActivation(matmul(x, w), bias, activation);
   return apply(T.linear, [x, w, bias], { activation, shape: [...x.shape.slice(0, -1), w.shape[1]] });
 }
 
@@ -55,14 +52,19 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor, activation: FusedActi
  * recorded, one op; else the two. The same values either way.
  */
 export function rescaledLinear(x: Tensor, scale: number, offset: number, w: Tensor, bias: Tensor, activation: FusedActivation = 'linear'): Tensor {
-  const recording = isGradEnabled() && (x.requiresGrad || w.requiresGrad || bias.requiresGrad);
-  const fits = x.rank >= 1 && w.rank === 2 && bias.rank === 1 && x.shape[x.rank - 1] === w.shape[0] && bias.size === w.shape[1];
-  const one = x.backend === w.backend && x.backend === bias.backend && w.dtype === 'float32' && bias.dtype === 'float32';
   const raw = x.dtype === 'uint8' || x.dtype === 'float32';
-  if (recording || !x.backend.rescaledLinear || !fits || !one || !raw || !Number.isFinite(scale) || !Number.isFinite(offset) || !FUSED_ACTIVATIONS.includes(activation)) {
+  if (!x.backend.rescaledLinear || !raw || !Number.isFinite(scale) || !Number.isFinite(offset) || !fusedDenseFits(x, w, bias, activation)) {
     return linear(rescale(x, scale, offset), w, bias, activation);
   }
   return apply(T.rescaledLinear, [x, w, bias], { scale, offset, activation, shape: [...x.shape.slice(0, -1), w.shape[1]] });
+}
+
+/** Whether a dense layer's fused kernels take x, w [K, N], bias [N]: no gradient recorded, float32 weights on x's backend, shapes that chain. */
+function fusedDenseFits(x: Tensor, w: Tensor, bias: Tensor, activation: FusedActivation): boolean {
+  const recording = isGradEnabled() && (x.requiresGrad || w.requiresGrad || bias.requiresGrad);
+  const fits = x.rank >= 1 && w.rank === 2 && bias.rank === 1 && x.shape[x.rank - 1] === w.shape[0] && bias.size === w.shape[1];
+  const one = x.backend === w.backend && x.backend === bias.backend && w.dtype === 'float32' && bias.dtype === 'float32';
+  return !recording && fits && one && FUSED_ACTIVATIONS.includes(activation);
 }
 
 export interface CrossEntropyOptions {

@@ -5,9 +5,9 @@
 // and comes back in one async read-back, so the event loop never waits for the GPU and batches
 // of concurrent requests overlap there. Unloading a version gives its GPU memory back at once.
 import type { Backend } from '../../backends/backend.js';
-import { getBackend, initWebGPU, setBackend } from '../../backends/registry.js';
+import { getBackend, initWebGPU, withBackend } from '../../backends/registry.js';
 import { fail } from '../../errors.js';
-import { type InferenceModel, loadForInference } from '../../io/inference.js';
+import { loadForInference } from '../../io/inference.js';
 import { full, tensor } from '../../ops/functions.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { signatureOf } from './lathe.js';
@@ -19,14 +19,7 @@ export async function loadWebGPURuntime(source: string): Promise<ServingRuntime>
   const gpu = (await initWebGPU()) as Backend & { trim(): void };
   const host = getBackend().name;
   const loaded = loadForInference(source); // for request parsing and :explain
-  let onGpu: InferenceModel;
-  setBackend(gpu.name); // the weights are created on the current backend
-  try {
-    onGpu = loadForInference(source);
-  } finally {
-    setBackend(host);
-  }
-  const { model } = onGpu;
+  const { model } = withBackend(gpu.name, () => loadForInference(source)); // the weights are created on the current backend
   let closed = false;
   const run = async (x: Tensor): Promise<Tensor> => {
     if (closed) fail('webgpu runtime', 'the runtime is closed');
