@@ -1,7 +1,7 @@
 // ONNX export of QuantizedDense and QuantizedConv2D (QDQ form), checked against ONNX Runtime: each
 // model is exported, run in ORT at batch 1 and 32 with its reference kernels and with its fused
 // int8 kernels, and compared with Lathe's predict (each quantized layer alone, then the whole
-// model); predicted classes must agree. Also the graph's structure (int8 initializers, per-axis
+// model); predicted classes must agree. Also the graph's structure (uint8 initializers, per-axis
 // DequantizeLinear), every export opset, the import back into Lathe, an all-zero input in dynamic
 // mode, saturation past a static range, and (with $LATHE_DATA) a trained MNIST MLP's test set.
 import assert from 'node:assert/strict';
@@ -210,7 +210,7 @@ test('the brief\'s MLP and the MNIST CNN quantized by quantizeModel, dynamic and
   }
 });
 
-test('the graph is QDQ: int8 kernels, per-axis DequantizeLinear (axis 1 for MatMul, 0 for Conv), and it runs at every export opset', async () => {
+test('the graph is QDQ: 8-bit kernels (uint8, zero point 128), per-axis DequantizeLinear (axis 1 for MatMul, 0 for Conv), and it runs at every export opset', async () => {
   const model = new lt.Sequential([
     fillWeights(new L.QuantizedConv2D(3, 3, { inChannels: 1, inputShape: [1, 6, 6], inputQuantization: staticInput(0.02, 128) }), 30),
     new L.Flatten(),
@@ -220,9 +220,13 @@ test('the graph is QDQ: int8 kernels, per-axis DequantizeLinear (axis 1 for MatM
   const ops = m.graph.node.map((n: { opType: string }) => n.opType);
   assert.deepEqual(ops, ['QuantizeLinear', 'DequantizeLinear', 'DequantizeLinear', 'Conv', 'Flatten', 'DynamicQuantizeLinear', 'DequantizeLinear', 'DequantizeLinear', 'MatMul', 'Add']);
   const init = (name: string) => m.graph.initializer.find((i: { name: string }) => i.name === name);
-  assert.equal(init('layers.0.kernel').dataType, 3, 'the conv kernel is an int8 initializer');
-  assert.equal(init('layers.2.kernel').dataType, 3, 'the dense kernel is an int8 initializer');
+  // uint8 with zero point 128, not int8: ONNX Runtime's uint8 x int8 kernels saturate on CPUs without VNNI.
+  assert.equal(init('layers.0.kernel').dataType, 2, 'the conv kernel is a uint8 initializer');
+  assert.equal(init('layers.2.kernel').dataType, 2, 'the dense kernel is a uint8 initializer');
   assert.equal(init('layers.2.kernel').rawData.length, 48 * 4, 'one byte per weight');
+  assert.deepEqual([...init('layers.2.kernelZeroPoint').rawData], new Array(4).fill(128), 'zero point 128 on every channel');
+  const int8 = Int8Array.from((model.layers[2] as Quantized).kernel.dataSync() as Int8Array);
+  assert.deepEqual([...init('layers.2.kernel').rawData], Array.from(int8, (v) => v + 128), 'the int8 weights shifted by 128');
   // protobuf leaves an int attribute of 0 unset (i undefined): the attribute's presence is what says axis 0.
   const axisOf = (i: number) => {
     const a = m.graph.node[i].attribute?.find((b: { name: string }) => b.name === 'axis');

@@ -39,9 +39,53 @@ function encode(nodes: Node[], inputs: object[], outputs: object[], initializers
 
 const ORT_TYPES = { float32: 'float32', uint8: 'uint8', int8: 'int8', int32: 'int32' } as const;
 
+/** Where each integer-product op holds [its activation's zero point, its weight, the weight's zero point] (no activation for DequantizeLinear). */
+const WEIGHT_SLOTS: Record<string, [number | null, number, number]> = {
+  MatMulInteger: [2, 1, 3], ConvInteger: [2, 1, 3], QLinearMatMul: [2, 3, 5], QLinearConv: [2, 3, 5], DequantizeLinear: [null, 0, 2],
+};
+
+type Initializer = { name: string; dataType: number; int32Data?: number[]; rawData?: Uint8Array };
+type Graph = { node: Node[]; input: { name: string; type: { tensorType: { elemType: number } } }[]; initializer: Initializer[] };
+
+/**
+ * The model and feeds as ONNX Runtime computes them exactly on any x86 CPU. Its uint8 x int8 kernels
+ * on CPUs without VNNI sum products pairwise in int16 (vpmaddubsw) and saturate, so as an oracle ORT
+ * runs an equivalent copy: each int8 weight (initializer or feed) that meets uint8 activations, or
+ * feeds a DequantizeLinear that ORT may fuse into such a kernel, is shifted by 128 to uint8 with its
+ * zero point: (w + 128) - (zw + 128) = w - zw. Lathe runs the model as written.
+ */
+function exactInOrt(bytes: Uint8Array, feeds: Record<string, lt.Tensor>): { bytes: Uint8Array; feeds: Record<string, lt.Tensor> } {
+  const m = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, defaults: false }) as { graph: Graph };
+  const inits = new Map((m.graph.initializer ?? []).map((t) => [t.name, t]));
+  const dtypeOf = (name: string) => (inits.has(name) ? inits.get(name)!.dataType : feeds[name] ? T[(feeds[name].dtype === 'float32' ? 'float' : feeds[name].dtype) as keyof typeof T] : undefined);
+  const dynamicZeroPoints = new Set(m.graph.node.filter((n) => n.opType === 'DynamicQuantizeLinear').map((n) => n.output[2]));
+  const shifted = new Set<string>();
+  const out = { ...feeds };
+  for (const node of m.graph.node) {
+    const slots = WEIGHT_SLOTS[node.opType];
+    if (!slots || (slots[0] !== null && !dynamicZeroPoints.has(node.input[slots[0]]) && dtypeOf(node.input[slots[0]]) !== T.uint8)) continue;
+    const pair = [node.input[slots[1]], node.input[slots[2]]];
+    if (!pair.every((name) => dtypeOf(name) === T.int8 && !shifted.has(name))) continue;
+    for (const name of pair) {
+      shifted.add(name);
+      const t = inits.get(name);
+      if (!t) {
+        out[name] = feeds[name].cast('int32').add(128).cast('uint8');
+        m.graph.input.find((i) => i.name === name)!.type.tensorType.elemType = T.uint8;
+        continue;
+      }
+      t.dataType = T.uint8;
+      if (t.int32Data) t.int32Data = t.int32Data.map((v) => v + 128);
+      if (t.rawData) t.rawData = t.rawData.map((b) => b ^ 0x80); // two's complement int8 + 128, as uint8
+    }
+  }
+  return { bytes: ModelProto.encode(ModelProto.fromObject(m)).finish(), feeds: out };
+}
+
 async function ortRun(bytes: Uint8Array, feeds: Record<string, lt.Tensor>, optimize = true): Promise<Record<string, ort.Tensor>> {
-  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: optimize ? 'all' : 'disabled' });
-  const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, x]) => [k, new ort.Tensor(ORT_TYPES[x.dtype as keyof typeof ORT_TYPES], x.dataSync() as Float32Array, [...x.shape])]));
+  const exact = exactInOrt(bytes, feeds);
+  const session = await ort.InferenceSession.create(exact.bytes, { graphOptimizationLevel: optimize ? 'all' : 'disabled' });
+  const ortFeeds = Object.fromEntries(Object.entries(exact.feeds).map(([k, x]) => [k, new ort.Tensor(ORT_TYPES[x.dtype as keyof typeof ORT_TYPES], x.dataSync() as Float32Array, [...x.shape])]));
   return session.run(ortFeeds);
 }
 
