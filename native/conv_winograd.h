@@ -8,9 +8,9 @@
 
 namespace lathe {
 
-// AVX-512 present; 3x3, stride 1, dilation 1, one group; enough channels for the GEMMs to run
-// near peak (at least 16 in and out). Groups of images spread over the pool; a batch of fewer
-// groups than threads (one image) spreads each group's 16 GEMMs instead.
+// AVX-512 or AVX2+FMA present; 3x3, stride 1, dilation 1, one group; enough channels for the
+// GEMMs to run near peak (at least 16 in and out). Groups of images spread over the pool; a batch
+// of fewer groups than threads (one image) spreads each group's 16 GEMMs instead.
 bool conv2dWinogradTakes(const Conv2dShape& s);
 
 // y = act(conv(x, w) + bias), as conv2d<float>; with `after`, each image pooled into after->y.
@@ -19,5 +19,19 @@ bool conv2dWinogradTakes(const Conv2dShape& s);
 // cuDNN's Winograd).
 void conv2dWinograd(const float* x, const float* w, const float* bias, int act, float* y, const Conv2dShape& s,
                     ThreadPool& pool, const PoolAfter* after = nullptr);
+
+namespace winograd {
+
+// One ISA's copy of the algorithm (conv_winograd_simd.h compiled in conv_winograd_<isa>.cc).
+struct Kernel {
+  const char* name;
+  bool (*takes)(const Conv2dShape& s);
+  void (*run)(const float* x, const float* w, const float* bias, int act, float* y, const Conv2dShape& s,
+              ThreadPool& pool, const PoolAfter* after);
+};
+const Kernel* kernelAvx512();  // nullptr when not compiled in or the CPU lacks it
+const Kernel* kernelAvx2();
+
+}  // namespace winograd
 
 }  // namespace lathe

@@ -1,257 +1,61 @@
-// Winograd F(2x2, 3x3) with AVX-512, channels-last inside: per group of images, the input
-// transform V = B^T d B of every 4x4 input block, 16 GEMMs M = V U over the input channels
-// (U = G g G^T, the weights transformed once per call), and the output transform Y = A^T M A
-// with bias and activation. The transforms run on vectors of 16 channels, so every
-// load and store is a whole vector; the image goes channels-last on the way in and back to NCHW
-// on the way out through 16x16 transposes.
+// Winograd F(2x2, 3x3) on AVX-512: conv_winograd_simd.h on vectors of 16 channels, the weight
+// transform on 8 doubles, the layout changes through 16x16 transposes.
 #include "conv_winograd.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-
-#include <algorithm>
-#include <cstring>
-#include <vector>
-
-#include "conv_direct.h"
-#include "gemm/gemm.h"
+#define LATHE_WINOGRAD_TARGET __attribute__((target("avx512f")))
+#include "conv_winograd_simd.h"
 #include "transpose_avx512.h"
 
-#define LATHE_WINOGRAD_TARGET __attribute__((target("avx512f")))
-
 namespace lathe {
+namespace winograd {
 namespace {
 
-constexpr int kLanes = 16;
-// F(2x2, 3x3): 16 products for 4 outputs against the direct conv's 36. F(4x4, 3x3) (36 for 16)
-// ran MNIST's second conv 1.3x faster again, but its transforms' coefficients (up to 8 and 1/24)
-// cost it 10-20x the rounding error: 1.7e-5 of the output's scale on random data, against 1.3e-6.
-constexpr int kM = 2, kN = kM + 2, kXi = kN * kN;
-// Images per group: enough block rows for the GEMMs to fill their tiles (36 per MNIST image),
-// with V and M of a group within this many floats (512 KB, half of L2) so they stay in cache
-// between the phases (1, 2 or 4 images measured alike on MNIST).
-constexpr int64_t kMaxGroupImages = 4;
-constexpr int64_t kMaxGroupFloats = 1 << 17;
-
-inline int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
-
-struct Geometry {
-  int64_t C, O, H, W, OH, OW, ph, pw;
-  int64_t Cp, Op;     // channels rounded up to whole vectors
-  int64_t TH, TW, T;  // m x m output blocks down, across, and per image
-  int64_t Hp, Wp;     // the zero-padded input every block reads inside: m*TH+2 x m*TW+2
+struct F32x16 {
+  static constexpr int kLanes = 16;
+  using F = __m512;
+  using D = __m512d;
+  LATHE_WINOGRAD_TARGET static __mmask16 mask(int64_t n) { return n >= kLanes ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1); }
+  LATHE_WINOGRAD_TARGET static F zero() { return _mm512_setzero_ps(); }
+  LATHE_WINOGRAD_TARGET static F load(const float* p) { return _mm512_loadu_ps(p); }
+  LATHE_WINOGRAD_TARGET static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
+  LATHE_WINOGRAD_TARGET static F loadN(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  LATHE_WINOGRAD_TARGET static void storeN(float* p, F v, int64_t n) { _mm512_mask_storeu_ps(p, mask(n), v); }
+  LATHE_WINOGRAD_TARGET static F add(F a, F b) { return _mm512_add_ps(a, b); }
+  LATHE_WINOGRAD_TARGET static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+  LATHE_WINOGRAD_TARGET static F max(F a, F b) { return _mm512_max_ps(a, b); }
+  LATHE_WINOGRAD_TARGET static void widen(F v, D& lo, D& hi) {
+    lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  }
+  LATHE_WINOGRAD_TARGET static F narrow(D lo, D hi) {
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(_mm512_cvtpd_ps(lo))), _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1));
+  }
+  LATHE_WINOGRAD_TARGET static D dset(double v) { return _mm512_set1_pd(v); }
+  LATHE_WINOGRAD_TARGET static D dadd(D a, D b) { return _mm512_add_pd(a, b); }
+  LATHE_WINOGRAD_TARGET static D dsub(D a, D b) { return _mm512_sub_pd(a, b); }
+  LATHE_WINOGRAD_TARGET static D dmul(D a, D b) { return _mm512_mul_pd(a, b); }
+  static void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+    transposeFloats(src, lds, rows, cols, dst, ldd);
+  }
 };
-
-Geometry geometryOf(const Conv2dShape& s) {
-  Geometry g{s.C, s.O, s.H, s.W, s.OH, s.OW, s.ph, s.pw, roundUp(s.C, kLanes), roundUp(s.O, kLanes),
-             (s.OH + kM - 1) / kM, (s.OW + kM - 1) / kM, 0, 0, 0};
-  g.T = g.TH * g.TW;
-  g.Hp = kM * g.TH + 2;
-  g.Wp = kM * g.TW + 2;
-  return g;
-}
-
-int64_t groupImages(const Geometry& g) { return std::min(kMaxGroupImages, kMaxGroupFloats / (kXi * (g.Cp + g.Op) * g.T)); }
-
-// The distance between V's (or M's) matrices, in floats: a multiple of 4 KB plus one cache line.
-// The transforms touch all 36 at once; 4 KB apart they would share one set of the L1 cache and
-// evict each other on every access (measured 8x slower on F(2x2)'s output transform).
-int64_t matrixStride(int64_t floats) { return roundUp(floats, 1024) + 16; }
-
-// G x for the three values x of a kernel column (or a row of G g), eight kernels at a time in
-// double: G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
-LATHE_WINOGRAD_TARGET inline void gColumn(__m512d x0, __m512d x1, __m512d x2, __m512d u[kN]) {
-  const __m512d half = _mm512_set1_pd(0.5);
-  u[0] = x0;
-  u[1] = _mm512_mul_pd(_mm512_add_pd(_mm512_add_pd(x0, x1), x2), half);
-  u[2] = _mm512_mul_pd(_mm512_add_pd(_mm512_sub_pd(x0, x1), x2), half);
-  u[3] = x2;
-}
-
-// G g G^T for eight kernels, k[t] holding tap t of each (t = 3 * row + column).
-LATHE_WINOGRAD_TARGET inline void transformKernels(const __m512d k[9], __m512d u[kXi]) {
-  __m512d gg[kN][3];  // G g, column by column
-  for (int j = 0; j < 3; j++) {
-    __m512d col[kN];
-    gColumn(k[j], k[3 + j], k[6 + j], col);
-    for (int i = 0; i < kN; i++) gg[i][j] = col[i];
-  }
-  for (int i = 0; i < kN; i++) gColumn(gg[i][0], gg[i][1], gg[i][2], u + i * kN);
-}
-
-// U's entries for input channel c, sixteen output channels at a time, from the taps laid out
-// [C * 9][O] (taps[(c * 9 + t) * O + o]): loads and stores are whole vectors along o.
-LATHE_WINOGRAD_TARGET void transformChannel(const float* taps, const Geometry& g, int64_t c, float* U, int64_t uStride) {
-  for (int64_t o = 0; o < g.O; o += kLanes) {
-    const __mmask16 m = g.O - o >= kLanes ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (g.O - o)) - 1);
-    __m512d lo[9], hi[9];
-    for (int t = 0; t < 9; t++) {
-      const __m512 v = _mm512_maskz_loadu_ps(m, taps + (c * 9 + t) * g.O + o);
-      lo[t] = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-      hi[t] = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    }
-    __m512d ulo[kXi], uhi[kXi];
-    transformKernels(lo, ulo);
-    transformKernels(hi, uhi);
-    for (int xi = 0; xi < kXi; xi++) {  // rounded to float once
-      const __m512d both = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(_mm512_cvtpd_ps(ulo[xi]))), _mm256_castps_pd(_mm512_cvtpd_ps(uhi[xi])), 1);
-      _mm512_mask_storeu_ps(U + xi * uStride + c * g.Op + o, m, _mm512_castpd_ps(both));
-    }
-  }
-}
-
-// U[xi] (uStride floats apart) [c][o] = (G g G^T)[xi] for the 3x3 kernel g = w[o][c], rows
-// c >= C zero; computed in double and rounded to float once. The weights go [O][C * 9] ->
-// [C * 9][O] first, so the transform runs on vectors of 16 output channels; spread over the
-// pool by input channel. One kernel at a time, scalar, it was the largest part of a single
-// image's conv (MNIST's conv2: 18% of its samples against the GEMMs' 16%).
-void transformWeights(const float* w, const Geometry& g, float* U, int64_t uStride, ThreadPool& pool) {
-  std::vector<float> taps(static_cast<size_t>(g.C * 9 * g.O));
-  transposeFloats(w, g.C * 9, g.O, g.C * 9, taps.data(), g.O);
-  pool.parallelFor(g.Cp, 4, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; c++) {
-      if (c >= g.C) {
-        for (int xi = 0; xi < kXi; xi++) std::memset(U + xi * uStride + c * g.Op, 0, sizeof(float) * g.Op);
-        continue;
-      }
-      transformChannel(taps.data(), g, c, U, uStride);
-    }
-  });
-}
-
-// B^T d for one column of 4 input vectors, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-LATHE_WINOGRAD_TARGET inline void inputRows(const __m512 d[kN], __m512 o[kN]) {
-  o[0] = _mm512_sub_ps(d[0], d[2]);
-  o[1] = _mm512_add_ps(d[1], d[2]);
-  o[2] = _mm512_sub_ps(d[2], d[1]);
-  o[3] = _mm512_sub_ps(d[1], d[3]);
-}
-
-// A^T m for one column of 4 vectors, A^T = [1 1 1 0; 0 1 -1 -1].
-LATHE_WINOGRAD_TARGET inline void outputRows(const __m512 m[kN], __m512 y[kM]) {
-  y[0] = _mm512_add_ps(_mm512_add_ps(m[0], m[1]), m[2]);
-  y[1] = _mm512_sub_ps(_mm512_sub_ps(m[1], m[2]), m[3]);
-}
-
-// V[xi][t0 + block][c] for every block of one channels-last padded image xc [Hp * Wp][Cp].
-LATHE_WINOGRAD_TARGET void inputTransform(const float* xc, float* V, const Geometry& g, int64_t t0, int64_t step) {
-  for (int64_t th = 0; th < g.TH; th++)
-    for (int64_t tw = 0; tw < g.TW; tw++) {
-      const float* base = xc + (kM * th * g.Wp + kM * tw) * g.Cp;
-      float* v = V + (t0 + th * g.TW + tw) * g.Cp;
-      for (int64_t c = 0; c < g.Cp; c += kLanes) {
-        __m512 rows[kN][kN];  // (B^T d)[i][b]
-        for (int b = 0; b < kN; b++) {
-          __m512 d[kN], o[kN];
-          for (int a = 0; a < kN; a++) d[a] = _mm512_loadu_ps(base + (a * g.Wp + b) * g.Cp + c);
-          inputRows(d, o);
-          for (int i = 0; i < kN; i++) rows[i][b] = o[i];
-        }
-        for (int i = 0; i < kN; i++) {
-          __m512 o[kN];
-          inputRows(rows[i], o);
-          for (int j = 0; j < kN; j++) _mm512_storeu_ps(v + (i * kN + j) * step + c, o[j]);
-        }
-      }
-    }
-}
-
-// One image's outputs, channels-last into stage [OH * OW][Op]: (A^T m A) + bias per block, relu
-// in registers (other activations after, by the caller); blocks past the edge are cut.
-LATHE_WINOGRAD_TARGET void outputTransform(const float* M, const float* bias, bool relu, float* stage, const Geometry& g,
-                                           int64_t t0, int64_t step) {
-  for (int64_t th = 0; th < g.TH; th++)
-    for (int64_t tw = 0; tw < g.TW; tw++) {
-      const float* m = M + (t0 + th * g.TW + tw) * g.Op;
-      const int64_t rows = std::min<int64_t>(kM, g.OH - kM * th), cols = std::min<int64_t>(kM, g.OW - kM * tw);
-      for (int64_t o = 0; o < g.Op; o += kLanes) {
-        const __m512 b = bias ? _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << std::min<int64_t>(kLanes, g.O - o)) - 1), bias + o)
-                              : _mm512_setzero_ps();
-        __m512 half[kM][kN];  // (A^T m)[i][b]
-        for (int col = 0; col < kN; col++) {
-          __m512 v[kN], y[kM];
-          for (int a = 0; a < kN; a++) v[a] = _mm512_loadu_ps(m + (a * kN + col) * step + o);
-          outputRows(v, y);
-          for (int i = 0; i < kM; i++) half[i][col] = y[i];
-        }
-        for (int i = 0; i < rows; i++) {
-          __m512 y[kM];
-          outputRows(half[i], y);
-          for (int j = 0; j < cols; j++) {
-            __m512 out = _mm512_add_ps(y[j], b);
-            if (relu) out = _mm512_max_ps(_mm512_setzero_ps(), out);  // zero first: NaN stays NaN, as in the other conv paths
-            _mm512_storeu_ps(stage + ((kM * th + i) * g.OW + kM * tw + j) * g.Op + o, out);
-          }
-        }
-      }
-    }
-}
 
 }  // namespace
 
-bool conv2dWinogradTakes(const Conv2dShape& s) {
-  if (!conv_direct::cpuHasAvx512Fma() || s.KH != 3 || s.KW != 3 || s.sh != 1 || s.sw != 1 || s.dh != 1 || s.dw != 1 || s.groups != 1) return false;
-  if (s.C < 16 || s.O < 16 || s.OH < 1 || s.OW < 1) return false;
-  return groupImages(geometryOf(s)) >= 1;
+const Kernel* kernelAvx512() {
+  static const Kernel k = {"avx512", &winogradTakes<F32x16>, &winogradRun<F32x16>};
+  return conv_direct::cpuHasAvx512Fma() ? &k : nullptr;
 }
 
-void conv2dWinograd(const float* x, const float* w, const float* bias, int act, float* y, const Conv2dShape& s,
-                    ThreadPool& pool, const PoolAfter* after) {
-  const Geometry g = geometryOf(s);
-  const int64_t uStride = matrixStride(g.Cp * g.Op);
-  thread_local std::vector<float> Ubuf;  // the calling thread's, reused from call to call
-  Ubuf.resize(kXi * uStride);
-  float* const U = Ubuf.data();  // a pointer: inside the tasks below the name Ubuf is each worker's own
-  transformWeights(w, g, U, uStride, pool);
-  const int64_t G = groupImages(g), groups = (s.N + G - 1) / G;
-  const int64_t inSize = g.C * g.H * g.W, P = g.OH * g.OW, outSize = g.O * P;
-  // Fewer groups than threads (a single image, when serving): the groups run one by one and
-  // each spreads its 16 GEMMs over the pool, each thread keeping its share of U in its cache.
-  const bool spreadProducts = groups < pool.size();
-  auto group = [&](int64_t grp) {
-    const int64_t n0 = grp * G, images = std::min(G, s.N - n0), GT = images * g.T;
-    const int64_t vStride = matrixStride(GT * g.Cp), mStride = matrixStride(GT * g.Op);
-    thread_local std::vector<float> xc, Vbuf, Mbuf, stage;
-    xc.assign(g.Hp * g.Wp * g.Cp, 0.0f);  // the padding, and channels past C, stay zero
-    Vbuf.resize(kXi * vStride);
-    Mbuf.resize(kXi * mStride);
-    stage.resize(P * g.Op);
-    float *const V = Vbuf.data(), *const M = Mbuf.data();  // pointers: workers running the products have their own Vbuf
-    for (int64_t i = 0; i < images; i++) {
-      const float* xn = x + (n0 + i) * inSize;
-      const int64_t rows = std::min(g.H, g.Hp - g.ph), cols = std::min(g.W, g.Wp - g.pw);
-      for (int64_t h = 0; h < rows; h++)  // row h of every channel: [C][cols] -> [cols][Cp]
-        transposeFloats(xn + h * g.W, g.H * g.W, g.C, cols, xc.data() + ((h + g.ph) * g.Wp + g.pw) * g.Cp, g.Cp);
-      inputTransform(xc.data(), V, g, i * g.T, vStride);
-    }
-    // M[xi] [GT x O] = V[xi] [GT x Cp] x U[xi] [Cp x O], each on one thread.
-    auto product = [&](int64_t xi) {
-      sgemm(false, false, GT, g.O, g.Cp, V + xi * vStride, g.Cp, U + xi * uStride, g.Op, M + xi * mStride, g.Op, false, nullptr);
-    };
-    if (spreadProducts) pool.run(kXi, product);
-    else
-      for (int xi = 0; xi < kXi; xi++) product(xi);
-    for (int64_t i = 0; i < images; i++) {
-      float* yn = convImageOutput(y, n0 + i, outSize, after);
-      outputTransform(M, bias, act == 1, stage.data(), g, i * g.T, mStride);
-      transposeFloats(stage.data(), g.Op, P, g.O, yn, P);
-      if (act >= 2) conv_direct::activateRows(yn, outSize, act);
-      if (after) poolImage(yn, n0 + i, *after, pool);
-    }
-  };
-  if (spreadProducts)
-    for (int64_t grp = 0; grp < groups; grp++) group(grp);
-  else
-    pool.run(groups, group);
-}
-
+}  // namespace winograd
 }  // namespace lathe
 
 #else
 
 namespace lathe {
-bool conv2dWinogradTakes(const Conv2dShape&) { return false; }
-void conv2dWinograd(const float*, const float*, const float*, int, float*, const Conv2dShape&, ThreadPool&, const PoolAfter*) {}
+namespace winograd {
+const Kernel* kernelAvx512() { return nullptr; }
+}  // namespace winograd
 }  // namespace lathe
 
 #endif

@@ -1,0 +1,104 @@
+// Winograd F(2x2, 3x3) on AVX2+FMA: conv_winograd_simd.h on vectors of 8 channels, the weight
+// transform on 4 doubles, the layout changes through 8x8 transposes.
+#include "conv_winograd.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define LATHE_WINOGRAD_TARGET __attribute__((target("avx2,fma")))
+#include "conv_winograd_simd.h"
+
+namespace lathe {
+namespace winograd {
+namespace {
+
+// Lane masks for partial loads and stores: the first n lanes of the window at kMask + 8 - n.
+alignas(32) const int32_t kMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+// The 8 x 8 matrix whose rows are r[0..7], transposed in place.
+LATHE_WINOGRAD_TARGET inline void transpose8x8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; i++) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; i++) {
+    u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+    r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+  }
+}
+
+struct F32x8 {
+  static constexpr int kLanes = 8;
+  using F = __m256;
+  using D = __m256d;
+  LATHE_WINOGRAD_TARGET static __m256i mask(int64_t n) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMask + 8 - std::min<int64_t>(n, kLanes)));
+  }
+  LATHE_WINOGRAD_TARGET static F zero() { return _mm256_setzero_ps(); }
+  LATHE_WINOGRAD_TARGET static F load(const float* p) { return _mm256_loadu_ps(p); }
+  LATHE_WINOGRAD_TARGET static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
+  // Masked stores are microcoded on AMD's Zen (tens of cycles), so whole vectors go plainly and a
+  // partial one lane by lane.
+  LATHE_WINOGRAD_TARGET static F loadN(const float* p, int64_t n) { return n >= kLanes ? load(p) : _mm256_maskload_ps(p, mask(n)); }
+  LATHE_WINOGRAD_TARGET static void storeN(float* p, F v, int64_t n) {
+    if (n >= kLanes) return store(p, v);
+    alignas(32) float lanes[kLanes];
+    _mm256_store_ps(lanes, v);
+    for (int64_t i = 0; i < n; i++) p[i] = lanes[i];
+  }
+  LATHE_WINOGRAD_TARGET static F add(F a, F b) { return _mm256_add_ps(a, b); }
+  LATHE_WINOGRAD_TARGET static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
+  LATHE_WINOGRAD_TARGET static F max(F a, F b) { return _mm256_max_ps(a, b); }
+  LATHE_WINOGRAD_TARGET static void widen(F v, D& lo, D& hi) {
+    lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+  }
+  LATHE_WINOGRAD_TARGET static F narrow(D lo, D hi) { return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1); }
+  LATHE_WINOGRAD_TARGET static D dset(double v) { return _mm256_set1_pd(v); }
+  LATHE_WINOGRAD_TARGET static D dadd(D a, D b) { return _mm256_add_pd(a, b); }
+  LATHE_WINOGRAD_TARGET static D dsub(D a, D b) { return _mm256_sub_pd(a, b); }
+  LATHE_WINOGRAD_TARGET static D dmul(D a, D b) { return _mm256_mul_pd(a, b); }
+  // dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols: whole 8 x 8 blocks in registers,
+  // the partial ones at the edges element by element.
+  LATHE_WINOGRAD_TARGET static void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+    const int64_t fullRows = rows / kLanes * kLanes, fullCols = cols / kLanes * kLanes;
+    for (int64_t i0 = 0; i0 < fullRows; i0 += kLanes)
+      for (int64_t j0 = 0; j0 < fullCols; j0 += kLanes) {
+        __m256 r[8];
+        for (int i = 0; i < 8; i++) r[i] = load(src + (i0 + i) * lds + j0);
+        transpose8x8(r);
+        for (int j = 0; j < 8; j++) store(dst + (j0 + j) * ldd + i0, r[j]);
+      }
+    for (int64_t i = 0; i < rows; i++)
+      for (int64_t j = i < fullRows ? fullCols : 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
+  }
+};
+
+}  // namespace
+
+const Kernel* kernelAvx2() {
+  static const Kernel k = {"avx2", &winogradTakes<F32x8>, &winogradRun<F32x8>};
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return yes ? &k : nullptr;
+}
+
+}  // namespace winograd
+}  // namespace lathe
+
+#else
+
+namespace lathe {
+namespace winograd {
+const Kernel* kernelAvx2() { return nullptr; }
+}  // namespace winograd
+}  // namespace lathe
+
+#endif
