@@ -9,7 +9,7 @@ import { TokenWindows } from '../data/text/index.js';
 import { fail } from '../errors.js';
 import { type GPT, loadGPT, nextTokenLoss, saveGPT } from '../models/gpt/index.js';
 import { type QuantizeOptions, quantizeModel } from '../quant/quantize-model.js';
-import { type QuantizationReport, latencies, publishReport } from '../quant/report.js';
+import { type QuantizationReport, int8KernelInUse, latencies, publishReport } from '../quant/report.js';
 import { resolveCsvPath } from '../train/run-config.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -54,6 +54,7 @@ export function quantizeGptCommand(source: string, out: string, options: Quantiz
     bytes: { float: size(source), quantized: size(out) },
     loss: { float: meanLoss(loaded.model, val()), quantized: meanLoss(model, val()) },
     latencyMs: latencies(loaded.model, model, evalX, [1, EVAL_BATCH].filter((b) => b <= evalX.shape[0])),
+    ...int8KernelInUse(),
     layers,
   };
   publishReport(report, out, options.json);

@@ -7,7 +7,7 @@ import { fail } from '../errors.js';
 import { loadModel, saveModel } from '../io/saved-model.js';
 import type { CalibrationMethod } from '../quant/calibrate.js';
 import { type QuantizationMode, type QuantizeOptions, quantizeModel } from '../quant/quantize-model.js';
-import { type QuantizationReport, accuracyOf, latencies, publishReport } from '../quant/report.js';
+import { type QuantizationReport, accuracyOf, int8KernelInUse, latencies, publishReport } from '../quant/report.js';
 import { isSavedGPT } from '../models/gpt/index.js';
 import { parseArgs } from './args.js';
 import { quantizeGptCommand } from './quantize-gpt.js';
@@ -68,6 +68,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     bytes: { float: size(source), quantized: size(out) },
     ...(labelsAreClasses ? { accuracy: { float: accuracyOf(loaded.model, evaluation.x, evaluation.y), quantized: accuracyOf(model, evaluation.x, evaluation.y) } } : {}),
     latencyMs: latencies(loaded.model, model, evaluation.x, [1, 32]),
+    ...int8KernelInUse(),
     layers,
   };
   publishReport(report, out, Boolean(flags.json));

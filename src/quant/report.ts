@@ -3,6 +3,8 @@
 // noise hits both alike), and per layer the cosine similarity of int8 and float outputs.
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
+import { getBackend } from '../backends/registry.js';
+import { nativeInfo } from '../backends/threads.js';
 import { argmax } from '../ops/functions.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Model } from '../train/model.js';
@@ -18,7 +20,25 @@ export interface QuantizationReport {
   loss?: { float: number; quantized: number };
   /** Median milliseconds per predict() call at each batch size. */
   latencyMs: { batch: number; float: number; quantized: number }[];
+  /** The native int8 GEMM the latencies ran on ('avx512vnni', 'avx2', 'portable'); absent on the js backend. */
+  int8Kernel?: string;
   layers: LayerQuantization[];
+}
+
+/**
+ * Why int8 may not be faster here. Without VNNI an exact u8 x s8 product needs its bytes widened
+ * to 16 bits (vpmaddubsw, which skips that, saturates), so the int8 GEMM runs about as fast as
+ * float32's: the model is 4x smaller, not faster.
+ */
+/** The report's int8Kernel: the native int8 GEMM, when the native backend is the one in use. */
+export function int8KernelInUse(): Pick<QuantizationReport, 'int8Kernel'> {
+  const info = getBackend().name === 'native' ? nativeInfo() : null;
+  return info ? { int8Kernel: info.qgemmKernel } : {};
+}
+
+export function int8KernelNote(kernel: string | undefined): string | null {
+  if (kernel === undefined || kernel === 'avx512vnni') return null;
+  return `int8 kernel: ${kernel}. This CPU has no AVX-512 VNNI, so int8 layers run at about float32 speed (exact int8 products need 16-bit widening); on a CPU with VNNI they run about 2x faster.`;
 }
 
 /** The share of examples whose arg-max prediction equals the label. */
@@ -77,8 +97,12 @@ export function formatReport(r: QuantizationReport): string {
   rows.push(['weights', kib(r.bytes.float), kib(r.bytes.quantized), `${(r.bytes.float / r.bytes.quantized).toFixed(2)}x smaller`]);
   if (r.loss) rows.push(['next-token loss', r.loss.float.toFixed(4), r.loss.quantized.toFixed(4), `${r.loss.quantized >= r.loss.float ? '+' : ''}${(r.loss.quantized - r.loss.float).toFixed(4)}`]);
   if (r.accuracy) rows.push(['accuracy', pct(r.accuracy.float), pct(r.accuracy.quantized), `${((r.accuracy.quantized - r.accuracy.float) * 100).toFixed(2)} points`]);
-  for (const l of r.latencyMs) rows.push([`latency, batch ${l.batch}`, `${l.float.toFixed(3)} ms`, `${l.quantized.toFixed(3)} ms`, `${(l.float / l.quantized).toFixed(2)}x faster`]);
-  lines.push(...table(rows), '', 'per layer (cosine: int8 output vs float output, same model input; alone: the layer on its float input)', '');
+  const speed = (ratio: number) => (ratio >= 1 ? `${ratio.toFixed(2)}x faster` : `${(1 / ratio).toFixed(2)}x slower`);
+  for (const l of r.latencyMs) rows.push([`latency, batch ${l.batch}`, `${l.float.toFixed(3)} ms`, `${l.quantized.toFixed(3)} ms`, speed(l.float / l.quantized)]);
+  lines.push(...table(rows));
+  const note = int8KernelNote(r.int8Kernel);
+  if (note) lines.push('', note);
+  lines.push('', 'per layer (cosine: int8 output vs float output, same model input; alone: the layer on its float input)', '');
   const layerRows = [['#', 'layer', 'type', 'as', 'input', 'cosine', 'alone', 'note']];
   for (const l of r.layers) { // a projection's row follows its composite's, without an index
     const input = l.input ? (l.input.mode === 'static' ? `static s=${l.input.scale.toPrecision(3)} z=${l.input.zeroPoint}` : 'dynamic') : '';

@@ -24,6 +24,7 @@ interface Report {
   bytes: { float: number; quantized: number };
   accuracy: { float: number; quantized: number };
   latencyMs: { batch: number; float: number; quantized: number }[];
+  int8Kernel?: string;
   layers: { name: string; type: string; quantizedType: string; cosine: number; reason?: string }[];
 }
 
@@ -62,7 +63,11 @@ describe('lathe quantize on a model lathe train saved', () => {
       assert.ok(report.layers.every((l) => l.cosine > 0.99), JSON.stringify(report.layers));
       const text = fs.readFileSync(path.join(out, 'quantization-report.txt'), 'utf8');
       assert.match(text, /weights\s+\S+ KiB\s+\S+ KiB\s+\d\.\d\dx smaller/);
-      assert.match(text, /latency, batch 32/);
+      assert.match(text, /latency, batch 32 .* \d\.\d\dx (faster|slower)/);
+      // The int8 kernel that ran, and on a CPU without VNNI the reason int8 is no faster there.
+      const kernel = lt.nativeInfo()?.qgemmKernel;
+      assert.equal(report.int8Kernel, kernel);
+      assert.equal(text.includes('This CPU has no AVX-512 VNNI'), kernel !== undefined && kernel !== 'avx512vnni');
       const saved = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
       assert.equal(saved.training.dataset, 'mnist');
       assert.equal(saved.architecture.layers[1].inputQuantization.mode, mode);
