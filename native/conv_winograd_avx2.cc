@@ -54,6 +54,13 @@ struct F32x8 {
   LATHE_WINOGRAD_TARGET static F add(F a, F b) { return _mm256_add_ps(a, b); }
   LATHE_WINOGRAD_TARGET static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
   LATHE_WINOGRAD_TARGET static F max(F a, F b) { return _mm256_max_ps(a, b); }
+  using Mask = __m256;  // all ones or all zeros per lane
+  LATHE_WINOGRAD_TARGET static Mask greater(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+  LATHE_WINOGRAD_TARGET static Mask isNan(F a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+  LATHE_WINOGRAD_TARGET static Mask notNan(F a) { return _mm256_cmp_ps(a, a, _CMP_ORD_Q); }
+  LATHE_WINOGRAD_TARGET static Mask orMask(Mask a, Mask b) { return _mm256_or_ps(a, b); }
+  LATHE_WINOGRAD_TARGET static Mask andMask(Mask a, Mask b) { return _mm256_and_ps(a, b); }
+  LATHE_WINOGRAD_TARGET static F select(Mask m, F ifSet, F otherwise) { return _mm256_blendv_ps(otherwise, ifSet, m); }
   LATHE_WINOGRAD_TARGET static void widen(F v, D& lo, D& hi) {
     lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
     hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));

@@ -24,6 +24,13 @@ struct F32x16 {
   LATHE_WINOGRAD_TARGET static F add(F a, F b) { return _mm512_add_ps(a, b); }
   LATHE_WINOGRAD_TARGET static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
   LATHE_WINOGRAD_TARGET static F max(F a, F b) { return _mm512_max_ps(a, b); }
+  using Mask = __mmask16;
+  LATHE_WINOGRAD_TARGET static Mask greater(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  LATHE_WINOGRAD_TARGET static Mask isNan(F a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+  LATHE_WINOGRAD_TARGET static Mask notNan(F a) { return _mm512_cmp_ps_mask(a, a, _CMP_ORD_Q); }
+  LATHE_WINOGRAD_TARGET static Mask orMask(Mask a, Mask b) { return static_cast<Mask>(a | b); }
+  LATHE_WINOGRAD_TARGET static Mask andMask(Mask a, Mask b) { return static_cast<Mask>(a & b); }
+  LATHE_WINOGRAD_TARGET static F select(Mask m, F ifSet, F otherwise) { return _mm512_mask_blend_ps(m, otherwise, ifSet); }
   LATHE_WINOGRAD_TARGET static void widen(F v, D& lo, D& hi) {
     lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
     hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));

@@ -187,6 +187,56 @@ LATHE_WINOGRAD_TARGET void outputTransform(const float* M, const float* bias, bo
     }
 }
 
+// Max pooling's rule (conv.cc's `takes`), lane by lane: v replaces the running best when larger,
+// or when NaN and best is not, so the first NaN in a window wins.
+template <typename V, typename F = typename V::F>
+LATHE_WINOGRAD_TARGET inline F poolStep(F best, F v) {
+  return V::select(V::orMask(V::greater(v, best), V::andMask(V::isNan(v), V::notNan(best))), v, best);
+}
+
+// Whether the pooling after the conv is 2x2 windows at stride 2 without padding: then each
+// Winograd output block is one pooling window (both start at (0, 0) and step by 2), and a
+// block's four outputs are pooled in registers. A sigmoid or tanh runs after the transform, so
+// only linear and relu qualify.
+bool poolsInBlocks(const Conv2dShape& s, const PoolAfter* after, int act) {
+  if (!after || act > 1) return false;
+  const Pool2dShape& p = after->shape;
+  return p.KH == 2 && p.KW == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && p.OH == s.OH / 2 && p.OW == s.OW / 2;
+}
+
+// One image's pooled outputs, channels-last into stage [PH * PW][Op]: the blocks inside the
+// pooled extent (the floor of half the output), each (A^T m A) + bias, relu, then the max of its
+// four outputs in row-major order, as max pooling takes them.
+template <typename V, typename F = typename V::F>
+LATHE_WINOGRAD_TARGET void pooledOutputTransform(const float* M, const float* bias, bool relu, float* stage, const Geometry& g,
+                                                 int64_t PH, int64_t PW, int64_t t0, int64_t step) {
+  for (int64_t th = 0; th < PH; th++)
+    for (int64_t tw = 0; tw < PW; tw++) {
+      const float* m = M + (t0 + th * g.TW + tw) * g.Op;
+      for (int64_t o = 0; o < g.Op; o += V::kLanes) {
+        const F b = bias ? V::loadN(bias + o, std::min<int64_t>(V::kLanes, g.O - o)) : V::zero();
+        F half[kM][kN];
+        for (int col = 0; col < kN; col++) {
+          F v[kN], y[kM];
+          for (int a = 0; a < kN; a++) v[a] = V::load(m + (a * kN + col) * step + o);
+          outputRows<V>(v, y);
+          for (int i = 0; i < kM; i++) half[i][col] = y[i];
+        }
+        F best = V::zero();
+        for (int i = 0; i < kM; i++) {
+          F y[kM];
+          outputRows<V>(half[i], y);
+          for (int j = 0; j < kM; j++) {
+            F out = V::add(y[j], b);
+            if (relu) out = V::max(V::zero(), out);
+            best = i == 0 && j == 0 ? out : poolStep<V>(best, out);
+          }
+        }
+        V::store(stage + (th * PW + tw) * g.Op + o, best);
+      }
+    }
+}
+
 // 3x3, stride 1, dilation 1, one group; enough channels for the GEMMs to run near peak (at
 // least 16 in and out), and a group of at least one image within kMaxGroupFloats.
 template <typename V>
@@ -210,6 +260,7 @@ void winogradRun(const float* x, const float* w, const float* bias, int act, flo
   // Fewer groups than threads (a single image, when serving): the groups run one by one and
   // each spreads its 16 GEMMs over the pool, each thread keeping its share of U in its cache.
   const bool spreadProducts = groups < pool.size();
+  const bool pooled = poolsInBlocks(s, after, act);
   auto group = [&](int64_t grp) {
     const int64_t n0 = grp * G, images = std::min(G, s.N - n0), GT = images * g.T;
     const int64_t vStride = matrixStride(GT * g.Cp), mStride = matrixStride(GT * g.Op);
@@ -234,6 +285,12 @@ void winogradRun(const float* x, const float* w, const float* bias, int act, flo
     else
       for (int xi = 0; xi < kXi; xi++) product(xi);
     for (int64_t i = 0; i < images; i++) {
+      if (pooled) {  // pooled in the blocks, channels-last; only the pooled output is transposed
+        const int64_t PH = after->shape.OH, PW = after->shape.OW;
+        pooledOutputTransform<V>(M, bias, act == 1, stage.data(), g, PH, PW, i * g.T, mStride);
+        V::transpose(stage.data(), g.Op, PH * PW, g.O, after->y + (n0 + i) * g.O * PH * PW, PH * PW);
+        continue;
+      }
       float* yn = convImageOutput(y, n0 + i, outSize, after);
       outputTransform<V>(M, bias, act == 1, stage.data(), g, i * g.T, mStride);
       V::transpose(stage.data(), g.Op, P, g.O, yn, P);

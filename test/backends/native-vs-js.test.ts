@@ -233,13 +233,18 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
     test(`conv2d then max pooling in one kernel at inference ${dtype}`, () => {
       const cases: [number[], number[], lt.Conv2dOptions, number, lt.Pool2dOptions][] = [
         [[32, 1, 28, 28], [32, 1, 3, 3], { activation: 'relu' }, 2, {}], // MNIST's first conv: direct
-        [[4, 32, 13, 13], [64, 32, 3, 3], { activation: 'relu' }, 2, {}], // MNIST's second: channels
+        [[4, 32, 13, 13], [64, 32, 3, 3], { activation: 'relu' }, 2, {}], // MNIST's second: Winograd, pooled inside its 2x2 blocks
         [[1, 32, 13, 13], [64, 32, 3, 3], { activation: 'tanh' }, 2, {}], // one image: Winograd, its products split
         [[3, 4, 9, 6], [4, 2, 2, 3], { groups: 2, activation: 'linear' }, 2, { stride: 1 }], // groups: im2col + GEMM
         [[5, 3, 12, 11], [6, 3, 3, 3], { padding: 1, activation: 'relu' }, 3, { stride: 2, padding: 1 }],
+        // Winograd pooled in its blocks: NaN and infinities in, an odd output (7 wide: the last
+        // block column is not pooled), no activation, channels that are not whole vectors.
+        [[3, 17, 10, 9], [20, 17, 3, 3], { activation: 'linear' }, 2, {}],
+        [[2, 16, 8, 8], [16, 16, 3, 3], { padding: 1, activation: 'sigmoid' }, 2, {}], // pooled after the transform
+        [[2, 16, 9, 9], [16, 16, 3, 3], { padding: 1, activation: 'relu' }, 3, { stride: 2 }], // 3x3 windows: pooled after
       ];
       cases.forEach(([xs, ws, options, k, poolOptions], i) => {
-        const x = values(xs, 300 + i, dtype, i === 0);
+        const x = values(xs, 300 + i, dtype, i === 0 || i === 5);
         const w = values(ws, 310 + i, dtype, false);
         const b = values([ws[0]], 320 + i, dtype, false);
         const what = `conv2dMaxPool case ${i} [${xs}] * [${ws}]`;
