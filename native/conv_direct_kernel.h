@@ -15,7 +15,9 @@
 // for the whole reduction. Each reduction step builds the NV input vectors (one masked load per
 // row segment: the "im2col row" of those positions, never stored) and broadcasts R weights.
 // FULL: every vector lies inside one output row, so plain loads and stores do (AVX2's masked
-// moves are slow on AMD; a masked store took 2x the time of the whole tile's FMAs).
+// moves are slow on AMD; a masked store took 2x the time of the whole tile's FMAs). A vector
+// that spans rows still fills all its lanes (only a plane's last one falls short): it is stored
+// plainly too.
 template <class S, int R, int NV, int NSEG, bool FULL>
 LATHE_CONV_TARGET void directTile(const conv_direct::Plan& p, const float* x, float* y, int64_t b, int64_t v0) {
   using V = typename S::V;
@@ -23,14 +25,18 @@ LATHE_CONV_TARGET void directTile(const conv_direct::Plan& p, const float* x, fl
   constexpr int W = S::W;
   M m[NV][NSEG], out[NV];
   const float* base[NV][NSEG];
+  bool whole[NV];  // every lane is an output position: a vector spanning two rows stores plainly
   for (int v = 0; v < NV; v++) {
     out[v] = S::mask(0, 0);
+    int lanes = 0;
     for (int s = 0; s < NSEG; s++) {
       const conv_direct::Segment& seg = p.segs[(v0 + v) * p.segments + s];
       m[v][s] = S::mask(seg.lo, seg.hi);
       base[v][s] = x + seg.off;
       out[v] = S::orMask(out[v], m[v][s]);
+      lanes += seg.hi - seg.lo;
     }
+    whole[v] = lanes == W;
   }
   const int32_t* koff = p.koff.data();
   const float* w = p.weights.data() + b * p.K * R;
@@ -71,7 +77,7 @@ LATHE_CONV_TARGET void directTile(const conv_direct::Plan& p, const float* x, fl
     for (int v = 0; v < NV; v++) {
       V o = S::add(acc[r][v], bb);
       if (p.relu) o = S::relu(o);
-      if constexpr (FULL) S::storeu(yb + r * p.P + v * W, o);
+      if (FULL || whole[v]) S::storeu(yb + r * p.P + v * W, o);
       else S::store(yb + r * p.P + v * W, out[v], o);
     }
   }
