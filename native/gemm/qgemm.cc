@@ -93,12 +93,52 @@ __attribute__((target("avx512f"))) void packAAvx512(const uint8_t* A, int64_t ld
 }
 #endif
 
-void packA(const uint8_t* A, int64_t lda, int64_t mc, int64_t kc, int mr, uint8_t* dst) {
+// The same slivers with every value widened to int16 (Kernel::aWidth 2), for the AVX2 tile.
+void packA16From(const uint8_t* A, int64_t lda, int64_t mc, int64_t kc, int mr, int16_t* dst, int64_t g0) {
+  const int64_t kg = ceilDiv(kc, 4);
+  for (int64_t i0 = 0; i0 < mc; i0 += mr) {
+    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - i0));
+    int16_t* d = dst + i0 * kg * 4;
+    for (int64_t g = g0; g < kg; g++)
+      for (int i = 0; i < mr; i++)
+        for (int j = 0; j < 4; j++) d[(g * mr + i) * 4 + j] = i < rows && g * 4 + j < kc ? A[(i0 + i) * lda + g * 4 + j] : 0;
+  }
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (avx512 && mr <= 16 && kc >= 64) return packAAvx512(A, lda, mc, kc, mr, dst);
+// 16 k-values of a row at a time: one load, one widening, and the four groups' 8 bytes each
+// stored into their places in the sliver; the last k % 16 through the scalar loop.
+__attribute__((target("avx2"))) void packA16Avx2(const uint8_t* A, int64_t lda, int64_t mc, int64_t kc, int mr, int16_t* dst) {
+  const int64_t kg = ceilDiv(kc, 4), blocks = kc / 16;
+  for (int64_t i0 = 0; i0 < mc; i0 += mr) {
+    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - i0));
+    int16_t* d = dst + i0 * kg * 4;
+    for (int64_t b = 0; b < blocks; b++)
+      for (int i = 0; i < mr; i++) {
+        const __m256i w = i < rows ? _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(A + (i0 + i) * lda + b * 16)))
+                                   : _mm256_setzero_si256();
+        const __m128i lo = _mm256_castsi256_si128(w), hi = _mm256_extracti128_si256(w, 1);
+        int16_t* g = d + (b * 4 * mr + i) * 4;  // group 4b of row i; the next group is mr * 4 values on
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(g), lo);
+        _mm_storeh_pd(reinterpret_cast<double*>(g + mr * 4), _mm_castsi128_pd(lo));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(g + 2 * mr * 4), hi);
+        _mm_storeh_pd(reinterpret_cast<double*>(g + 3 * mr * 4), _mm_castsi128_pd(hi));
+      }
+  }
+  packA16From(A, lda, mc, kc, mr, dst, blocks * 4);
+}
 #endif
-  packAFrom(A, lda, mc, kc, mr, dst, 0);
+
+// A block packed for kernel kr: uint8 slivers, or int16 ones when kr.aWidth is 2.
+void packA(const Kernel& kr, const uint8_t* A, int64_t lda, int64_t mc, int64_t kc, void* dst) {
+  const int mr = kr.mr;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (kr.aWidth == 2) return packA16Avx2(A, lda, mc, kc, mr, static_cast<int16_t*>(dst));
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512 && mr <= 16 && kc >= 64) return packAAvx512(A, lda, mc, kc, mr, static_cast<uint8_t*>(dst));
+#endif
+  if (kr.aWidth == 2) return packA16From(A, lda, mc, kc, mr, static_cast<int16_t*>(dst), 0);
+  packAFrom(A, lda, mc, kc, mr, static_cast<uint8_t*>(dst), 0);
 }
 
 thread_local PackBuffer tlsPackA;
@@ -127,7 +167,7 @@ void runBlock(const Kernel& kr, const Problem& p, int64_t m0, int64_t m1, int64_
   const int64_t kcBlock = K > 0 ? evenBlock(K, kr.kc, 4) : 4;
   const int64_t mcBlock = evenBlock(m1 - m0, kr.mc, mr);
   const int64_t ncPanels = std::max<int64_t>(1, kr.nc / NR);
-  uint8_t* Ap = static_cast<uint8_t*>(tlsPackA.get(size_t(mcBlock) * kcBlock));
+  uint8_t* Ap = static_cast<uint8_t*>(tlsPackA.get(size_t(mcBlock) * kcBlock * kr.aWidth));
   for (int64_t jp = p0; jp < p1; jp += ncPanels) {
     const int64_t jpEnd = std::min(p1, jp + ncPanels);
     for (int64_t pc = 0; pc == 0 || pc < K; pc += kcBlock) {  // K == 0 still runs the output stage
@@ -135,7 +175,7 @@ void runBlock(const Kernel& kr, const Problem& p, int64_t m0, int64_t m1, int64_
       const bool acc = pc > 0, last = pc + kc >= K;
       for (int64_t ic = m0; ic < m1; ic += mcBlock) {
         const int64_t mc = std::min(mcBlock, m1 - ic);
-        packA(p.A + ic * p.lda + pc, p.lda, mc, kc, kr.mr, Ap);
+        packA(kr, p.A + ic * p.lda + pc, p.lda, mc, kc, Ap);
         for (int64_t q = jp; q < jpEnd; q++) {
           const int n = static_cast<int>(std::min<int64_t>(NR, B.N - q * NR));
           const int8_t* bp = B.panel(q) + (pc / 4) * NR * 4;
@@ -144,7 +184,7 @@ void runBlock(const Kernel& kr, const Problem& p, int64_t m0, int64_t m1, int64_
           for (int64_t ir = 0; ir < mc; ir += mr) {
             const int m = static_cast<int>(std::min(mr, mc - ir));
             int32_t* c = static_cast<int32_t*>(p.C) + (ic + ir) * p.ldc + q * NR;
-            kr.tile(kg, Ap + ir * kg * 4, bp, c, p.ldc, acc, last, out, m, n);
+            kr.tile(kg, Ap + ir * kg * 4 * kr.aWidth, bp, c, p.ldc, acc, last, out, m, n);
           }
         }
       }

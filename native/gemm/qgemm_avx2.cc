@@ -1,5 +1,5 @@
 // AVX2 int8 tile for CPUs without VNNI. Exact: the s8 weights and u8 activations widen to s16
-// and vpmaddwd sums pairs into int32 lanes (vpmaddubsw would be ~2x faster but saturates at
+// (A when it is packed: Kernel::aWidth 2) and vpmaddwd sums pairs into int32 lanes (vpmaddubsw would be ~2x faster but saturates at
 // 2*255*127 > 32767, so it cannot give the exact sums the contract promises). Compiled per
 // function with target attributes; dispatch hands it out only when the CPU has AVX2 and FMA.
 #include "qgemm_internal.h"
@@ -32,12 +32,11 @@ LATHE_QGEMM_TARGET void tileAvx2(int64_t kGroups, const uint8_t* A, const int8_t
       const int8_t* b = B + g * NR * 4 + c0 * 4;
       const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
       const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16)));
-      const uint8_t* a = A + g * kMR * 4;
+      const int16_t* a = reinterpret_cast<const int16_t*>(A) + g * kMR * 4;
 #pragma GCC unroll 6
       for (int i = 0; i < M; i++) {
-        int32_t a4;
-        std::memcpy(&a4, a + i * 4, 4);
-        const __m256i av = _mm256_cvtepu8_epi16(_mm_set1_epi32(a4));  // a0..a3 as s16, 4 times
+        // a0..a3, widened to int16 when A was packed, 4 times: one broadcast load.
+        const __m256i av = _mm256_castpd_si256(_mm256_broadcast_sd(reinterpret_cast<const double*>(a + i * 4)));
         s0[i] = _mm256_add_epi32(s0[i], _mm256_madd_epi16(w0, av));
         s1[i] = _mm256_add_epi32(s1[i], _mm256_madd_epi16(w1, av));
       }
@@ -109,7 +108,7 @@ bool cpuHasAvx2() {
 }  // namespace
 
 const Kernel* kernelAvx2() {
-  static const Kernel k = {"avx2", kMR, 96, 2048, 1024, &tile};
+  static const Kernel k = {"avx2", kMR, 96, 2048, 1024, &tile, 2};
   return cpuHasAvx2() ? &k : nullptr;
 }
 

@@ -28,6 +28,10 @@ struct Kernel {
   // float output's memory too: same size).
   void (*tile)(int64_t kGroups, const uint8_t* A, const int8_t* B, void* C, int64_t ldc, bool acc, bool last,
                const OutStage& out, int m, int n);
+  // Bytes per packed A value: 1 (uint8), or 2 when the tile wants A already widened to int16
+  // (the AVX2 tile: it then broadcasts a row's 4 values with one load instead of a load and two
+  // shuffles per row per column pass). The tile's A then points at int16 slivers, same order.
+  int aWidth = 1;
 };
 
 // nullptr when not compiled in or this CPU lacks the ISA.
