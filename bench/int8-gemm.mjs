@@ -13,8 +13,9 @@
 //               rounding), int8 GEMM, dequantized float out; what a quantized Dense costs
 //   ort         ORT session.run, intraOpNumThreads = lt.getNumThreads(), ORT's default spinning
 //   ort_nospin  the same with allow_spinning 0 (bench/onnx-inference.mjs's ORT_SPIN=0)
-// Before timing, each case checks that Lathe's int32 output equals both ORT sessions' element for
-// element, and 256 sampled elements against a JS loop; any difference throws (exit status 1).
+// Before timing, each case checks 256 sampled elements of Lathe's int32 output against a JS loop
+// (a difference throws, exit status 1) and counts where ORT's outputs differ from it: none with
+// VNNI; without it ORT's u8 x s8 kernel saturates (ort_mismatches in the JSON line).
 // Throughput is 2*M*N*K / seconds (GFLOP/s for float, GOP/s for int8); ratios above 1: the first
 // named is faster. ratio_int8_vs_ort uses the faster of ORT's two configurations.
 //   LATHE_NUM_THREADS=1 node bench/int8-gemm.mjs [--cases 512,1024,2048,32x128x784] [--samples 7] [--sample-ms 60]
@@ -78,11 +79,15 @@ function ortSession(bytes, spin) {
   });
 }
 
-function checkExact(what, got, expected) {
+// How many of ORT's int32 outputs differ from Lathe's. None on a CPU with VNNI; without it ORT's
+// uint8 x int8 kernel sums products pairwise in int16 (vpmaddubsw) and saturates, so some do, and
+// the JSON line says so (ort_mismatches) instead of stopping: Lathe's own exactness is checked
+// against the JS loop below, which throws.
+function mismatches(what, got, expected) {
   if (got.length !== expected.length) throw new Error(`int8-gemm: ${what}: ${got.length} elements against ${expected.length}`);
-  for (let i = 0; i < got.length; i++) {
-    if (got[i] !== expected[i]) throw new Error(`int8-gemm: ${what}: element ${i} differs: Lathe ${got[i]}, the other ${expected[i]} (the int32 outputs must be identical)`);
-  }
+  let n = 0;
+  for (let i = 0; i < got.length; i++) n += got[i] !== expected[i] ? 1 : 0;
+  return n;
 }
 
 for (const { M, N, K } of CASES) {
@@ -116,7 +121,8 @@ for (const { M, N, K } of CASES) {
   // Exactness, once per case: Lathe's int32 against each ORT session, all elements, and against
   // a plain JS loop on sampled elements (so the two cannot agree on a common mistake).
   addon.qGemmInt32(a, M, aZero, packed, outI);
-  for (const [name, s] of Object.entries(sessions)) checkExact(`${M}x${N}x${K} against ${name}`, outI, (await s.run(feeds)).y.data);
+  let ortMismatches = 0;
+  for (const [name, s] of Object.entries(sessions)) ortMismatches = Math.max(ortMismatches, mismatches(`${M}x${N}x${K} against ${name}`, outI, (await s.run(feeds)).y.data));
   const rng = new lt.Generator(5);
   const picks = lt.randint(0, M * N, [256], { generator: rng }).dataSync();
   for (const p of picks) {
@@ -167,7 +173,7 @@ for (const { M, N, K } of CASES) {
     ratio_int8_vs_ort_nospin: +(med.ort_nospin / med.int8).toFixed(3),
     ratio_int8_fused_vs_ort: +(ortBest / med.int8_fused).toFixed(3),
     median_us: Object.fromEntries(names.map((n) => [n, +med[n].toFixed(1)])),
-    exact_vs_ort: true, a_zero_point: aZero,
+    exact_vs_ort: ortMismatches === 0, ort_mismatches: ortMismatches, a_zero_point: aZero,
     lathe_threads: THREADS, ort_intra_op_threads: THREADS, gemm_kernel: gemmKernel, qgemm_kernel: qgemmKernel,
     peer: `onnxruntime-node ${ort.env.versions?.common ?? ''}`.trim(),
     samples: SAMPLES, loadavg_before: loadBefore, loadavg_after: load(),
