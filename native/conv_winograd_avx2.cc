@@ -5,6 +5,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define LATHE_WINOGRAD_TARGET __attribute__((target("avx2,fma")))
 #include "conv_winograd_simd.h"
+#include "transpose_avx2.h"
 
 namespace lathe {
 namespace winograd {
@@ -12,25 +13,6 @@ namespace {
 
 // Lane masks for partial loads and stores: the first n lanes of the window at kMask + 8 - n.
 alignas(32) const int32_t kMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-// The 8 x 8 matrix whose rows are r[0..7], transposed in place.
-LATHE_WINOGRAD_TARGET inline void transpose8x8(__m256 r[8]) {
-  __m256 t[8], u[8];
-  for (int i = 0; i < 4; i++) {
-    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 2; i++) {
-    u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-  }
-  for (int i = 0; i < 4; i++) {
-    r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
-    r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
-  }
-}
 
 struct F32x8 {
   static constexpr int kLanes = 8;
@@ -70,19 +52,8 @@ struct F32x8 {
   LATHE_WINOGRAD_TARGET static D dadd(D a, D b) { return _mm256_add_pd(a, b); }
   LATHE_WINOGRAD_TARGET static D dsub(D a, D b) { return _mm256_sub_pd(a, b); }
   LATHE_WINOGRAD_TARGET static D dmul(D a, D b) { return _mm256_mul_pd(a, b); }
-  // dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols: whole 8 x 8 blocks in registers,
-  // the partial ones at the edges element by element.
-  LATHE_WINOGRAD_TARGET static void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
-    const int64_t fullRows = rows / kLanes * kLanes, fullCols = cols / kLanes * kLanes;
-    for (int64_t i0 = 0; i0 < fullRows; i0 += kLanes)
-      for (int64_t j0 = 0; j0 < fullCols; j0 += kLanes) {
-        __m256 r[8];
-        for (int i = 0; i < 8; i++) r[i] = load(src + (i0 + i) * lds + j0);
-        transpose8x8(r);
-        for (int j = 0; j < 8; j++) store(dst + (j0 + j) * ldd + i0, r[j]);
-      }
-    for (int64_t i = 0; i < rows; i++)
-      for (int64_t j = i < fullRows ? fullCols : 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
+  static void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+    transposeFloatsAvx2(src, lds, rows, cols, dst, ldd);
   }
 };
 
