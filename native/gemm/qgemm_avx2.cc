@@ -15,10 +15,12 @@ namespace lathe {
 namespace qgemm_internal {
 namespace {
 
-// 6 rows x 8 columns per pass (12 ymm accumulators, each holding 4 columns x 2 k-pairs, + 2
-// widened B vectors + the A broadcast of the 16 ymm registers); the 32-column panel takes 4
-// passes over the A sliver, which stays in L1.
-constexpr int kMR = 6;
+// 4 rows x 8 columns per pass (8 ymm accumulators, each holding 4 columns x 2 k-pairs, + 2
+// widened B vectors, the A broadcast and the products before they are added); the 32-column
+// panel takes 4 passes over the A sliver, which stays in L1. 6 rows (12 accumulators) left GCC
+// too few of the 16 ymm registers and it spilled accumulators to the stack every step: on Zen 3,
+// one thread at 1024, 4 rows ran 116 GOP/s, 6 rows 81-87, 3 rows 71-107 (float32: 82-84).
+constexpr int kMR = 4;
 constexpr int NR = kQgemmNR;
 
 template <int M>
@@ -26,14 +28,14 @@ LATHE_QGEMM_TARGET void tileAvx2(int64_t kGroups, const uint8_t* A, const int8_t
                                  bool last, const OutStage& out, int n) {
   for (int c0 = 0; c0 < n; c0 += 8) {
     __m256i s0[M], s1[M];
-#pragma GCC unroll 6
+#pragma GCC unroll 4
     for (int i = 0; i < M; i++) s0[i] = s1[i] = _mm256_setzero_si256();
     for (int64_t g = 0; g < kGroups; g++) {
       const int8_t* b = B + g * NR * 4 + c0 * 4;
       const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
       const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16)));
       const int16_t* a = reinterpret_cast<const int16_t*>(A) + g * kMR * 4;
-#pragma GCC unroll 6
+#pragma GCC unroll 4
       for (int i = 0; i < M; i++) {
         // a0..a3, widened to int16 when A was packed, 4 times: one broadcast load.
         const __m256i av = _mm256_castpd_si256(_mm256_broadcast_sd(reinterpret_cast<const double*>(a + i * 4)));
@@ -54,7 +56,7 @@ LATHE_QGEMM_TARGET void tileAvx2(int64_t kGroups, const uint8_t* A, const int8_t
         bi = _mm256_loadu_ps(d);
       }
     }
-#pragma GCC unroll 6
+#pragma GCC unroll 4
     for (int i = 0; i < M; i++) {
       // Lanes hold column pairs (c, k01), (c, k23); hadd works per 128-bit half, giving columns
       // 0 1 4 5 | 2 3 6 7, which the qword permute puts in order.
