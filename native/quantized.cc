@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "transpose_avx2.h"
 #include "transpose_avx512.h"
 #include "vector_math.h"
 
@@ -180,11 +181,12 @@ void im2row(const uint8_t* xq, uint8_t* rows, const Conv2dShape& s, uint8_t zp) 
 }
 
 // dst[c * rows + r] = src[r * cols + c]: a [rows, cols] float matrix transposed (the conv's
-// NCHW <-> channels-last changes), in 16 x 16 blocks with AVX-512.
+// NCHW <-> channels-last changes), in 16 x 16 blocks with AVX-512, 8 x 8 with AVX2.
 void transpose(const float* src, int64_t rows, int64_t cols, float* dst) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  static const bool avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
   if (avx512) return transposeFloats(src, cols, rows, cols, dst, rows);
+  if (avx2) return transposeFloatsAvx2(src, cols, rows, cols, dst, rows);
 #endif
   for (int64_t r = 0; r < rows; r++)
     for (int64_t c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
