@@ -285,6 +285,7 @@ describe('lathe export', () => {
     assert.equal(await main(['export', path.join(root, 'saved'), '--format', 'tflite', '--out', path.join(root, 'x.onnx')]), 1);
     assert.equal(await main(['export', path.join(root, 'saved')]), 1);
     assert.equal(await main(['export', path.join(root, 'saved'), '--out', path.join(root, 'x.onnx'), '--input-type', 'int64']), 1);
+    assert.equal(await main(['export', path.join(root, 'saved'), '--out', path.join(root, 'x.onnx'), '--weight-type', 'int4']), 1);
     assert.ok(!fs.existsSync(path.join(root, 'x.onnx')));
   });
 });

@@ -15,6 +15,7 @@ import { exportOnnx } from '../../src/io/onnx/export.js';
 import { ModelProto } from '../../src/io/onnx/schema.js';
 import type { Layer } from '../../src/nn/layer.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
+import { assertThrowsLathe } from '../helpers.js';
 
 const L = lt.layers;
 type Quantized = InstanceType<typeof L.QuantizedDense> | InstanceType<typeof L.QuantizedConv2D>;
@@ -241,6 +242,15 @@ test('the graph is QDQ: 8-bit kernels (uint8, zero point 128), per-axis Dequanti
   const direct = model.predict(x).dataSync();
   const d = Math.max(...Array.from(direct, (v, i) => Math.abs(back[i] - v) / Math.max(1, Math.abs(v))));
   assert.ok(d <= LAYER_TOLERANCE, `imported back: differs by ${d}`);
+  // weightType 'int8' writes the int8 values with zero point 0 (ORT's VNNI kernels): the same model.
+  const bytes8 = exportOnnx(model, { weightType: 'int8' });
+  const m8 = ModelProto.toObject(ModelProto.decode(bytes8), { longs: Number, defaults: false });
+  const init8 = (name: string) => m8.graph.initializer.find((i: { name: string }) => i.name === name);
+  assert.equal(init8('layers.2.kernel').dataType, 3, 'the dense kernel is an int8 initializer');
+  assert.deepEqual(Array.from(init8('layers.2.kernel').rawData as Uint8Array, (b) => (b << 24) >> 24), Array.from(int8), 'the int8 weights as they are');
+  assert.deepEqual([...init8('layers.2.kernelZeroPoint').rawData], [0, 0, 0, 0], 'zero point 0');
+  assert.deepEqual(Array.from(lt.loadOnnx(bytes8).predict(x).dataSync()), Array.from(back), 'int8 and uint8 weights import to the same model');
+  assertThrowsLathe(() => exportOnnx(model, { weightType: 'int4' as 'int8' }), /weightType must be "uint8" or "int8", got "int4"/);
 });
 
 test('dynamic mode on an all-zero input: no NaN in ORT or Lathe, both give act(bias)', async () => {

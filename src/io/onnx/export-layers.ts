@@ -80,6 +80,8 @@ export interface ExportContext {
   shape: number[];
   /** The layer's position, for initializer names that match the state dict (layers.0.kernel). */
   prefix: string;
+  /** How int8 weights are written (ExportOnnxOptions.weightType). */
+  weightType: 'uint8' | 'int8';
 }
 
 

@@ -12,7 +12,7 @@ import { ONNX_DTYPE } from './schema.js';
 
 type QuantizedLayer = QuantizedDense | QuantizedConv2D;
 
-/** A uint8 initializer: raw_data holds one byte per value. */
+/** A uint8 or int8 initializer: raw_data holds one byte per value. */
 function byteInitializer(ctx: ExportContext, name: string, dataType: number, values: Uint8Array, dims: readonly number[]): string {
   ctx.g.initializers.push({ name, dataType, dims: [...dims], rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
   return name;
@@ -39,17 +39,21 @@ function quantizedInput(ctx: ExportContext, l: QuantizedLayer): string {
 
 /**
  * The int8 kernel dequantized along its output-channel axis (1 for Dense's [in, units], 0 for
- * Conv's [filters, ...]); a zero channel has scale 1, never 0. It is written as uint8 with zero
- * point 128 (w + 128 - 128 = w, the same values): ONNX Runtime's uint8 x int8 kernels on x86 without
- * VNNI (AVX2, AVX-512 before Cascade Lake) multiply with vpmaddubsw, whose int16 pair sums saturate
- * (255 * 127 * 2 > 32767), so an int8 kernel there gives wrong outputs (classes differed on 0.8%
- * of MNIST). Its uint8 x uint8 kernels are exact on every CPU, as ONNX Runtime's docs advise.
+ * Conv's [filters, ...]); a zero channel has scale 1, never 0. By default it is written as uint8
+ * with zero point 128 (w + 128 - 128 = w, the same values): ONNX Runtime's uint8 x int8 kernels on
+ * x86 without VNNI (AVX2, AVX-512 before Cascade Lake) multiply with vpmaddubsw, whose int16 pair
+ * sums saturate (255 * 127 * 2 > 32767), so an int8 kernel there gives wrong outputs (classes
+ * differed on 0.8% of MNIST); its uint8 x uint8 kernels are exact on every CPU, as ONNX Runtime's
+ * docs advise. weightType 'int8' writes the int8 values with zero point 0, for VNNI targets.
  */
 function dequantizedKernel(ctx: ExportContext, l: QuantizedLayer, axis: number): string {
   const n = l.kernelScale.size;
-  const shifted = Uint8Array.from(l.kernel.dataSync() as Int8Array, (v) => v + 128);
-  const kernel = byteInitializer(ctx, `${ctx.prefix}.kernel`, ONNX_DTYPE.UINT8, shifted, l.kernel.shape);
-  const zeroPoint = byteInitializer(ctx, `${ctx.prefix}.kernelZeroPoint`, ONNX_DTYPE.UINT8, new Uint8Array(n).fill(128), [n]);
+  const int8 = l.kernel.dataSync() as Int8Array;
+  const [type, values, zero] = ctx.weightType === 'int8'
+    ? [ONNX_DTYPE.INT8, new Uint8Array(int8.buffer, int8.byteOffset, int8.length), 0]
+    : [ONNX_DTYPE.UINT8, Uint8Array.from(int8, (v) => v + 128), 128];
+  const kernel = byteInitializer(ctx, `${ctx.prefix}.kernel`, type, values, l.kernel.shape);
+  const zeroPoint = byteInitializer(ctx, `${ctx.prefix}.kernelZeroPoint`, type, new Uint8Array(n).fill(zero), [n]);
   return ctx.g.node('DequantizeLinear', [kernel, ctx.g.tensor(`${ctx.prefix}.kernelScale`, l.kernelScale), zeroPoint], [attr.int('axis', axis)]);
 }
 

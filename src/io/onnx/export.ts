@@ -23,6 +23,13 @@ export interface ExportOnnxOptions {
    * to float comes first, as the Lathe model casts integer input.
    */
   inputType?: 'float32' | 'uint8' | 'int32';
+  /**
+   * How quantized layers' int8 weights are written. 'uint8' (default): shifted by 128 with zero
+   * point 128, the same values, which ONNX Runtime multiplies exactly on every CPU. 'int8': as
+   * they are, which ONNX Runtime runs with its VNNI kernels (faster on CPUs with AVX-512 VNNI)
+   * but, on x86 CPUs without VNNI, with kernels whose int16 pair sums saturate.
+   */
+  weightType?: 'uint8' | 'int8';
   /** Extra metadata_props (class names, a note on preprocessing). */
   metadata?: Record<string, string>;
   docString?: string;
@@ -67,7 +74,9 @@ export function exportOnnx(model: Sequential, options: ExportOnnxOptions = {}): 
   const elemType = { float32: ONNX_DTYPE.FLOAT, uint8: ONNX_DTYPE.UINT8, int32: ONNX_DTYPE.INT32 }[inputType];
 
   const g = new GraphBuilder(opset);
-  const ctx: ExportContext = { g, value: inputName, elemType, shape: [...model.inputShape], prefix: '' };
+  const weightType = options.weightType ?? 'uint8';
+  if (weightType !== 'uint8' && weightType !== 'int8') fail('exportOnnx', `weightType must be "uint8" or "int8", got ${JSON.stringify(weightType)}`);
+  const ctx: ExportContext = { g, value: inputName, elemType, shape: [...model.inputShape], prefix: '', weightType };
   model.layers.forEach((layer, i) => {
     ctx.prefix = `layers.${i}`;
     const out = layer.computeOutputShape(ctx.shape);
