@@ -57,15 +57,23 @@ void lowerThreadPriority(int nice) {
 #endif
 }
 
+// How long an idle worker spins for the next loop before it sleeps (see workerLoop).
+constexpr int kWorkerSpinMicros = 2000;
+
 void ThreadPool::workerLoop() {
   uint64_t seen = 0;
   inPoolTask = true;
   lowerThreadPriority(kBackgroundNice);
   for (;;) {
-    // Spin a little before sleeping: a training step issues kernels back to back, and waking a
-    // sleeping worker costs 20-30 us on this kind of VM, as much as a batch-32 GEMM itself
-    // (measured: the brief's training-shape GEMMs went from ~48 to ~34 us median).
-    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+    // Spin before sleeping: a training step issues kernels back to back, and waking a sleeping
+    // worker costs 20-30 us on this kind of VM, as much as a batch-32 GEMM itself (the brief's
+    // training-shape GEMMs went from ~48 to ~34 us median with a 200 us spin). After the process
+    // has idled, a wake can take far longer (the VM's vCPU was halted), the caller then runs
+    // every task itself, and a worker that sleeps again between calls keeps it that way: 20
+    // back-to-back predict() calls of the brief's MLP at batch 256 after 300 ms pauses averaged
+    // 1050-1120 us with a 200 us spin, 690-725 with 2 ms, 650-710 with 20 ms (ONNX Runtime, whose
+    // workers spin ~40 ms after a run, 620-670), three runs each on the 2-vCPU EPYC.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kWorkerSpinMicros);
     while (generation_.load(std::memory_order_acquire) == seen && !stop_.load(std::memory_order_relaxed) &&
            std::chrono::steady_clock::now() < until) {
       cpuRelax();
