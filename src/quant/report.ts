@@ -25,20 +25,20 @@ export interface QuantizationReport {
   layers: LayerQuantization[];
 }
 
-/**
- * Why int8 may not be faster here. Without VNNI an exact u8 x s8 product needs its bytes widened
- * to 16 bits (vpmaddubsw, which skips that, saturates), so the int8 GEMM runs about as fast as
- * float32's: the model is 4x smaller, not faster.
- */
 /** The report's int8Kernel: the native int8 GEMM, when the native backend is the one in use. */
 export function int8KernelInUse(): Pick<QuantizationReport, 'int8Kernel'> {
   const info = getBackend().name === 'native' ? nativeInfo() : null;
   return info ? { int8Kernel: info.qgemmKernel } : {};
 }
 
+/**
+ * Why int8 may not be faster here. Without VNNI an exact u8 x s8 product needs its bytes widened
+ * to 16 bits (vpmaddubsw, which skips that, saturates), so the int8 GEMM runs about as fast as
+ * float32's: the model is 4x smaller, not faster.
+ */
 export function int8KernelNote(kernel: string | undefined): string | null {
   if (kernel === undefined || kernel === 'avx512vnni') return null;
-  return `int8 kernel: ${kernel}. This CPU has no AVX-512 VNNI, so int8 layers run at about float32 speed (exact int8 products need 16-bit widening); on a CPU with VNNI they run about 2x faster.`;
+  return `int8 kernel: ${kernel}, without AVX-512 VNNI: exact int8 products need 16-bit widening there, so int8 layers run at about float32 speed; with VNNI they run about 2x faster.`;
 }
 
 /** The share of examples whose arg-max prediction equals the label. */
