@@ -156,6 +156,27 @@ LATHE_WINOGRAD_TARGET void inputTransform(const float* xc, float* Vt, const Geom
     }
 }
 
+// One block's 2x2 outputs for the channel vector at o, from its 16 products m (step floats
+// apart): (A^T m A) + bias b, relu in registers when asked.
+template <typename V, typename F = typename V::F>
+LATHE_WINOGRAD_TARGET inline void blockOutputs(const float* m, int64_t step, int64_t o, F b, bool relu, F out[kM][kM]) {
+  F half[kM][kN];  // (A^T m)[i][b]
+  for (int col = 0; col < kN; col++) {
+    F v[kN], y[kM];
+    for (int a = 0; a < kN; a++) v[a] = V::load(m + (a * kN + col) * step + o);
+    outputRows<V>(v, y);
+    for (int i = 0; i < kM; i++) half[i][col] = y[i];
+  }
+  for (int i = 0; i < kM; i++) {
+    F y[kM];
+    outputRows<V>(half[i], y);
+    for (int j = 0; j < kM; j++) {
+      out[i][j] = V::add(y[j], b);
+      if (relu) out[i][j] = V::max(V::zero(), out[i][j]);  // zero first: NaN stays NaN, as in the other conv paths
+    }
+  }
+}
+
 // One image's outputs, channels-last into stage [OH * OW][Op]: (A^T m A) + bias per block, relu
 // in registers (other activations after, by the caller); blocks past the edge are cut.
 template <typename V, typename F = typename V::F>
@@ -167,22 +188,10 @@ LATHE_WINOGRAD_TARGET void outputTransform(const float* M, const float* bias, bo
       const int64_t rows = std::min<int64_t>(kM, g.OH - kM * th), cols = std::min<int64_t>(kM, g.OW - kM * tw);
       for (int64_t o = 0; o < g.Op; o += V::kLanes) {
         const F b = bias ? V::loadN(bias + o, std::min<int64_t>(V::kLanes, g.O - o)) : V::zero();
-        F half[kM][kN];  // (A^T m)[i][b]
-        for (int col = 0; col < kN; col++) {
-          F v[kN], y[kM];
-          for (int a = 0; a < kN; a++) v[a] = V::load(m + (a * kN + col) * step + o);
-          outputRows<V>(v, y);
-          for (int i = 0; i < kM; i++) half[i][col] = y[i];
-        }
-        for (int i = 0; i < rows; i++) {
-          F y[kM];
-          outputRows<V>(half[i], y);
-          for (int j = 0; j < cols; j++) {
-            F out = V::add(y[j], b);
-            if (relu) out = V::max(V::zero(), out);  // zero first: NaN stays NaN, as in the other conv paths
-            V::store(stage + ((kM * th + i) * g.OW + kM * tw + j) * g.Op + o, out);
-          }
-        }
+        F out[kM][kM];
+        blockOutputs<V>(m, step, o, b, relu, out);
+        for (int i = 0; i < rows; i++)
+          for (int j = 0; j < cols; j++) V::store(stage + ((kM * th + i) * g.OW + kM * tw + j) * g.Op + o, out[i][j]);
       }
     }
 }
@@ -215,23 +224,11 @@ LATHE_WINOGRAD_TARGET void pooledOutputTransform(const float* M, const float* bi
       const float* m = M + (t0 + th * g.TW + tw) * g.Op;
       for (int64_t o = 0; o < g.Op; o += V::kLanes) {
         const F b = bias ? V::loadN(bias + o, std::min<int64_t>(V::kLanes, g.O - o)) : V::zero();
-        F half[kM][kN];
-        for (int col = 0; col < kN; col++) {
-          F v[kN], y[kM];
-          for (int a = 0; a < kN; a++) v[a] = V::load(m + (a * kN + col) * step + o);
-          outputRows<V>(v, y);
-          for (int i = 0; i < kM; i++) half[i][col] = y[i];
-        }
-        F best = V::zero();
-        for (int i = 0; i < kM; i++) {
-          F y[kM];
-          outputRows<V>(half[i], y);
-          for (int j = 0; j < kM; j++) {
-            F out = V::add(y[j], b);
-            if (relu) out = V::max(V::zero(), out);
-            best = i == 0 && j == 0 ? out : poolStep<V>(best, out);
-          }
-        }
+        F out[kM][kM];
+        blockOutputs<V>(m, step, o, b, relu, out);
+        F best = out[0][0];
+        for (int i = 0; i < kM; i++)
+          for (int j = i == 0 ? 1 : 0; j < kM; j++) best = poolStep<V>(best, out[i][j]);
         V::store(stage + (th * PW + tw) * g.Op + o, best);
       }
     }
