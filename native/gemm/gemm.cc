@@ -172,13 +172,11 @@ void gemmRun(const Kernel<T>& kr, const Problem<T>& p, ThreadPool* pool) {
   //    109 GFLOP/s). Stored transposed its k-steps are contiguous and in-place reads are as fast
   //    while A is small (784x128x32 A^T: 62 vs 66 us packed); large ones need packing (1024^3
   //    A^T: 85 vs 104).
-  //  - B (reused M/MR times) is read in place for M <= 256: packing 784x128 cost ~10 us of the
-  //    58 us forward product at M=32, and 128..256x1024x1024 ran as fast or faster in place.
-  //    A B of at most 64K elements is read in place whatever M (4096x256x256, 2048x128x256,
-  //    784x128x32 ran the same either way, and each thread would pack its own copy).
-  //    B^T must be packed: the tiles need op(B) rows contiguous.
+  //  - B (reused M/MR times) is read in place for few rows of A or a small B, limits that
+  //    differ by CPU (Kernel::bInPlaceRows/Elems, measured in each ISA's file). B^T must be
+  //    packed: the tiles need op(B) rows contiguous.
   const bool packA = !p.transA || p.M * p.K > 64 * 1024 || p.rescaled;  // the tiles read A k-major only
-  const bool packB = p.transB || (p.M > 256 && p.K * p.N > 64 * 1024);
+  const bool packB = p.transB || (p.M > kr.bInPlaceRows && p.K * p.N > kr.bInPlaceElems);
   const double flops = 2.0 * p.M * p.N * p.K;
   const double bytesB = double(sizeof(T)) * p.K * p.N;
   const int threads = pool && (flops >= kParallelMinFlops || bytesB >= kParallelMinBytesB) ? pool->size() : 1;

@@ -72,13 +72,17 @@ bool cpuHasAvx2() {
 // Cache blocks: as for AVX-512 (see gemm_avx512.cc); measured at 1024^3 on one core, kc 512 /
 // mc 96 gave 106 GFLOP/s vs 103 for kc 256 / mc 144 (Zen4 runs AVX2 and AVX-512 FMAs at the same
 // rate). dgemm kc 384: 52.6 vs 50.7 GFLOP/s for 256.
+// B in place only up to 64 rows of A, measured on Zen 3 (AVX2 only; one thread, paired medians
+// in one process, in place / packed on every call): 256x1024x1024 1.49 (row strides of 4 KiB
+// put a panel's rows in one L1 set), 256x512x512 1.19, 256x256x256 1.15, 256x1000x1000 1.13,
+// 128x128x784 1.09, 256x128x784 0.99-1.02, 64x128x784 0.96.
 const Kernel<float>* sgemmKernelAvx2() {
-  static const Kernel<float> k = {"avx2", kMR, kNRs, 96, 512, 1024,
+  static const Kernel<float> k = {"avx2", kMR, kNRs, 96, 512, 1024, 64, 0,
                                   &packA<float, kMR>, &packB<float, kNRs>, &sTile};
   return cpuHasAvx2() ? &k : nullptr;
 }
 const Kernel<double>* dgemmKernelAvx2() {
-  static const Kernel<double> k = {"avx2", kMR, kNRd, 96, 384, 1024,
+  static const Kernel<double> k = {"avx2", kMR, kNRd, 96, 384, 1024, 64, 0,
                                    &packA<double, kMR>, &packB<double, kNRd>, &dTile};
   return cpuHasAvx2() ? &k : nullptr;
 }
@@ -90,9 +94,6 @@ const Kernel<double>* dgemmKernelAvx2() {
 
 namespace lathe {
 namespace gemm_internal {
-// Cache blocks: as for AVX-512 (see gemm_avx512.cc); measured at 1024^3 on one core, kc 512 /
-// mc 96 gave 106 GFLOP/s vs 103 for kc 256 / mc 144 (Zen4 runs AVX2 and AVX-512 FMAs at the same
-// rate). dgemm kc 384: 52.6 vs 50.7 GFLOP/s for 256.
 const Kernel<float>* sgemmKernelAvx2() { return nullptr; }
 const Kernel<double>* dgemmKernelAvx2() { return nullptr; }
 }  // namespace gemm_internal

@@ -82,13 +82,16 @@ bool cpuHasAvx512() {
 //  - nc 1024: 512..2048 gave 209..214 GFLOP/s on 2 threads at 1024..4096 (256: 200, 4096:
 //    201-209); the 2 MiB B block per thread then lives in L3.
 //  - dgemm: kc 384 (same bytes per panel as ~768 floats; 256..512 measured within 4%).
+//  - B in place up to 256 rows of A, or 64K elements of B: packing 784x128 cost ~10 us of the
+//    58 us forward product at M=32, and 128..256x1024x1024 ran as fast or faster in place;
+//    4096x256x256, 2048x128x256 and 784x128x32 ran the same either way.
 const Kernel<float>* sgemmKernelAvx512() {
-  static const Kernel<float> k = {"avx512", kMR, kNRs, 96, 512, 1024,
+  static const Kernel<float> k = {"avx512", kMR, kNRs, 96, 512, 1024, 256, 64 * 1024,
                                   &packA<float, kMR>, &packB<float, kNRs>, &sTile};
   return cpuHasAvx512() ? &k : nullptr;
 }
 const Kernel<double>* dgemmKernelAvx512() {
-  static const Kernel<double> k = {"avx512", kMR, kNRd, 96, 384, 1024,
+  static const Kernel<double> k = {"avx512", kMR, kNRd, 96, 384, 1024, 256, 64 * 1024,
                                    &packA<double, kMR>, &packB<double, kNRd>, &dTile};
   return cpuHasAvx512() ? &k : nullptr;
 }

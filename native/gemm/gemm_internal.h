@@ -16,6 +16,9 @@ struct Kernel {
   const char* name;
   int mr, nr;          // register tile of C
   int64_t mc, kc, nc;  // cache blocks (mc is a multiple of mr, nc of nr)
+  // A row-major B is read in place, unpacked, when op(A) has at most bInPlaceRows rows or B at
+  // most bInPlaceElems elements (gemm.cc's packing rule; measured per ISA, see each file).
+  int64_t bInPlaceRows, bInPlaceElems;
   // A points at op(A)(0,0) of the block: stored [mc,kc] with row stride lda, or [kc,mc] if trans.
   void (*packA)(bool trans, const T* A, int64_t lda, int64_t mc, int64_t kc, T* dst);
   // B points at op(B)(0,0) of the block: stored [kc,nc] with row stride ldb, or [nc,kc] if trans.

@@ -67,13 +67,14 @@ void tile(int64_t kc, const T* A, int64_t as, const T* B, int64_t bs, T* C, int6
 
 // Blocks: a 4x8 float tile streams 48 bytes per 32 FMAs, so kc=256 keeps the B panel (8 KiB)
 // in L1 and mc=128 keeps the A block (128 KiB) in a typical L2.
+// B in place: the AVX-512 limits (not measured for this kernel).
 const Kernel<float>* sgemmKernelPortable() {
-  static const Kernel<float> k = {"portable", kMR, kNR, 128, 256, 2048,
+  static const Kernel<float> k = {"portable", kMR, kNR, 128, 256, 2048, 256, 64 * 1024,
                                   &packA<float>, &packB<float>, &tile<float>};
   return &k;
 }
 const Kernel<double>* dgemmKernelPortable() {
-  static const Kernel<double> k = {"portable", kMR, kNR, 128, 256, 1024,
+  static const Kernel<double> k = {"portable", kMR, kNR, 128, 256, 1024, 256, 64 * 1024,
                                    &packA<double>, &packB<double>, &tile<double>};
   return &k;
 }
