@@ -16,6 +16,7 @@
 
 #include "conv_channels.h"
 #include "conv_direct.h"
+#include "conv_pooled.h"
 #include "conv_winograd.h"
 #include "gemm/gemm.h"
 #include "kernels.h"
@@ -150,12 +151,17 @@ enum class ConvPath { Im2col, Direct, Channels, Winograd };
 // "winograd", or a direct kernel family ("avx512", "avx2", "portable", which also turns
 // "channels" and "winograd" off); a forced path that does not cover a shape falls back to
 // im2col + GEMM.
-ConvPath floatPath(const Conv2dShape& s) {
+const std::string& forcedPath() {
   static const std::string forced = [] {
     const char* e = std::getenv("LATHE_CONV_KERNEL");
     if (e && *e && std::strcmp(e, "im2col") != 0 && std::strcmp(e, "channels") != 0 && std::strcmp(e, "winograd") != 0) conv2dDirectForceKernel(e);
     return std::string(e ? e : "");
   }();
+  return forced;
+}
+
+ConvPath floatPath(const Conv2dShape& s) {
+  const std::string& forced = forcedPath();
   if (forced == "im2col") return ConvPath::Im2col;
   if ((forced.empty() || forced == "winograd") && conv2dWinogradTakes(s)) return ConvPath::Winograd;
   if (forced == "winograd") return ConvPath::Im2col;
@@ -229,6 +235,9 @@ void poolImage(const float* convOut, int64_t n, const PoolAfter& after, ThreadPo
 
 void conv2dMaxPool(const float* x, const float* w, const float* bias, int act, const Conv2dShape& s,
                    const PoolAfter& after, ThreadPool& pool) {
+  // The direct conv's shapes with 2x2 pooling, pooled in registers (unless a path is forced).
+  if (floatPath(s) == ConvPath::Direct && forcedPath().empty() && conv2dPooledTakes(s, after.shape, act))
+    return conv2dPooled(x, w, bias, act, s, after, pool);
   if (s.N < pool.size()) {  // the conv splits single images over the pool: no per-image scratch
     std::vector<float> y(s.N * s.O * s.OH * s.OW);
     conv2d<float>(x, w, bias, act, y.data(), s, pool);

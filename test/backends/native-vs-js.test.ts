@@ -242,9 +242,16 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
         [[3, 17, 10, 9], [20, 17, 3, 3], { activation: 'linear' }, 2, {}],
         [[2, 16, 8, 8], [16, 16, 3, 3], { padding: 1, activation: 'sigmoid' }, 2, {}], // pooled after the transform
         [[2, 16, 9, 9], [16, 16, 3, 3], { padding: 1, activation: 'relu' }, 3, { stride: 2 }], // 3x3 windows: pooled after
+        // Short reductions with 2x2 pooling (native/conv_pooled on AVX2 without AVX-512): one
+        // image (its pooled rows split), an odd output (27 wide: the last column is not pooled),
+        // 40 channels (a partial block), RGB (reduction 27), padding, stride and dilation.
+        [[1, 1, 28, 28], [32, 1, 3, 3], { activation: 'relu' }, 2, {}],
+        [[3, 1, 29, 29], [40, 1, 3, 3], { activation: 'linear' }, 2, {}],
+        [[4, 3, 16, 15], [24, 3, 3, 3], { padding: 1, activation: 'relu' }, 2, {}],
+        [[2, 2, 17, 19], [8, 2, 2, 3], { stride: [2, 1], dilation: [1, 2], padding: [1, 0], activation: 'relu' }, 2, {}],
       ];
       cases.forEach(([xs, ws, options, k, poolOptions], i) => {
-        const x = values(xs, 300 + i, dtype, i === 0 || i === 5);
+        const x = values(xs, 300 + i, dtype, i === 0 || i === 5 || i === 9);
         const w = values(ws, 310 + i, dtype, false);
         const b = values([ws[0]], 320 + i, dtype, false);
         const what = `conv2dMaxPool case ${i} [${xs}] * [${ws}]`;
