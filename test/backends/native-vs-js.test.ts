@@ -214,6 +214,27 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
       });
     });
 
+    // Winograd keeps each conv's transformed weights per thread, beside a copy of the weights,
+    // and reuses them only while the weights are byte for byte the same: weights that Adam's
+    // fused step changes in place (the same storage) give the new conv, not the old one.
+    test(`Winograd's kept transformed weights follow weights changed in place ${dtype}`, () => {
+      const x = values([2, 16, 8, 8], 430, dtype, false);
+      const w = values([16, 16, 3, 3], 431, dtype, false).native.detach().requireGrad();
+      const conv = () => lt.noGrad(() => lt.conv2d(x.native, w, null, { activation: 'relu' }));
+      const want = () => lt.conv2d(x.js, w.to('js').detach(), null, { activation: 'relu' });
+      const tol = dtype === 'float32' ? { atol: 1e-4, rtol: 1e-5 } : { atol: 1e-12, rtol: 1e-12 };
+      const before = conv();
+      assertClose(before.to('js'), want(), tol, 'first call');
+      assertClose(conv().to('js'), want(), tol, 'second call, the same weights');
+      lt.conv2d(x.native, w, null, {}).square().sum().backward();
+      const storage = w.buf;
+      new lt.Adam([w], { lr: 0.5 }).step();
+      assert.equal(w.buf, storage, 'Adam updated the weights in place');
+      const after = conv();
+      assertClose(after.to('js'), want(), tol, 'after the update');
+      assert.ok(Math.max(...Array.from(after.sub(before).abs().dataSync() as Float32Array)) > 0.1, 'the update changed the output');
+    });
+
     // Without gradients max pooling keeps no argmax: 2x2 windows take a whole-plane path (two
     // output rows per vector up to 8 wide, an odd last row alone; one or more vectors a row
     // beyond).
