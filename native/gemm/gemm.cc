@@ -8,6 +8,10 @@
 #include <new>
 #include <type_traits>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "../bias_activation.h"
 #include "blocking.h"
 #include "gemm_internal.h"
@@ -83,14 +87,49 @@ void rescaleBlock(const S* v, int64_t lda, int64_t mc, int64_t kc, float scale, 
     for (int64_t k = 0; k < kc; k++) dst[i * kc + k] = float(v[i * lda + k]) * scale + offset;
 }
 
+#if defined(__x86_64__)
+// rescaleBlock with 8 lanes. Its target has AVX2 but not FMA, so the multiply and the add stay
+// two roundings, as in the plain loop: the same values, bit for bit. (SSE2 alone, the plain
+// loop took ~6% of a batch-256 MLP predict's samples.)
+template <typename S>
+__attribute__((target("avx2"))) void rescaleBlockAvx2(const S* v, int64_t lda, int64_t mc, int64_t kc, float scale,
+                                                      float offset, float* dst) {
+  const __m256 s = _mm256_set1_ps(scale), o = _mm256_set1_ps(offset);
+  for (int64_t i = 0; i < mc; i++) {
+    const S* src = v + i * lda;
+    float* out = dst + i * kc;
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+      __m256 x;
+      if constexpr (std::is_same_v<S, uint8_t>)
+        x = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + k))));
+      else
+        x = _mm256_loadu_ps(src + k);
+      _mm256_storeu_ps(out + k, _mm256_add_ps(_mm256_mul_ps(x, s), o));
+    }
+    for (; k < kc; k++) out[k] = float(src[k]) * scale + offset;
+  }
+}
+
+const bool cpuHasAvx2 = __builtin_cpu_supports("avx2");
+#endif
+
+template <typename S>
+void rescaleBlockBest(const S* v, int64_t lda, int64_t mc, int64_t kc, float scale, float offset, float* dst) {
+#if defined(__x86_64__)
+  if (cpuHasAvx2) return rescaleBlockAvx2(v, lda, mc, kc, scale, offset, dst);
+#endif
+  rescaleBlock(v, lda, mc, kc, scale, offset, dst);
+}
+
 template <typename T>
 void packRescaledA(const Kernel<T>& kr, const Problem<T>& p, int64_t ic, int64_t pc, int64_t mc, int64_t kc, T* Ap) {
   if constexpr (std::is_same_v<T, float>) {
     const RescaledInput& r = *p.rescaled;
     float* block = static_cast<float*>(tlsRescaled.get(sizeof(float) * mc * kc));
     const int64_t at = ic * p.lda + pc;
-    if (r.uint8) rescaleBlock(static_cast<const uint8_t*>(r.values) + at, p.lda, mc, kc, r.scale, r.offset, block);
-    else rescaleBlock(static_cast<const float*>(r.values) + at, p.lda, mc, kc, r.scale, r.offset, block);
+    if (r.uint8) rescaleBlockBest(static_cast<const uint8_t*>(r.values) + at, p.lda, mc, kc, r.scale, r.offset, block);
+    else rescaleBlockBest(static_cast<const float*>(r.values) + at, p.lda, mc, kc, r.scale, r.offset, block);
     kr.packA(false, block, kc, mc, kc, Ap);
   }
 }
