@@ -247,14 +247,15 @@ bool poolsInBlocks(const Conv2dShape& s, const PoolAfter* after, int act) {
   return p.KH == 2 && p.KW == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && p.OH == s.OH / 2 && p.OW == s.OW / 2;
 }
 
-// One image's pooled outputs, channels-last into stage [PH * PW][Op]: the blocks inside the
-// pooled extent (the floor of half the output), each (A^T m A) + bias, relu, then the max of its
-// four outputs in row-major order, as max pooling takes them.
+// One image's pooled outputs, channels-last into stage [TH * TW][Op], g's blocks being those
+// inside the pooled extent (the floor of half the output; see winogradRun): each block's
+// (A^T m A) + bias, relu, then the max of its four outputs in row-major order, as max pooling
+// takes them.
 template <typename V, typename F = typename V::F>
 LATHE_WINOGRAD_TARGET void pooledOutputTransform(const float* M, const float* bias, bool relu, float* stage, const Geometry& g,
-                                                 int64_t PH, int64_t PW, int64_t t0, int64_t step) {
-  for (int64_t th = 0; th < PH; th++)
-    for (int64_t tw = 0; tw < PW; tw++) {
+                                                 int64_t t0, int64_t step) {
+  for (int64_t th = 0; th < g.TH; th++)
+    for (int64_t tw = 0; tw < g.TW; tw++) {
       const float* m = M + (t0 + th * g.TW + tw) * g.Op;
       for (int64_t o = 0; o < g.Op; o += V::kLanes) {
         const F b = bias ? V::loadN(bias + o, std::min<int64_t>(V::kLanes, g.O - o)) : V::zero();
@@ -263,7 +264,7 @@ LATHE_WINOGRAD_TARGET void pooledOutputTransform(const float* M, const float* bi
         F best = out[0][0];
         for (int i = 0; i < kM; i++)
           for (int j = i == 0 ? 1 : 0; j < kM; j++) best = poolStep<V>(best, out[i][j]);
-        V::store(stage + (th * PW + tw) * g.Op + o, best);
+        V::store(stage + (th * g.TW + tw) * g.Op + o, best);
       }
     }
 }
@@ -280,7 +281,16 @@ bool winogradTakes(const Conv2dShape& s) {
 template <typename V>
 void winogradRun(const float* x, const float* w, const float* bias, int act, float* y, const Conv2dShape& s,
                  ThreadPool& pool, const PoolAfter* after) {
-  const Geometry g = geometryOf<V>(s);
+  const bool pooled = poolsInBlocks(s, after, act);
+  Geometry g = geometryOf<V>(s);
+  if (pooled) {
+    // Only the blocks inside the pooled extent are transformed, multiplied and pooled: with an
+    // odd output the last block row and column would feed no pooling window (MNIST's conv2, 11x11
+    // out, 5x5 pooled: 25 blocks an image instead of 36). xc keeps the full padded size.
+    g.TH = after->shape.OH;
+    g.TW = after->shape.OW;
+    g.T = g.TH * g.TW;
+  }
   const int64_t uStride = matrixStride(g.Cp * g.Op);
   // The calling thread's (a pointer: the tasks below run on workers, whose slots are their own).
   const float* const U = preparedWeights<V>(w, g, uStride, pool);
@@ -289,7 +299,6 @@ void winogradRun(const float* x, const float* w, const float* bias, int act, flo
   // Fewer groups than threads (a single image, when serving): the groups run one by one and
   // each spreads its 16 GEMMs over the pool, each thread keeping its share of U in its cache.
   const bool spreadProducts = groups < pool.size();
-  const bool pooled = poolsInBlocks(s, after, act);
   auto group = [&](int64_t grp) {
     const int64_t n0 = grp * G, images = std::min(G, s.N - n0), GT = images * g.T;
     const int64_t vStride = matrixStride(GT * g.Cp), mStride = matrixStride(GT * g.Op);
@@ -321,9 +330,8 @@ void winogradRun(const float* x, const float* w, const float* bias, int act, flo
       for (int xi = 0; xi < kXi; xi++) product(xi);
     for (int64_t i = 0; i < images; i++) {
       if (pooled) {  // pooled in the blocks, channels-last; only the pooled output is transposed
-        const int64_t PH = after->shape.OH, PW = after->shape.OW;
-        pooledOutputTransform<V>(M, bias, act == 1, stage.data(), g, PH, PW, i * g.T, mStride);
-        V::transpose(stage.data(), g.Op, PH * PW, g.O, after->y + (n0 + i) * g.O * PH * PW, PH * PW);
+        pooledOutputTransform<V>(M, bias, act == 1, stage.data(), g, i * g.T, mStride);
+        V::transpose(stage.data(), g.Op, g.T, g.O, after->y + (n0 + i) * g.O * g.T, g.T);
         continue;
       }
       float* yn = convImageOutput(y, n0 + i, outSize, after);
