@@ -122,16 +122,19 @@ void rescaleBlockBest(const S* v, int64_t lda, int64_t mc, int64_t kc, float sca
   rescaleBlock(v, lda, mc, kc, scale, offset, dst);
 }
 
+// The [mc x kc] block of a rescaled A at (ic, pc) as plain floats, row stride kc, in a
+// per-thread buffer: for packA, or for the tiles to read in place.
 template <typename T>
-void packRescaledA(const Kernel<T>& kr, const Problem<T>& p, int64_t ic, int64_t pc, int64_t mc, int64_t kc, T* Ap) {
+const T* rescaledBlock(const Problem<T>& p, int64_t ic, int64_t pc, int64_t mc, int64_t kc) {
   if constexpr (std::is_same_v<T, float>) {
     const RescaledInput& r = *p.rescaled;
     float* block = static_cast<float*>(tlsRescaled.get(sizeof(float) * mc * kc));
     const int64_t at = ic * p.lda + pc;
     if (r.uint8) rescaleBlockBest(static_cast<const uint8_t*>(r.values) + at, p.lda, mc, kc, r.scale, r.offset, block);
     else rescaleBlockBest(static_cast<const float*>(r.values) + at, p.lda, mc, kc, r.scale, r.offset, block);
-    kr.packA(false, block, kc, mc, kc, Ap);
+    return block;
   }
+  return nullptr;
 }
 
 // The fused epilogue of sgemmBiasActivation on an m x n tile of C at column col.
@@ -146,7 +149,7 @@ inline void epilogue(const Problem<T>& p, T* c, int64_t col, int64_t m, int64_t 
 // through its strides (the tiles support both).
 template <typename T>
 void runBlock(const Kernel<T>& kr, const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
-              bool packA, bool packB) {
+              bool packA, bool packB, bool rowA) {
   const int64_t MR = kr.mr, NR = kr.nr;
   const int64_t kcBlock = evenBlock(p.K, kr.kc, 1);
   const int64_t mcBlock = evenBlock(m1 - m0, kr.mc, MR);
@@ -162,8 +165,18 @@ void runBlock(const Kernel<T>& kr, const Problem<T>& p, int64_t m0, int64_t m1, 
       if (packB) kr.packB(p.transB, p.transB ? p.B + jc * p.ldb + pc : p.B + pc * p.ldb + jc, p.ldb, kc, nc, Bp);
       for (int64_t ic = m0; ic < m1; ic += mcBlock) {
         const int64_t mc = std::min(mcBlock, m1 - ic);
-        if (p.rescaled) packRescaledA(kr, p, ic, pc, mc, kc, Ap);
-        else if (packA) kr.packA(p.transA, p.transA ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, kc, Ap);
+        // With rowA the tiles read A's rows in place: from A itself, or from the rescaled block.
+        const T* rows = nullptr;
+        int64_t rowStride = p.lda;
+        if (p.rescaled) {
+          const T* block = rescaledBlock(p, ic, pc, mc, kc);
+          if (packA) kr.packA(false, block, kc, mc, kc, Ap);
+          rows = block, rowStride = kc;
+        } else if (packA) {
+          kr.packA(p.transA, p.transA ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, kc, Ap);
+        } else if (rowA) {
+          rows = p.A + ic * p.lda + pc;
+        }
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int n = static_cast<int>(std::min(NR, nc - jr));
           const T* b = packB ? Bp + jr * kc : p.B + pc * p.ldb + jc + jr;
@@ -172,6 +185,7 @@ void runBlock(const Kernel<T>& kr, const Problem<T>& p, int64_t m0, int64_t m1, 
             const int m = static_cast<int>(std::min(MR, mc - ir));
             T* c = p.C + (ic + ir) * p.ldc + jc + jr;
             if (packA) kr.tile(kc, Ap + ir * kc, MR, b, bs, c, p.ldc, acc, m, n);
+            else if (rowA) kr.tileRowA(kc, rows + ir * rowStride, rowStride, b, bs, c, p.ldc, acc, m, n);
             else kr.tile(kc, p.A + pc * p.lda + ic + ir, p.lda, b, bs, c, p.ldc, acc, m, n);  // A^T in place
             if (p.bias && pc + kc == p.K) epilogue(p, c, jc + jr, m, n);
           }
@@ -206,15 +220,17 @@ void gemmRun(const Kernel<T>& kr, const Problem<T>& p, ThreadPool* pool) {
     return;
   }
   // Packing pays when the packed copy is reused enough (measured with gemm_bench shape=...):
-  //  - A (reused N/NR times) is always packed when stored row-major: in place, its MR rows are
-  //    MR streams a row stride apart, which alias in L1 for power-of-two K (32x128x1024: 100 vs
-  //    109 GFLOP/s). Stored transposed its k-steps are contiguous and in-place reads are as fast
-  //    while A is small (784x128x32 A^T: 62 vs 66 us packed); large ones need packing (1024^3
-  //    A^T: 85 vs 104).
+  //  - A (reused N/NR times) stored row-major is read in place, row by row, where the kernel has
+  //    a tile for that and K is at most its rowAMaxK (AVX2, measured on Zen 3); otherwise it is
+  //    packed: in place, its MR rows are MR streams a row stride apart, which alias in L1 for
+  //    power-of-two K (AVX-512 on Zen 4, 32x128x1024: 100 vs 109 GFLOP/s). Stored transposed its
+  //    k-steps are contiguous and in-place reads are as fast while A is small (784x128x32 A^T:
+  //    62 vs 66 us packed); large ones need packing (1024^3 A^T: 85 vs 104).
   //  - B (reused M/MR times) is read in place for few rows of A or a small B, limits that
   //    differ by CPU (Kernel::bInPlaceRows/Elems, measured in each ISA's file). B^T must be
   //    packed: the tiles need op(B) rows contiguous.
-  const bool packA = !p.transA || p.M * p.K > 64 * 1024 || p.rescaled;  // the tiles read A k-major only
+  const bool rowA = kr.tileRowA && !p.transA && p.K <= kr.rowAMaxK;
+  const bool packA = !rowA && (!p.transA || p.M * p.K > 64 * 1024 || p.rescaled);
   const bool packB = p.transB || (p.M > kr.bInPlaceRows && p.K * p.N > kr.bInPlaceElems);
   const double flops = 2.0 * p.M * p.N * p.K;
   const double bytesB = double(sizeof(T)) * p.K * p.N;
@@ -228,14 +244,14 @@ void gemmRun(const Kernel<T>& kr, const Problem<T>& p, ThreadPool* pool) {
   if (threads > 1) chooseGrid(unitsM, unitsN, kr.mr, kr.nr, threads, tm, tn);
   const int64_t tasks = tm * tn;
   if (tasks <= 1) {
-    runBlock(kr, p, 0, p.M, 0, p.N, packA, packB);
+    runBlock(kr, p, 0, p.M, 0, p.N, packA, packB, rowA);
     return;
   }
   runSpinning(*pool, tasks, [&](int64_t t) {
     const int64_t bm = t % tm, bn = t / tm;
     const int64_t m0 = unitsM * bm / tm * kr.mr, m1 = std::min(p.M, unitsM * (bm + 1) / tm * kr.mr);
     const int64_t n0 = unitsN * bn / tn * kr.nr, n1 = std::min(p.N, unitsN * (bn + 1) / tn * kr.nr);
-    runBlock(kr, p, m0, m1, n0, n1, packA, packB);
+    runBlock(kr, p, m0, m1, n0, n1, packA, packB, rowA);
   });
 }
 

@@ -87,12 +87,12 @@ bool cpuHasAvx512() {
 //    4096x256x256, 2048x128x256 and 784x128x32 ran the same either way.
 const Kernel<float>* sgemmKernelAvx512() {
   static const Kernel<float> k = {"avx512", kMR, kNRs, 96, 512, 1024, 256, 64 * 1024,
-                                  &packA<float, kMR>, &packB<float, kNRs>, &sTile};
+                                  &packA<float, kMR>, &packB<float, kNRs>, &sTile, nullptr, 0};
   return cpuHasAvx512() ? &k : nullptr;
 }
 const Kernel<double>* dgemmKernelAvx512() {
   static const Kernel<double> k = {"avx512", kMR, kNRd, 96, 384, 1024, 256, 64 * 1024,
-                                   &packA<double, kMR>, &packB<double, kNRd>, &dTile};
+                                   &packA<double, kMR>, &packB<double, kNRd>, &dTile, nullptr, 0};
   return cpuHasAvx512() ? &k : nullptr;
 }
 

@@ -28,6 +28,11 @@ struct Kernel {
   // B + k*bs (a packed panel has bs = nr). Only the m x n corner of unpacked operands is read.
   void (*tile)(int64_t kc, const T* A, int64_t as, const T* B, int64_t bs, T* C, int64_t ldc,
                bool accumulate, int m, int n);
+  // The same with A(i,k) at A[i*as + k]: a row-major A (or a rescaled block of it) read in
+  // place, for K <= rowAMaxK (measured per ISA). Null: a row-major A is always packed.
+  void (*tileRowA)(int64_t kc, const T* A, int64_t as, const T* B, int64_t bs, T* C, int64_t ldc,
+                   bool accumulate, int m, int n);
+  int64_t rowAMaxK;
 };
 
 // Each returns nullptr when that ISA is not compiled in (non-x86 builds) or the CPU lacks it.

@@ -70,12 +70,12 @@ void tile(int64_t kc, const T* A, int64_t as, const T* B, int64_t bs, T* C, int6
 // B in place: the AVX-512 limits (not measured for this kernel).
 const Kernel<float>* sgemmKernelPortable() {
   static const Kernel<float> k = {"portable", kMR, kNR, 128, 256, 2048, 256, 64 * 1024,
-                                  &packA<float>, &packB<float>, &tile<float>};
+                                  &packA<float>, &packB<float>, &tile<float>, nullptr, 0};
   return &k;
 }
 const Kernel<double>* dgemmKernelPortable() {
   static const Kernel<double> k = {"portable", kMR, kNR, 128, 256, 1024, 256, 64 * 1024,
-                                   &packA<double>, &packB<double>, &tile<double>};
+                                   &packA<double>, &packB<double>, &tile<double>, nullptr, 0};
   return &k;
 }
 

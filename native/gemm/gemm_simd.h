@@ -146,9 +146,10 @@ LATHE_GEMM_TARGET void packB(bool trans, const T* B, int64_t ldb, int64_t kc, in
 }
 
 // One register tile: MV rows x NV vectors of C; accumulators stay in registers for the whole
-// kc loop. A(i,k) is A[k*as + i] (a packed sliver: as = MR; A^T read in place: as = lda) and
-// B's row k starts at B + k*bs (a packed panel: bs = NR; B read in place: bs = ldb).
-template <class S, int MV, int NV>
+// kc loop. A(i,k) is A[k*as + i] (a packed sliver: as = MR; A^T read in place: as = lda), or
+// with RowA A[i*as + k] (A read in place row by row: as = lda), and B's row k starts at
+// B + k*bs (a packed panel: bs = NR; B read in place: bs = ldb).
+template <class S, int MV, int NV, bool RowA = false>
 LATHE_GEMM_TARGET void tileKernel(int64_t kc, const typename S::T* A, int64_t as, const typename S::T* B,
                                   int64_t bs, typename S::T* C, int64_t ldc, bool accumulate, int n) {
   using T = typename S::T;
@@ -177,7 +178,7 @@ LATHE_GEMM_TARGET void tileKernel(int64_t kc, const typename S::T* A, int64_t as
     b[NV - 1] = ragged ? S::loadPartial(B + k * bs + (NV - 1) * W, tail) : S::loadu(B + k * bs + (NV - 1) * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MV; i++) {
-      const V a = S::bcast(A + k * as + i);
+      const V a = S::bcast(RowA ? A + i * as + k : A + k * as + i);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; j++) acc[i][j] = S::fma(a, b[j], acc[i][j]);
     }
@@ -210,7 +211,7 @@ LATHE_GEMM_TARGET void tileKernel(int64_t kc, const typename S::T* A, int64_t as
 
 // Table of tileKernel instantiations indexed by [rows-1][vectors-1], so edge tiles do no wasted
 // FMAs on padding rows (M=32 with MR=12 runs 12+12+8, not 12+12+12).
-template <class S, int MR, int NVMAX>
+template <class S, int MR, int NVMAX, bool RowA = false>
 struct TileTable {
   using T = typename S::T;
   using Fn = void (*)(int64_t, const T*, int64_t, const T*, int64_t, T*, int64_t, bool, int);
@@ -218,7 +219,7 @@ struct TileTable {
 
   template <int MV, int NV>
   void fill() {
-    fns[MV - 1][NV - 1] = &tileKernel<S, MV, NV>;
+    fns[MV - 1][NV - 1] = &tileKernel<S, MV, NV, RowA>;
     if constexpr (NV < NVMAX) fill<MV, NV + 1>();
     else if constexpr (MV < MR) fill<MV + 1, 1>();
   }
