@@ -219,15 +219,17 @@ std::function<void()> matmulJob(const Napi::CallbackInfo& info, bool async) {
   };
 }
 
-// linear(x [M,K], w [K,N], bias [N], out [M,N], M, N, K, act): float32 out = act(x w + bias) in one GEMM pass.
+// linear(x [M,K], w [K,N], bias [N], out [M,N], M, N, K, act, weightsKey): float32 out = act(x w + bias) in one
+// GEMM pass. weightsKey (0: none) names w's contents for the GEMM's prepacked weights (gemm/prepacked.h).
 void Linear(const Napi::CallbackInfo& info) {
   const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
   Array x = arrayArg(info, 0), w = arrayArg(info, 1), bias = arrayArg(info, 2), out = arrayArg(info, 3);
   const int64_t M = intArg(info, 4), N = intArg(info, 5), K = intArg(info, 6);
   const int act = static_cast<int>(intArg(info, 7));
-  // With a scale and offset (arguments 8, 9), x holds raw uint8 or float32 values that the
+  const int64_t weightsKey = intArg(info, 8);
+  // With a scale and offset (arguments 9, 10), x holds raw uint8 or float32 values that the
   // product reads rescaled: a Rescaling layer fused into the Dense after it.
-  const bool rescaled = info.Length() > 9;
+  const bool rescaled = info.Length() > 10;
   const bool xOk = x.type == napi_float32_array || (rescaled && x.type == napi_uint8_array);
   const bool f32 = xOk && w.type == napi_float32_array && bias.type == w.type && out.type == w.type;
   if (!f32 || x.length != static_cast<size_t>(M * K) || w.length != static_cast<size_t>(K * N) ||
@@ -236,11 +238,11 @@ void Linear(const Napi::CallbackInfo& info) {
   }
   if (act < 0 || act > 3) throw Napi::RangeError::New(info.Env(), "lathe native: unknown activation " + std::to_string(act));
   if (rescaled) {
-    const RescaledInput input{x.data, x.type == napi_uint8_array, float(info[8].As<Napi::Number>().DoubleValue()), float(info[9].As<Napi::Number>().DoubleValue())};
-    sgemmRescaledBiasActivation(M, N, K, input, K, (const float*)w.data, N, (float*)out.data, N, (const float*)bias.data, act, pool.get());
+    const RescaledInput input{x.data, x.type == napi_uint8_array, float(info[9].As<Napi::Number>().DoubleValue()), float(info[10].As<Napi::Number>().DoubleValue())};
+    sgemmRescaledBiasActivation(M, N, K, input, K, (const float*)w.data, N, (float*)out.data, N, (const float*)bias.data, act, pool.get(), uint64_t(weightsKey));
     return;
   }
-  sgemmBiasActivation(M, N, K, (const float*)x.data, K, (const float*)w.data, N, (float*)out.data, N, (const float*)bias.data, act, pool.get());
+  sgemmBiasActivation(M, N, K, (const float*)x.data, K, (const float*)w.data, N, (float*)out.data, N, (const float*)bias.data, act, pool.get(), uint64_t(weightsKey));
 }
 
 // matmul(a, b, out, offsetsA, offsetsB, M, N, K, transA, transB); offsets are Float64Arrays, one per batch entry

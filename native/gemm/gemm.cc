@@ -15,6 +15,7 @@
 #include "../bias_activation.h"
 #include "blocking.h"
 #include "gemm_internal.h"
+#include "prepacked.h"
 
 namespace lathe {
 
@@ -77,6 +78,9 @@ struct Problem {
   const T* bias = nullptr;  // with it, each finished tile gets act(C + bias) (sgemmBiasActivation)
   int act = 0;
   const RescaledInput* rescaled = nullptr;  // with it, A is null and op(A) = rescale(values) (float only)
+  uint64_t weightsKey = 0;        // names B's contents for the prepacked cache (0: none; float only)
+  const T* packedB = nullptr;     // B packed once (gemm_prepacked): block pc's panel at jc is at
+  int64_t packedBStride = 0;      // packedB + pc * packedBStride + jc * kc
 };
 
 // The [mc x kc] block of a rescaled A at (i0, k0), as plain floats with row stride kc, for packA.
@@ -179,8 +183,10 @@ void runBlock(const Kernel<T>& kr, const Problem<T>& p, int64_t m0, int64_t m1, 
         }
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int n = static_cast<int>(std::min(NR, nc - jr));
-          const T* b = packB ? Bp + jr * kc : p.B + pc * p.ldb + jc + jr;
-          const int64_t bs = packB ? NR : p.ldb;
+          const T* b = p.packedB ? p.packedB + pc * p.packedBStride + (jc + jr) * kc
+                       : packB   ? Bp + jr * kc
+                                 : p.B + pc * p.ldb + jc + jr;
+          const int64_t bs = p.packedB || packB ? NR : p.ldb;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int m = static_cast<int>(std::min(MR, mc - ir));
             T* c = p.C + (ic + ir) * p.ldc + jc + jr;
@@ -211,8 +217,16 @@ constexpr double kParallelMinBytesB = 256.0 * 1024;
 
 
 template <typename T>
-void gemmRun(const Kernel<T>& kr, const Problem<T>& p, ThreadPool* pool) {
-  if (p.M <= 0 || p.N <= 0) return;
+void gemmRun(const Kernel<T>& kr, const Problem<T>& given, ThreadPool* pool) {
+  if (given.M <= 0 || given.N <= 0) return;
+  Problem<T> p = given;
+  std::shared_ptr<const gemm_prepacked::PackedB> prepacked;  // held until the product is done
+  if constexpr (std::is_same_v<T, float>) {
+    if (p.weightsKey != 0 && !p.transB && p.K > 0) {
+      prepacked = gemm_prepacked::lookup(p.weightsKey, kr, evenBlock(p.K, kr.kc, 1), p.B, p.ldb, p.K, p.N);
+      if (prepacked) p.packedB = prepacked->data.data(), p.packedBStride = prepacked->nPad;
+    }
+  }
   if (p.K <= 0) {
     if (!p.accumulate)
       for (int64_t i = 0; i < p.M; i++) std::memset(p.C + i * p.ldc, 0, sizeof(T) * p.N);
@@ -231,7 +245,8 @@ void gemmRun(const Kernel<T>& kr, const Problem<T>& p, ThreadPool* pool) {
   //    packed: the tiles need op(B) rows contiguous.
   const bool rowA = kr.tileRowA && !p.transA && p.K <= kr.rowAMaxK;
   const bool packA = !rowA && (!p.transA || p.M * p.K > 64 * 1024 || p.rescaled);
-  const bool packB = p.transB || (p.M > kr.bInPlaceRows && p.K * p.N > kr.bInPlaceElems);
+  //  - B packed once (a weight the caller named with a key, seen before) is never packed again.
+  const bool packB = !p.packedB && (p.transB || (p.M > kr.bInPlaceRows && p.K * p.N > kr.bInPlaceElems));
   const double flops = 2.0 * p.M * p.N * p.K;
   const double bytesB = double(sizeof(T)) * p.K * p.N;
   const int threads = pool && (flops >= kParallelMinFlops || bytesB >= kParallelMinBytesB) ? pool->size() : 1;
@@ -268,14 +283,18 @@ void dgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const doub
 }
 
 void sgemmBiasActivation(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-                         float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool) {
-  gemmRun(pick(sDispatch()), Problem<float>{false, false, M, N, K, A, lda, B, ldb, C, ldc, false, bias, act}, pool);
+                         float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool, uint64_t weightsKey) {
+  Problem<float> p{false, false, M, N, K, A, lda, B, ldb, C, ldc, false, bias, act};
+  p.weightsKey = weightsKey;
+  gemmRun(pick(sDispatch()), p, pool);
 }
 
 void sgemmRescaledBiasActivation(int64_t M, int64_t N, int64_t K, const RescaledInput& A, int64_t lda, const float* B,
-                                 int64_t ldb, float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool) {
+                                 int64_t ldb, float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool,
+                                 uint64_t weightsKey) {
   Problem<float> p{false, false, M, N, K, nullptr, lda, B, ldb, C, ldc, false, bias, act};
   p.rescaled = &A;
+  p.weightsKey = weightsKey;
   gemmRun(pick(sDispatch()), p, pool);
 }
 

@@ -23,8 +23,10 @@ void dgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const doub
 // the bias and activation applied to each tile of C as its last K block leaves the registers,
 // while it is in L1. act as biasActivation (0 linear, 1 relu, 2 sigmoid, 3 tanh), with the same
 // formulas (native/bias_activation.h), so the result equals sgemm then biasActivation bit for bit.
+// A nonzero weightsKey names B's contents (a layer's weights): a key seen before finds B packed
+// once and kept (gemm/prepacked.h). The caller must never reuse a key for other contents.
 void sgemmBiasActivation(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-                         float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool);
+                         float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool, uint64_t weightsKey = 0);
 
 // An A of raw values v (uint8 pixels or float32) that the product reads as float(v) * scale +
 // offset, in float arithmetic as scaleShift (a Rescaling layer before a Dense one): each block
@@ -37,7 +39,8 @@ struct RescaledInput {
 
 // sgemmBiasActivation on A = rescale(values): equal bit for bit to scaleShift then sgemmBiasActivation.
 void sgemmRescaledBiasActivation(int64_t M, int64_t N, int64_t K, const RescaledInput& A, int64_t lda, const float* B,
-                                 int64_t ldb, float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool);
+                                 int64_t ldb, float* C, int64_t ldc, const float* bias, int act, ThreadPool* pool,
+                                 uint64_t weightsKey = 0);
 
 // The micro-kernel family runtime dispatch picked (or that was forced): "avx512", "avx2" or
 // "portable".

@@ -2,6 +2,8 @@
 // when, so backward can refuse a graph whose saved inputs changed since it was built (as
 // PyTorch's version counters do), and which storages an async kernel is still reading, so an
 // optimizer step cannot change weights under it. Keyed by storage, so views share the record.
+// The native backend's prepacked weights rely on it too (a layer's weights are packed once and
+// reused until their storage changes): every write into an existing storage must be marked.
 
 let generation = 0;
 const changedAt = new WeakMap<object, number>();
@@ -14,6 +16,11 @@ export function currentGeneration(): number {
 
 export function markChangedInPlace(storage: unknown): void {
   if (typeof storage === 'object' && storage !== null) changedAt.set(storage, ++generation);
+}
+
+/** The stamp of the storage's last in-place write, 0 if it never had one. */
+export function lastChangedAt(storage: object): number {
+  return changedAt.get(storage) ?? 0;
 }
 
 export function changedSince(storage: unknown, stamp: number): boolean {

@@ -248,6 +248,31 @@ onEachBackend('Sequential inference reuses its intermediates', (backend) => {
     }
   });
 
+  // The native GEMM packs a Dense layer's weights once, from their second predict on, and reuses
+  // them until they change (src/backends/native/index.ts, weightsKey): an optimizer's in-place
+  // step, new values assigned, and weights of the same shape in another model must all be seen.
+  test('predict follows weights changed in place or assigned after they were packed once', () => {
+    lt.manualSeed(6);
+    const make = () => new lt.Sequential([new Dense(70, { activation: 'relu', inputShape: [300] }), new Dense(5)]);
+    const model = make();
+    const x = lt.randn([200, 300]);
+    const check = (m: lt.Sequential, what: string) => {
+      m.eval();
+      const recorded = m.call(x);
+      for (let i = 0; i < 3; i++) assertClose(m.predict(x), recorded, EXACT, `${what}, predict ${i + 1}`);
+    };
+    check(model, 'fresh weights');
+    model.train();
+    const optimizer = new lt.optim.Adam(model.parameters(), { learningRate: 0.05 });
+    model.call(x).square().mean().backward();
+    optimizer.step();
+    check(model, 'after an in-place Adam step');
+    const dense = model.layers[0] as Dense;
+    dense.kernel!.assign(lt.randn(dense.kernel!.shape));
+    check(model, 'after assign');
+    check(make(), 'another model');
+  });
+
   test('an intermediate given back is the storage of the next output of its size', { skip: backend !== 'native' && 'only the native backend recycles' }, () => {
     const a = lt.noGrad(() => lt.relu(lt.randn([256, 256])));
     const storage = (a.buf as Float32Array).buffer;

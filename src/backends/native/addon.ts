@@ -16,11 +16,16 @@ export interface NativeAddon {
   reduce(code: number, x: F, out: F, outer: number, n: number, inner: number): void;
   argReduce(isMax: boolean, x: F, out: Int32Array, outer: number, n: number, inner: number): void;
   softmax(x: F, out: F, outer: number, n: number, inner: number, log: boolean): void;
-  /** Forward (which 0) takes the bias (empty: none) and the activation's index in FUSED_ACTIVATIONS. */
-  /** out [M,N] = act(x [M,K] w [K,N] + bias [N]), float32, one GEMM pass. */
-  /** With scale and offset, x (float32 or uint8) is read as x * scale + offset. */
-  linear(x: Float32Array | Uint8Array, w: Float32Array, bias: Float32Array, out: Float32Array, M: number, N: number, K: number, activation: number, scale?: number, offset?: number): void;
-  /** With `pooling` (one image's max-pooling geometry), `out` receives the pooled output. */
+  /**
+   * out [M,N] = act(x [M,K] w [K,N] + bias [N]), float32, one GEMM pass. weightsKey names w's
+   * contents (0: none) for the GEMM's prepacked weights (see weightsKey in index.ts). With scale
+   * and offset, x (float32 or uint8) is read as x * scale + offset.
+   */
+  linear(x: Float32Array | Uint8Array, w: Float32Array, bias: Float32Array, out: Float32Array, M: number, N: number, K: number, activation: number, weightsKey: number, scale?: number, offset?: number): void;
+  /**
+   * Forward (which 0) takes the bias (empty: none) and the activation's index in FUSED_ACTIVATIONS.
+   * With `pooling` (one image's max-pooling geometry), `out` receives the pooled output.
+   */
   conv2d(which: 0 | 1 | 2, a: F, b: F, out: F, geometry: Float64Array, bias?: F, activation?: number, pooling?: Float64Array): void;
   conv2dAsync(which: 0, a: F, b: F, out: F, geometry: Float64Array, bias: F, activation: number): Promise<void>;
   pool2d(which: 0 | 1 | 2 | 3, a: F, out: F, argmax: Int32Array, geometry: Float64Array): void;
