@@ -7,6 +7,7 @@
 #include <malloc.h>
 #endif
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -62,6 +63,13 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 }
 
 void SetThreads(const Napi::CallbackInfo& info) { setDefaultPoolThreads(static_cast<int>(intArg(info, 0))); }
+
+// A key for linear's weightsKey never handed out before in this process: worker threads load
+// their own copy of the JS side but share the GEMM's prepacked weights, so keys come from here.
+Napi::Value NewWeightsKey(const Napi::CallbackInfo& info) {
+  static std::atomic<int64_t> last{0};
+  return Napi::Number::New(info.Env(), double(++last));
+}
 
 // unary(code, x, out, param)
 void Unary(const Napi::CallbackInfo& info) {
@@ -648,6 +656,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("geluGrad", Napi::Function::New(env, GeluGrad));
   exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));
   exports.Set("linear", Napi::Function::New(env, Linear));
+  exports.Set("newWeightsKey", Napi::Function::New(env, NewWeightsKey));
   exports.Set("scaleShift", Napi::Function::New(env, ScaleShift));
   exports.Set("stridedCopy", Napi::Function::New(env, StridedCopy));
   exports.Set("indexSelect", Napi::Function::New(env, IndexSelect));

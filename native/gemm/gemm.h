@@ -30,7 +30,7 @@ void sgemmBiasActivation(int64_t M, int64_t N, int64_t K, const float* A, int64_
 
 // An A of raw values v (uint8 pixels or float32) that the product reads as float(v) * scale +
 // offset, in float arithmetic as scaleShift (a Rescaling layer before a Dense one): each block
-// of A is converted as it is packed, so no rescaled copy of the whole input is written.
+// of A is converted as the product reaches it, so no rescaled copy of the whole input is written.
 struct RescaledInput {
   const void* values;
   bool uint8;  // else float32

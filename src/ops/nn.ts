@@ -48,7 +48,7 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor, activation: FusedActi
 /**
  * linear(rescale(x, scale, offset), w, bias, activation): a Rescaling layer and the Dense after
  * it. Where the backend has the fused kernel (native: each block of x is rescaled as the GEMM
- * packs it, so no rescaled copy of the input is written), x uint8 or float32 and no gradient is
+ * reaches it, so no rescaled copy of the whole input is written), x uint8 or float32 and no gradient is
  * recorded, one op; else the two. The same values either way.
  */
 export function rescaledLinear(x: Tensor, scale: number, offset: number, w: Tensor, bias: Tensor, activation: FusedActivation = 'linear'): Tensor {

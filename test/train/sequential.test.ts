@@ -227,7 +227,7 @@ onEachBackend('Sequential inference reuses its intermediates', (backend) => {
   });
 
   // Rescaling then Dense at inference: the GEMM reads the raw input (uint8 pixels or float32)
-  // and rescales each block as it packs it. Sizes cross the GEMM's row and depth blocks (96, 512)
+  // and rescales each block as it reaches it. Sizes cross the GEMM's row and depth blocks (96, 512)
   // and its thread split; the values must equal the recorded forward's bit for bit.
   test('predict fuses Rescaling into the Dense after it and gives the recorded forward exactly', () => {
     lt.manualSeed(5);

@@ -51,16 +51,16 @@ function recycleBuffer(buf: TypedArray): void {
 /**
  * A number naming a weight storage's current contents, for the addon's prepacked weights: the
  * GEMM packs a B it was given the same key for twice, once, and reuses it while the key stays.
- * A new key for each storage (typed-array object, never reused) and each in-place write to it
- * (optimizer steps mark theirs: tensor/inplace.ts), so a key never names two contents.
+ * A new key for each storage (typed-array object) and each in-place write to it (optimizer
+ * steps mark theirs: tensor/inplace.ts), from the addon's process-wide counter (worker threads
+ * share the cache), so a key never names two contents.
  */
 const weightKeys = new WeakMap<object, { changedAt: number; key: number }>();
-let lastWeightKey = 0;
 
-function weightsKey(storage: Float32Array): number {
+function weightsKey(addon: NativeAddon, storage: Float32Array): number {
   const changedAt = lastChangedAt(storage);
   let entry = weightKeys.get(storage);
-  if (!entry || entry.changedAt !== changedAt) weightKeys.set(storage, (entry = { changedAt, key: ++lastWeightKey }));
+  if (!entry || entry.changedAt !== changedAt) weightKeys.set(storage, (entry = { changedAt, key: addon.newWeightsKey() }));
   return entry.key;
 }
 
@@ -254,14 +254,14 @@ export function createNativeBackend(addon: NativeAddon): Backend {
     linear(x, w, bias, activation, outShape) {
       const [K, N] = w.shape;
       const out = allocOutput('float32', sizeOf(outShape)) as Float32Array;
-      if (out.length > 0) addon.linear(x.buf as Float32Array, w.buf as Float32Array, bias.buf as Float32Array, out, out.length / N, N, K, FUSED_ACTIVATIONS.indexOf(activation), weightsKey(w.buf as Float32Array));
+      if (out.length > 0) addon.linear(x.buf as Float32Array, w.buf as Float32Array, bias.buf as Float32Array, out, out.length / N, N, K, FUSED_ACTIVATIONS.indexOf(activation), weightsKey(addon, w.buf as Float32Array));
       return out;
     },
 
     rescaledLinear(x, scale, offset, w, bias, activation, outShape) {
       const [K, N] = w.shape;
       const out = allocOutput('float32', sizeOf(outShape)) as Float32Array;
-      if (out.length > 0) addon.linear(x.buf as Float32Array | Uint8Array, w.buf as Float32Array, bias.buf as Float32Array, out, out.length / N, N, K, FUSED_ACTIVATIONS.indexOf(activation), weightsKey(w.buf as Float32Array), scale, offset);
+      if (out.length > 0) addon.linear(x.buf as Float32Array | Uint8Array, w.buf as Float32Array, bias.buf as Float32Array, out, out.length / N, N, K, FUSED_ACTIVATIONS.indexOf(activation), weightsKey(addon, w.buf as Float32Array), scale, offset);
       return out;
     },
 
