@@ -238,7 +238,10 @@ void conv2dMaxPool(const float* x, const float* w, const float* bias, int act, c
   // The direct conv's shapes with 2x2 pooling, pooled in registers (unless a path is forced).
   if (floatPath(s) == ConvPath::Direct && forcedPath().empty() && conv2dPooledTakes(s, after.shape, act))
     return conv2dPooled(x, w, bias, act, s, after, pool);
-  if (s.N < pool.size()) {  // the conv splits single images over the pool: no per-image scratch
+  // Fewer images than threads: the conv splits single images over the pool, which leaves no
+  // thread a per-image scratch to pool from, except Winograd's (its images run on the calling
+  // thread, their products spread over the pool), which pools as it does for a batch.
+  if (s.N < pool.size() && floatPath(s) != ConvPath::Winograd) {
     std::vector<float> y(s.N * s.O * s.OH * s.OW);
     conv2d<float>(x, w, bias, act, y.data(), s, pool);
     Pool2dShape all = after.shape;
