@@ -251,26 +251,29 @@ onEachBackend('Sequential inference reuses its intermediates', (backend) => {
   // The native GEMM packs a Dense layer's weights once, from their second predict on, and reuses
   // them until they change (src/backends/native/index.ts, weightsKey): an optimizer's in-place
   // step, new values assigned, and weights of the same shape in another model must all be seen.
+  // Inputs of 300 (one block of K) and 1100 (two, so the packed blocks are found by offset).
   test('predict follows weights changed in place or assigned after they were packed once', () => {
     lt.manualSeed(6);
-    const make = () => new lt.Sequential([new Dense(70, { activation: 'relu', inputShape: [300] }), new Dense(5)]);
-    const model = make();
-    const x = lt.randn([200, 300]);
-    const check = (m: lt.Sequential, what: string) => {
-      m.eval();
-      const recorded = m.call(x);
-      for (let i = 0; i < 3; i++) assertClose(m.predict(x), recorded, EXACT, `${what}, predict ${i + 1}`);
-    };
-    check(model, 'fresh weights');
-    model.train();
-    const optimizer = new lt.optim.Adam(model.parameters(), { learningRate: 0.05 });
-    model.call(x).square().mean().backward();
-    optimizer.step();
-    check(model, 'after an in-place Adam step');
-    const dense = model.layers[0] as Dense;
-    dense.kernel!.assign(lt.randn(dense.kernel!.shape));
-    check(model, 'after assign');
-    check(make(), 'another model');
+    for (const inputs of [300, 1100]) {
+      const make = () => new lt.Sequential([new Dense(70, { activation: 'relu', inputShape: [inputs] }), new Dense(5)]);
+      const model = make();
+      const x = lt.randn([200, inputs]);
+      const check = (m: lt.Sequential, what: string) => {
+        m.eval();
+        const recorded = m.call(x);
+        for (let i = 0; i < 3; i++) assertClose(m.predict(x), recorded, EXACT, `${inputs} inputs, ${what}, predict ${i + 1}`);
+      };
+      check(model, 'fresh weights');
+      model.train();
+      const optimizer = new lt.optim.Adam(model.parameters(), { learningRate: 0.05 });
+      model.call(x).square().mean().backward();
+      optimizer.step();
+      check(model, 'after an in-place Adam step');
+      const dense = model.layers[0] as Dense;
+      dense.kernel!.assign(lt.randn(dense.kernel!.shape));
+      check(model, 'after assign');
+      check(make(), 'another model');
+    }
   });
 
   test('an intermediate given back is the storage of the next output of its size', { skip: backend !== 'native' && 'only the native backend recycles' }, () => {
