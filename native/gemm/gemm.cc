@@ -60,7 +60,7 @@ const Kernel<T>& pick(Dispatch<T>& d) {
 
 thread_local PackBuffer tlsPackA;
 thread_local PackBuffer tlsPackB;
-thread_local PackBuffer tlsRescaled;  // a rescaled A block before packing (sgemmRescaledBiasActivation)
+thread_local PackBuffer tlsRescaled;  // a rescaled A block, packed or read in place (sgemmRescaledBiasActivation)
 
 // ---- blocked product ------------------------------------------------------------------------
 
@@ -83,7 +83,7 @@ struct Problem {
   int64_t packedBStride = 0;      // packedB + pc * packedBStride + jc * kc
 };
 
-// The [mc x kc] block of a rescaled A at (i0, k0), as plain floats with row stride kc, for packA.
+// The [mc x kc] block of a rescaled A at (i0, k0), as plain floats with row stride kc.
 // The same expression as scaleShift's loop (no FMA contraction in this file), so the same values.
 template <typename S>
 void rescaleBlock(const S* v, int64_t lda, int64_t mc, int64_t kc, float scale, float offset, float* dst) {
@@ -115,13 +115,16 @@ __attribute__((target("avx2"))) void rescaleBlockAvx2(const S* v, int64_t lda, i
   }
 }
 
-const bool cpuHasAvx2 = __builtin_cpu_supports("avx2");
+bool cpuHasAvx2() {
+  static const bool has = (__builtin_cpu_init(), __builtin_cpu_supports("avx2"));
+  return has;
+}
 #endif
 
 template <typename S>
 void rescaleBlockBest(const S* v, int64_t lda, int64_t mc, int64_t kc, float scale, float offset, float* dst) {
 #if defined(__x86_64__)
-  if (cpuHasAvx2) return rescaleBlockAvx2(v, lda, mc, kc, scale, offset, dst);
+  if (cpuHasAvx2()) return rescaleBlockAvx2(v, lda, mc, kc, scale, offset, dst);
 #endif
   rescaleBlock(v, lda, mc, kc, scale, offset, dst);
 }
