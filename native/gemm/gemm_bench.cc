@@ -110,6 +110,37 @@ int checkAll(ThreadPool* pool2) {
   return fails;
 }
 
+// sgemmBiasActivation with a weights key, called until the key has found B packed once and
+// kept (gemm/prepacked.h), against the same call without one: equal bit for bit, for shapes
+// with one and several K blocks, ragged N, and on one and two threads. Each call gets a key no
+// other contents had, as the addon's callers must.
+int checkPrepacked(ThreadPool* pool2) {
+  static uint64_t lastKey = 0;
+  const int64_t shapes[][3] = {{200, 70, 300}, {7, 70, 1100}, {33, 10, 600}, {1, 128, 1600}, {300, 530, 40}};
+  int fails = 0, cases = 0;
+  for (auto& sh : shapes)
+    for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), pool2}) {
+      const int64_t M = sh[0], N = sh[1], K = sh[2];
+      auto A = randomVec<float>(M * K), B = randomVec<float>(K * N), bias = randomVec<float>(N);
+      std::vector<float> want(M * N), got(M * N);
+      lathe::sgemmBiasActivation(M, N, K, A.data(), K, B.data(), N, want.data(), N, bias.data(), 1, pool);
+      const uint64_t key = ++lastKey;
+      for (int call = 0; call < 3; call++) {  // noted, packed and kept, read from the cache
+        cases++;
+        std::fill(got.begin(), got.end(), std::numeric_limits<float>::quiet_NaN());
+        lathe::sgemmBiasActivation(M, N, K, A.data(), K, B.data(), N, got.data(), N, bias.data(), 1, pool, key);
+        if (std::memcmp(got.data(), want.data(), sizeof(float) * M * N) != 0) {
+          std::printf("FAIL prepacked %s M=%lld N=%lld K=%lld threads=%d call %d\n", lathe::sgemmKernelName(),
+                      (long long)M, (long long)N, (long long)K, pool ? pool->size() : 1, call + 1);
+          fails++;
+        }
+      }
+    }
+  std::printf("%s prepacked kernel=%s: %d cases, %d failures\n", fails ? "FAIL" : "PASS", lathe::sgemmKernelName(),
+              cases, fails);
+  return fails;
+}
+
 // Random shapes (each dimension 1..max, a few past the cache blocks) and flags.
 template <typename T>
 int fuzz(int cases, ThreadPool* pool2) {
@@ -217,7 +248,7 @@ int main(int argc, char** argv) {
       continue;
     }
     const std::string k = autoPick ? lathe::sgemmKernelName() : name;
-    if (check) fails += checkAll<float>(&pool2) + checkAll<double>(&pool2);
+    if (check) fails += checkAll<float>(&pool2) + checkAll<double>(&pool2) + checkPrepacked(&pool2);
     if (fuzzCases) fails += fuzz<float>(fuzzCases, &pool2) + fuzz<double>(fuzzCases, &pool2);
     for (int th : threadCounts) {
       std::unique_ptr<ThreadPool> own;  // a pool of the requested size (the checks use pool2)
