@@ -28,6 +28,9 @@ inline int64_t evenBlock(int64_t total, int64_t block, int64_t unit) {
 // 64-byte alignment starts every packed sliver and panel on a cache line.
 class PackBuffer {
  public:
+  PackBuffer() = default;
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
   ~PackBuffer() { release(); }
   void* get(size_t bytes) {
     if (bytes > size_) {

@@ -227,7 +227,7 @@ void gemmRun(const Kernel<T>& kr, const Problem<T>& given, ThreadPool* pool) {
   if constexpr (std::is_same_v<T, float>) {
     if (p.weightsKey != 0 && !p.transB && p.K > 0) {
       prepacked = gemm_prepacked::lookup(p.weightsKey, kr, evenBlock(p.K, kr.kc, 1), p.B, p.ldb, p.K, p.N);
-      if (prepacked) p.packedB = prepacked->data.data(), p.packedBStride = prepacked->nPad;
+      if (prepacked) p.packedB = prepacked->data, p.packedBStride = prepacked->nPad;
     }
   }
   if (p.K <= 0) {

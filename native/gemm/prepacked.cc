@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <vector>
 
 namespace lathe {
 namespace gemm_prepacked {
@@ -32,7 +33,7 @@ uint64_t lookups = 0;
 uint64_t noted[kNoted] = {};
 int nextNoted = 0;
 
-int64_t bytesOf(const PackedB& p) { return int64_t(sizeof(float)) * int64_t(p.data.size()); }
+int64_t bytesOf(const PackedB& p) { return int64_t(sizeof(float)) * p.K * p.nPad; }
 
 bool matches(const PackedB& p, const gemm_internal::Kernel<float>& kernel, int64_t kcBlock, const float* B,
              int64_t ldb, int64_t K, int64_t N) {
@@ -86,10 +87,10 @@ std::shared_ptr<const PackedB> lookup(uint64_t key, const gemm_internal::Kernel<
   packed->kernel = &kernel;
   packed->source = B;
   packed->K = K, packed->N = N, packed->ldb = ldb, packed->kcBlock = kcBlock, packed->nPad = nPad;
-  packed->data.resize(static_cast<size_t>(K * nPad));
+  packed->data = static_cast<float*>(packed->storage.get(static_cast<size_t>(need)));
   for (int64_t pc = 0; pc < K; pc += kcBlock) {
     const int64_t kc = std::min(kcBlock, K - pc);
-    kernel.packB(false, B + pc * ldb, ldb, kc, N, packed->data.data() + pc * nPad);
+    kernel.packB(false, B + pc * ldb, ldb, kc, N, packed->data + pc * nPad);
   }
   entries.push_back({key, packed, lookups});
   bytes += need;

@@ -7,8 +7,8 @@
 #pragma once
 #include <cstdint>
 #include <memory>
-#include <vector>
 
+#include "blocking.h"
 #include "gemm_internal.h"
 
 namespace lathe {
@@ -16,12 +16,14 @@ namespace gemm_prepacked {
 
 // B [K, N] (row stride ldb) packed for kernel `kernel`: K in blocks of kcBlock rows (the driver's
 // evenBlock(K, kc)), each block [kcBlock][nPad] of NR-wide slivers, as packB lays out a panel.
-// The panel of columns jc.. in the block starting at row pc is at data + pc * nPad + jc * kc.
+// The panel of columns jc.. in the block starting at row pc is at data + pc * nPad + jc * kc,
+// on a cache line as the driver's per-call packing puts it.
 struct PackedB {
   const gemm_internal::Kernel<float>* kernel;
   const float* source;
   int64_t K, N, ldb, kcBlock, nPad;
-  std::vector<float> data;
+  float* data;
+  gemm_blocking::PackBuffer storage;  // holds data
 };
 
 // The packed B for `key`, or null when the caller should pack as usual: the first request for a
