@@ -1,3 +1,4 @@
+// The prepacked-weights cache (see prepacked.h): a few entries under one mutex.
 #include "prepacked.h"
 
 #include <algorithm>
@@ -17,7 +18,7 @@ constexpr int64_t kMaxEntryBytes = int64_t(8) << 20;
 // longer served, or freed); entries in use are never evicted, so a model larger than the cache
 // keeps what fits instead of repacking in a cycle.
 constexpr uint64_t kIdleLookups = 4096;
-// Keys asked for once, the most recent first to be forgotten.
+// Keys asked for once so far, in a ring: the oldest is forgotten first.
 constexpr int kNoted = 64;
 
 struct Entry {
@@ -74,7 +75,7 @@ std::shared_ptr<const PackedB> lookup(uint64_t key, const gemm_internal::Kernel<
       entries[i].lastUse = lookups;
       return entries[i].packed;
     }
-    erase(i);  // the same contents another way (a forced kernel): packed again below
+    erase(i);  // the same contents for another kernel (a forced one) or address: packed anew
     break;
   }
   if (std::find(noted, noted + kNoted, key) == noted + kNoted) {

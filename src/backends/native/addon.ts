@@ -16,13 +16,13 @@ export interface NativeAddon {
   reduce(code: number, x: F, out: F, outer: number, n: number, inner: number): void;
   argReduce(isMax: boolean, x: F, out: Int32Array, outer: number, n: number, inner: number): void;
   softmax(x: F, out: F, outer: number, n: number, inner: number, log: boolean): void;
+  /** A key for linear's weightsKey that no thread of this process was given before. */
+  newWeightsKey(): number;
   /**
    * out [M,N] = act(x [M,K] w [K,N] + bias [N]), float32, one GEMM pass. weightsKey names w's
    * contents (0: none) for the GEMM's prepacked weights (see weightsKey in index.ts). With scale
    * and offset, x (float32 or uint8) is read as x * scale + offset.
    */
-  /** A key for linear's weightsKey that no thread of this process was given before. */
-  newWeightsKey(): number;
   linear(x: Float32Array | Uint8Array, w: Float32Array, bias: Float32Array, out: Float32Array, M: number, N: number, K: number, activation: number, weightsKey: number, scale?: number, offset?: number): void;
   /**
    * Forward (which 0) takes the bias (empty: none) and the activation's index in FUSED_ACTIVATIONS.
