@@ -71,7 +71,7 @@ export class Dense extends Layer {
 
   /**
    * this.call(rescale(x, scale, offset)), for Rescaling.fuseWith at inference: one kernel where
-   * the backend rescales x (uint8 pixels, say) block by block as its GEMM packs it.
+   * the backend rescales x (uint8 pixels, say) block by block as its GEMM reaches it.
    */
   rescaledForward(x: Tensor, scale: number, offset: number): Tensor {
     if (this.forward !== Dense.prototype.forward) return this.call(rescale(x, scale, offset)); // a subclass's own forward
