@@ -16,6 +16,8 @@
         "native/conv_winograd.cc",
         "native/conv_winograd_avx512.cc",
         "native/conv_winograd_avx2.cc",
+        "native/conv_pooled.cc",
+        "native/conv_pooled_avx512.cc",
         "native/conv_pooled_avx2.cc",
         "native/optim.cc",
         "native/layout.cc",

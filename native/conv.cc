@@ -149,12 +149,15 @@ enum class ConvPath { Im2col, Direct, Channels, Winograd };
 // against 66-83 channel-vectorised and 78 direct.
 // LATHE_CONV_KERNEL (read once) forces a path for tests and benchmarks: "im2col", "channels",
 // "winograd", or a direct kernel family ("avx512", "avx2", "portable", which also turns
-// "channels" and "winograd" off); a forced path that does not cover a shape falls back to
-// im2col + GEMM.
+// "channels" and "winograd" off, and picks the pooled conv's kernel of that family, none for
+// portable); a forced path that does not cover a shape falls back to im2col + GEMM.
 const std::string& forcedPath() {
   static const std::string forced = [] {
     const char* e = std::getenv("LATHE_CONV_KERNEL");
-    if (e && *e && std::strcmp(e, "im2col") != 0 && std::strcmp(e, "channels") != 0 && std::strcmp(e, "winograd") != 0) conv2dDirectForceKernel(e);
+    if (e && *e && std::strcmp(e, "im2col") != 0 && std::strcmp(e, "channels") != 0 && std::strcmp(e, "winograd") != 0) {
+      conv2dDirectForceKernel(e);
+      conv2dPooledForceKernel(e);
+    }
     return std::string(e ? e : "");
   }();
   return forced;
@@ -236,7 +239,7 @@ void poolImage(const float* convOut, int64_t n, const PoolAfter& after, ThreadPo
 void conv2dMaxPool(const float* x, const float* w, const float* bias, int act, const Conv2dShape& s,
                    const PoolAfter& after, ThreadPool& pool) {
   // The direct conv's shapes with 2x2 pooling, pooled in registers (unless a path is forced).
-  if (floatPath(s) == ConvPath::Direct && forcedPath().empty() && conv2dPooledTakes(s, after.shape, act))
+  if (floatPath(s) == ConvPath::Direct && conv2dPooledTakes(s, after.shape, act))
     return conv2dPooled(x, w, bias, act, s, after, pool);
   // Fewer images than threads: the conv splits single images over the pool, which leaves no
   // thread a per-image scratch to pool from, except Winograd's (its images run on the calling

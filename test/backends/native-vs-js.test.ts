@@ -263,8 +263,8 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
         [[3, 17, 10, 9], [20, 17, 3, 3], { activation: 'linear' }, 2, {}],
         [[2, 16, 8, 8], [16, 16, 3, 3], { padding: 1, activation: 'sigmoid' }, 2, {}], // pooled after the transform
         [[2, 16, 9, 9], [16, 16, 3, 3], { padding: 1, activation: 'relu' }, 3, { stride: 2 }], // 3x3 windows: pooled after
-        // Short reductions with 2x2 pooling (native/conv_pooled on AVX2 without AVX-512): one
-        // image (its pooled rows split), an odd output (27 wide: the last column is not pooled),
+        // Short reductions with 2x2 pooling (native/conv_pooled, AVX-512 or AVX2; LATHE_CONV_KERNEL=avx2
+        // forces the AVX2 one): one image (its pooled rows split), an odd output (27 wide: the last column is not pooled),
         // 40 channels (a partial block), RGB (reduction 27), padding, stride and dilation.
         [[1, 1, 28, 28], [32, 1, 3, 3], { activation: 'relu' }, 2, {}],
         [[3, 1, 29, 29], [40, 1, 3, 3], { activation: 'linear' }, 2, {}],
