@@ -192,9 +192,6 @@ void runBlock(const Kernel& kr, const Problem& p, int64_t m0, int64_t m1, int64_
   }
 }
 
-// As gemm.cc: below this many multiply-adds a product runs on the calling thread (a worker's
-// wake-up costs ~7-30 us on the 2-vCPU VM); int8 runs ~2-3x the float rate, hence 2x its bar.
-constexpr double kParallelMinOps = 6.0e6;
 
 
 void qgemmRun(const Problem& p, ThreadPool* pool) {
@@ -202,10 +199,15 @@ void qgemmRun(const Problem& p, ThreadPool* pool) {
   if (p.M <= 0 || B.N <= 0) return;
   const Kernel& kr = pick();
   const double ops = 2.0 * p.M * B.N * B.K;
-  const int threads = pool && ops >= kParallelMinOps ? pool->size() : 1;
+  const int threads = pool && ops >= kr.parallelMinOps ? pool->size() : 1;
   const int64_t unitsM = ceilDiv(p.M, kr.mr), unitsN = B.panels;
   int64_t tm = 1, tn = 1;
-  if (threads > 1) chooseGrid(unitsM, unitsN, kr.mr, NR, threads, tm, tn);
+  // Rows split where there are enough of them: each thread then packs only its own rows of A,
+  // and B, packed once, is read by both. A column split has every thread pack all of A, from the
+  // other core's cache where the caller just wrote it (the brief's MLP at batch 128, 128 x 128 x
+  // 784, ran slower on two threads than on one: 53 against 44 us a predict, 44 with rows split).
+  if (threads > 1 && unitsM < threads) chooseGrid(unitsM, unitsN, kr.mr, NR, threads, tm, tn);
+  else if (threads > 1) tm = threads;
   const int64_t tasks = tm * tn;
   if (tasks <= 1) {
     runBlock(kr, p, 0, p.M, 0, unitsN);

@@ -141,8 +141,9 @@ void check(ThreadPool* pool2) {
             if (!runCase(Case{M, N, K, z, (M + N) % 2 == 1}, pool)) failures++;
           }
         }
-    // Big enough to split across both threads (the M and the N splits) and to block N (nc).
-    for (auto s : {std::array<int64_t, 3>{300, 1100, 77}, {1, 4100, 300}, {777, 33, 129}, {256, 256, 256}}) {
+    // Big enough to split across both threads (above every kernel's parallelMinOps: the M split,
+    // and the N split for one row) and to block N (nc).
+    for (auto s : {std::array<int64_t, 3>{300, 1100, 77}, {1, 20000, 400}, {777, 33, 400}, {256, 256, 256}}) {
       cases++;
       if (!runCase(Case{s[0], s[1], s[2], int(rng() % 256), false}, pool2)) failures++;
     }

@@ -32,6 +32,10 @@ struct Kernel {
   // (the AVX2 tile: it then broadcasts a row's 4 values with one load instead of a load and two
   // shuffles per row per column pass). The tile's A then points at int16 slivers, same order.
   int aWidth = 1;
+  // Below this many operations (2 x M x N x K) a product runs on the calling thread: a worker's
+  // wake-up, and moving A and C between the cores' caches, cost more than it saves. Tied to the
+  // tile's speed, as gemm.cc's bar for float (3e6) is to sgemm's.
+  double parallelMinOps = 6.0e6;
 };
 
 // nullptr when not compiled in or this CPU lacks the ISA.
