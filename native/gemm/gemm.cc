@@ -238,7 +238,7 @@ void gemmRun(const Kernel<T>& kr, const Problem<T>& given, ThreadPool* pool) {
   }
   // Packing pays when the packed copy is reused enough (measured with gemm_bench shape=...):
   //  - A (reused N/NR times) stored row-major is read in place, row by row, where the kernel has
-  //    a tile for that and K is at most its rowAMaxK (AVX2, measured on Zen 3); otherwise it is
+  //    a tile for that and K is at most its rowAMaxK (AVX2 on Zen 3, AVX-512 on Zen 5); otherwise it is
   //    packed: in place, its MR rows are MR streams a row stride apart, which alias in L1 for
   //    power-of-two K (AVX-512 on Zen 4, 32x128x1024: 100 vs 109 GFLOP/s). Stored transposed its
   //    k-steps are contiguous and in-place reads are as fast while A is small (784x128x32 A^T:

@@ -58,6 +58,12 @@ void sTile(int64_t kc, const float* A, int64_t as, const float* B, int64_t bs, f
   static const TileTable<F32x16, kMR, 2> table;
   table(kc, A, as, B, bs, C, ldc, acc, m, n);
 }
+// A row-major A read in place (gemm.cc's rowA): no packing copy for K up to 960.
+void sTileRowA(int64_t kc, const float* A, int64_t as, const float* B, int64_t bs, float* C, int64_t ldc,
+               bool acc, int m, int n) {
+  static const TileTable<F32x16, kMR, 2, true> table;
+  table(kc, A, as, B, bs, C, ldc, acc, m, n);
+}
 void dTile(int64_t kc, const double* A, int64_t as, const double* B, int64_t bs, double* C, int64_t ldc,
            bool acc, int m, int n) {
   static const TileTable<F64x8, kMR, 2> table;
@@ -85,9 +91,13 @@ bool cpuHasAvx512() {
 //  - B in place up to 256 rows of A, or 64K elements of B: packing 784x128 cost ~10 us of the
 //    58 us forward product at M=32, and 128..256x1024x1024 ran as fast or faster in place;
 //    4096x256x256, 2048x128x256 and 784x128x32 ran the same either way.
+//  - A read in place for K up to 960, as the AVX2 kernel does (Zen 5, one thread, us packed /
+//    in place, three alternating runs): 32x128x784 31.6-34.7 / 29.8-32.4, 256x128x784 260-285 /
+//    241-259, 2048x64x256 362-371 / 316-344, 256x128x512 and 128x256x960 within noise. K 1024
+//    stays packed: its 12 rows a power of two apart alias in L1 (Zen 4: 100 vs 109 GFLOP/s).
 const Kernel<float>* sgemmKernelAvx512() {
   static const Kernel<float> k = {"avx512", kMR, kNRs, 96, 512, 1024, 256, 64 * 1024,
-                                  &packA<float, kMR>, &packB<float, kNRs>, &sTile, nullptr, 0};
+                                  &packA<float, kMR>, &packB<float, kNRs>, &sTile, &sTileRowA, 960};
   return cpuHasAvx512() ? &k : nullptr;
 }
 const Kernel<double>* dgemmKernelAvx512() {
