@@ -12,6 +12,8 @@ namespace {
 
 // The direct conv's AVX2 limit (conv_direct_avx2.cc): longer reductions go to im2col + GEMM.
 constexpr int64_t kMaxReduction = 32;
+// One image's rows are split over the pool from this many flops (sgemm's bar for a split).
+constexpr double kSplitMinImageFlops = 3.0e6;
 
 const conv_pooled::Kernel* forced = nullptr;
 bool isForced = false;
@@ -69,8 +71,10 @@ void conv2dPooled(const float* x, const float* w, const float* bias, int act, co
   const bool padded = conv_direct::needsPadding(s);
   const int64_t inSize = s.C * s.H * s.W, outSize = s.O * plan.PH * plan.PW;
   // Images spread over the pool; fewer images than threads (one request, when serving) split
-  // each image's pooled rows instead.
-  const int64_t parts = s.N >= pool.size() ? 1 : std::min<int64_t>(pool.size(), plan.PH);
+  // each image's pooled rows instead, where an image is worth it: MNIST's first conv (0.4 MFLOP
+  // an image) ran faster on one thread than split (see conv_winograd_simd.h's spreading).
+  const double imageFlops = 2.0 * s.O * s.OH * s.OW * plan.K;
+  const int64_t parts = s.N >= pool.size() || imageFlops < kSplitMinImageFlops ? 1 : std::min<int64_t>(pool.size(), plan.PH);
   pool.run(s.N * parts, [&](int64_t t) {
     const int64_t n = t / parts, part = t % parts;
     const float* src = x + n * inSize;

@@ -31,6 +31,10 @@ constexpr int kM = 2, kN = kM + 2, kXi = kN * kN;
 // cache between the phases (1, 2 or 4 images measured alike on MNIST).
 constexpr int64_t kMaxGroupImages = 4;
 constexpr int64_t kMaxGroupFloats = 1 << 17;
+// A group's 16 products are spread over the pool (when there are fewer groups than threads)
+// only from this many flops each: below it, moving V and M between the cores costs more than
+// the product (see winogradRun).
+constexpr double kSpreadMinProductFlops = 1.0e6;
 
 inline int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
@@ -297,10 +301,15 @@ void winogradRun(const float* x, const float* w, const float* bias, int act, flo
   const int64_t G = groupImages(g), groups = (s.N + G - 1) / G;
   const int64_t inSize = g.C * g.H * g.W, P = g.OH * g.OW, outSize = g.O * P;
   // Fewer groups than threads (a single image, when serving): the groups run one by one and
-  // each spreads its 16 GEMMs over the pool, each thread keeping its share of U in its cache.
-  const bool spreadProducts = groups < pool.size();
+  // each spreads its 16 GEMMs over the pool, each thread keeping its share of U in its cache,
+  // when the products are large enough to pay for moving V to the other threads and M back.
+  // MNIST's conv2 for one or two images (products of 25-50 x 64 x 32) is not: its CNN's predict
+  // at batch 1, medians of alternating blocks in one process on the 2-vCPU Zen 5, 67 -> 62 us
+  // without spreading (59 with the first conv's rows not split either), batch 2 81 -> 69.
+  const bool fewGroups = groups < pool.size();
   auto group = [&](int64_t grp) {
     const int64_t n0 = grp * G, images = std::min(G, s.N - n0), GT = images * g.T;
+    const bool spreadProducts = fewGroups && 2.0 * GT * g.O * g.Cp >= kSpreadMinProductFlops;
     const int64_t vStride = matrixStride(GT * g.Cp), mStride = matrixStride(GT * g.Op);
     thread_local std::vector<float> xc, pixels, Vbuf, Mbuf, stage;
     xc.assign(g.Hp * g.Wp * g.Cp, 0.0f);  // the padding, and channels past C, stay zero
@@ -341,7 +350,7 @@ void winogradRun(const float* x, const float* w, const float* bias, int act, flo
       if (after) poolImage(yn, n0 + i, *after, pool);
     }
   };
-  if (spreadProducts)
+  if (fewGroups)
     for (int64_t grp = 0; grp < groups; grp++) group(grp);
   else
     pool.run(groups, group);

@@ -189,7 +189,7 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
     });
 
     // Winograd F(2x2, 3x3) (native/conv_winograd): 3x3 stride-1 convs with 16+ channels in and
-    // out, any batch (one image spreads its products over the threads). Odd output sizes cut the
+    // out, any batch (one image large enough spreads its products over the threads). Odd output sizes cut the
     // last 2x2 blocks; channel counts that are not whole vectors, wide rows, padding, no bias and
     // each activation.
     test(`Winograd 3x3 convolutions ${dtype}`, () => {
@@ -198,7 +198,8 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
         [[2, 16, 7, 37], [17, 16, 3, 3], { activation: 'tanh' }, true],
         [[5, 33, 6, 5], [16, 33, 3, 3], { padding: [2, 1], activation: 'sigmoid' }, false],
         [[4, 16, 3, 3], [32, 16, 3, 3], { activation: 'linear' }, true], // one output per image
-        [[1, 32, 13, 13], [64, 32, 3, 3], { activation: 'relu' }, true], // one image: its 16 products spread over the threads
+        [[1, 32, 13, 13], [64, 32, 3, 3], { activation: 'relu' }, true], // one image, its products too small to spread
+        [[1, 256, 8, 8], [256, 256, 3, 3], { padding: 1, activation: 'relu' }, true], // one image, 256 channels: its 16 products spread over the threads
       ];
       cases.forEach(([xs, ws, options, withBias], i) => {
         const x = values(xs, 400 + i, dtype, false);
@@ -209,7 +210,7 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
         // Rounding error scales with the sums before the activation (tanh of a sum of 144 terms ~ 100).
         const sums = lt.conv2d(x.js, w.js, withBias ? b.js : null, { ...options, activation: 'linear' });
         const scale = Array.from(sums.dataSync() as Float32Array | Float64Array).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-        const tol = dtype === 'float32' ? { atol: 1e-6 * Math.max(1, scale), rtol: 1e-5 } : { atol: 1e-12, rtol: 1e-12 };
+        const tol = dtype === 'float32' ? { atol: 1e-6 * Math.max(1, scale), rtol: 1e-5 } : { atol: 1e-12 * Math.max(1, scale), rtol: 1e-12 };
         assertClose(got.to('js'), want, tol, `Winograd case ${i} [${xs}] * [${ws}] ${JSON.stringify(options)}`);
       });
     });
@@ -255,7 +256,7 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
       const cases: [number[], number[], lt.Conv2dOptions, number, lt.Pool2dOptions][] = [
         [[32, 1, 28, 28], [32, 1, 3, 3], { activation: 'relu' }, 2, {}], // MNIST's first conv: direct
         [[4, 32, 13, 13], [64, 32, 3, 3], { activation: 'relu' }, 2, {}], // MNIST's second: Winograd, pooled inside its 2x2 blocks
-        [[1, 32, 13, 13], [64, 32, 3, 3], { activation: 'tanh' }, 2, {}], // one image: Winograd, its products split
+        [[1, 32, 13, 13], [64, 32, 3, 3], { activation: 'tanh' }, 2, {}], // one image: Winograd on the calling thread
         [[3, 4, 9, 6], [4, 2, 2, 3], { groups: 2, activation: 'linear' }, 2, { stride: 1 }], // groups: im2col + GEMM
         [[5, 3, 12, 11], [6, 3, 3, 3], { padding: 1, activation: 'relu' }, 3, { stride: 2, padding: 1 }],
         // Winograd pooled in its blocks: NaN and infinities in, an odd output (7 wide: the last
@@ -271,6 +272,8 @@ describe('native kernels match the js reference', { skip: !hasNative && 'native 
         [[4, 3, 16, 15], [24, 3, 3, 3], { padding: 1, activation: 'relu' }, 2, {}],
         [[2, 2, 17, 19], [8, 2, 2, 3], { stride: [2, 1], dilation: [1, 2], padding: [1, 0], activation: 'relu' }, 2, {}],
         [[1, 32, 13, 13], [64, 32, 3, 3], { activation: 'relu' }, 2, {}], // one image, Winograd pooled inside its 2x2 blocks
+        [[1, 256, 8, 8], [256, 256, 3, 3], { padding: 1, activation: 'relu' }, 2, {}], // one image, 256 channels: Winograd's products spread
+        [[1, 3, 64, 64], [32, 3, 3, 3], { activation: 'relu' }, 2, {}], // one RGB image large enough that its pooled rows split
       ];
       cases.forEach(([xs, ws, options, k, poolOptions], i) => {
         const x = values(xs, 300 + i, dtype, i === 0 || i === 5 || i === 9);
