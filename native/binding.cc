@@ -71,6 +71,11 @@ Napi::Value NewWeightsKey(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(++last));
 }
 
+// Lowers the calling thread to the pool workers' niceness: for a worker_threads thread that runs
+// models beside the main thread's event loop (the "lathe-worker" serving runtime), so the loop
+// preempts its compute as it does the pool's.
+void LowerThreadPriority(const Napi::CallbackInfo&) { lowerThreadPriority(kBackgroundNice); }
+
 // unary(code, x, out, param)
 void Unary(const Napi::CallbackInfo& info) {
   const auto pool = acquirePool();  // held for the whole kernel (setNumThreads may swap it)
@@ -657,6 +662,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));
   exports.Set("linear", Napi::Function::New(env, Linear));
   exports.Set("newWeightsKey", Napi::Function::New(env, NewWeightsKey));
+  exports.Set("lowerThreadPriority", Napi::Function::New(env, LowerThreadPriority));
   exports.Set("scaleShift", Napi::Function::New(env, ScaleShift));
   exports.Set("stridedCopy", Napi::Function::New(env, StridedCopy));
   exports.Set("indexSelect", Napi::Function::New(env, IndexSelect));

@@ -18,6 +18,8 @@ export interface NativeAddon {
   softmax(x: F, out: F, outer: number, n: number, inner: number, log: boolean): void;
   /** A key for linear's weightsKey that no thread of this process was given before. */
   newWeightsKey(): number;
+  /** Lowers the calling thread to the pool workers' priority (a worker thread computing beside an event loop). */
+  lowerThreadPriority(): void;
   /**
    * out [M,N] = act(x [M,K] w [K,N] + bias [N]), float32, one GEMM pass. weightsKey names w's
    * contents (0: none) for the GEMM's prepacked weights (see weightsKey in index.ts). With scale

@@ -2,8 +2,11 @@
 // (or model.onnx through Lathe's importer) and runs the batches the main thread posts, one at a
 // time, handing inputs and outputs over as transferred ArrayBuffers (no copy across threads).
 // It uses the native backend's default thread pool, which is process-wide: the main thread
-// does no compute for this model, so the two threads never both fill the pool for it.
+// does no compute for this model, so the two threads never both fill the pool for it. This
+// thread computes at the pool workers' lower priority, so the main thread's event loop preempts
+// it instead of waiting for the batch to end.
 import { parentPort, workerData } from 'node:worker_threads';
+import { nativeAddon } from '../../backends/registry.js';
 import { LatheError } from '../../errors.js';
 import { loadForInference } from '../../io/inference.js';
 import { fromArray } from '../../tensor/create.js';
@@ -15,16 +18,28 @@ export interface WireTensor {
   shape: number[];
   buffer: ArrayBuffer;
 }
-export type WorkerRequest = { id: number; x: WireTensor };
+/** A batch sent to the worker: its first byteLength bytes in a staging buffer the main thread reuses once answered. */
+export interface StagedTensor {
+  dtype: DType;
+  shape: number[];
+  staging: SharedArrayBuffer;
+  byteLength: number;
+}
+export type WorkerRequest = { id: number; x: StagedTensor };
 export type WorkerReply = { id: number; y: WireTensor } | { id: number; error: string; lathe: boolean } | { ready: true } | { loadError: string };
 
 const port = parentPort!;
+nativeAddon?.lowerThreadPriority();
 try {
   const loaded = loadForInference((workerData as { source: string }).source);
   port.on('message', ({ id, x }: WorkerRequest) => {
     try {
       const Ctor = arrayType(x.dtype);
-      const y = loaded.model.predict(fromArray(new Ctor(x.buffer), x.shape, { dtype: x.dtype }, 'lathe-worker', true));
+      // Copied out of the staging buffer before anything runs: its memory is the main thread's again once this batch is answered.
+      const bytes = new Uint8Array(x.byteLength);
+      bytes.set(new Uint8Array(x.staging, 0, x.byteLength));
+      const values = new Ctor(bytes.buffer);
+      const y = loaded.model.predict(fromArray(values, x.shape, { dtype: x.dtype }, 'lathe-worker', true));
       const data = y.dataSync();
       // The output's storage may be a view or reused by the backend: send a copy this thread gives up.
       const out = data.slice();
