@@ -30,15 +30,18 @@ export type WorkerReply = { id: number; y: WireTensor } | { id: number; error: s
 
 const port = parentPort!;
 nativeAddon?.lowerThreadPriority();
+// The batch's memory, reused from batch to batch (they run one at a time, and nothing of a batch
+// outlives its reply, which is a copy): fresh memory for each would fault in anew every time.
+let input = new ArrayBuffer(0);
 try {
   const loaded = loadForInference((workerData as { source: string }).source);
   port.on('message', ({ id, x }: WorkerRequest) => {
     try {
       const Ctor = arrayType(x.dtype);
       // Copied out of the staging buffer before anything runs: its memory is the main thread's again once this batch is answered.
-      const bytes = new Uint8Array(x.byteLength);
-      bytes.set(new Uint8Array(x.staging, 0, x.byteLength));
-      const values = new Ctor(bytes.buffer);
+      if (input.byteLength < x.byteLength) input = new ArrayBuffer(x.byteLength);
+      new Uint8Array(input, 0, x.byteLength).set(new Uint8Array(x.staging, 0, x.byteLength));
+      const values = new Ctor(input, 0, x.byteLength / Ctor.BYTES_PER_ELEMENT);
       const y = loaded.model.predict(fromArray(values, x.shape, { dtype: x.dtype }, 'lathe-worker', true));
       const data = y.dataSync();
       // The output's storage may be a view or reused by the backend: send a copy this thread gives up.
