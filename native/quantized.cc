@@ -328,16 +328,11 @@ void maxPool2x2ChannelsLast(const float* acc, int64_t OW, int64_t O, const Pool2
 void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* input, const QPackedB& w,
                      const float* wScale, const float* bias, int act, float* y, ThreadPool& pool, const PoolAfter* after) {
   const int64_t HW = s.H * s.W, P = s.OH * s.OW, K = s.C * s.KH * s.KW, O = s.O;
-  if (after && s.N < pool.size()) {  // single images split over the pool: pool the whole output after
-    std::vector<float> full(s.N * O * P);
-    quantizedConv2d(x, s, input, w, wScale, bias, act, full.data(), pool, nullptr);
-    Pool2dShape all = after->shape;
-    all.planes = s.N * O;
-    return maxPool2d<float>(full.data(), after->y, nullptr, all, pool);
-  }
   const QuantParams p = input ? *input : dynamicQuantParams(x, s.N * s.C * HW, pool);
   // Images spread over the pool, as in the float conv2d; a batch smaller than the pool goes
-  // image by image, each GEMM spreading itself.
+  // image by image on the calling thread, each GEMM spreading itself (where it is large enough),
+  // and each image pooled as in a batch (MNIST's int8 CNN at batch 1 had run its conv whole,
+  // then pooled it apart).
   const bool perImage = s.N >= pool.size();
   auto image = [&](int64_t n) {
     // Per-thread scratch, fetched once: thread_local lookups inside the loops cost 5% alone.
