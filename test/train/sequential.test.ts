@@ -175,7 +175,8 @@ onEachBackend('Sequential summary, config, add', () => {
 });
 
 onEachBackend('Sequential inference reuses its intermediates', (backend) => {
-  // Big enough that outputs are whole buffers of their own (the native backend recycles those).
+  // At batch 64 outputs are whole buffers of their own, at batch 1 slices of a shared slab: the
+  // native backend recycles both.
   const net = () =>
     new lt.Sequential([
       new Flatten({ inputShape: [4, 32, 32] }), // a view of the input: it must never be recycled
@@ -186,14 +187,17 @@ onEachBackend('Sequential inference reuses its intermediates', (backend) => {
     ]);
 
   test('predict equals the recorded forward, repeatedly, and leaves the input intact', () => {
-    lt.manualSeed(3);
-    const model = net();
-    const x = lt.randn([64, 4, 32, 32]);
-    const before = values(x);
-    model.eval();
-    const recorded = model.call(x); // gradients on: nothing is recycled
-    for (let i = 0; i < 3; i++) assertClose(model.predict(x), recorded, EXACT, `predict ${i}`);
-    assert.deepEqual(values(x), before, 'the input is unchanged and still readable');
+    for (const n of [64, 1]) {
+      lt.manualSeed(3);
+      const model = net();
+      const xs = [lt.randn([n, 4, 32, 32]), lt.randn([n, 4, 32, 32])];
+      const before = xs.map(values);
+      model.eval();
+      const recorded = xs.map((x) => model.call(x)); // gradients on: nothing is recycled
+      // Alternating inputs: a recycled intermediate read after its reuse would show.
+      for (let i = 0; i < 4; i++) assertClose(model.predict(xs[i % 2]), recorded[i % 2], EXACT, `batch ${n}, predict ${i}`);
+      xs.forEach((x, k) => assert.deepEqual(values(x), before[k], `batch ${n}: the input is unchanged and still readable`));
+    }
   });
 
   // Conv2D then MaxPool2D run as one kernel at inference (where the backend has one): the same
@@ -285,5 +289,18 @@ onEachBackend('Sequential inference reuses its intermediates', (backend) => {
     assert.equal((b.buf as Float32Array).buffer, storage, 'reused');
     const c = lt.noGrad(() => lt.tanh(lt.randn([256, 256])));
     assert.notEqual((c.buf as Float32Array).buffer, storage, 'handed out once only');
+  });
+
+  test('a small intermediate given back is reused where it lies in its slab', { skip: backend !== 'native' && 'only the native backend recycles' }, () => {
+    const [x1, x2, x3] = [1, 2, 3].map(() => lt.randn([100])); // 400 bytes: a slab's slice
+    const a = lt.noGrad(() => lt.relu(x1));
+    const where = (t: lt.Tensor) => [(t.buf as Float32Array).buffer, (t.buf as Float32Array).byteOffset];
+    const slice = where(a);
+    a.recycle();
+    const b = lt.noGrad(() => lt.tanh(x2));
+    assert.deepEqual(where(b), slice, 'reused');
+    assertClose(b.to('js'), lt.tanh(x2.to('js')), { atol: 1e-6, rtol: 1e-6 }, 'the reused slice holds the new output');
+    const c = lt.noGrad(() => lt.tanh(x3));
+    assert.notDeepEqual(where(c), slice, 'handed out once only');
   });
 });
