@@ -192,8 +192,6 @@ void runBlock(const Kernel& kr, const Problem& p, int64_t m0, int64_t m1, int64_
   }
 }
 
-
-
 void qgemmRun(const Problem& p, ThreadPool* pool) {
   const QPackedB& B = *p.B;
   if (p.M <= 0 || B.N <= 0) return;
@@ -202,11 +200,13 @@ void qgemmRun(const Problem& p, ThreadPool* pool) {
   const int threads = pool && ops >= kr.parallelMinOps ? pool->size() : 1;
   const int64_t unitsM = ceilDiv(p.M, kr.mr), unitsN = B.panels;
   int64_t tm = 1, tn = 1;
-  // Rows split where there are enough of them: each thread then packs only its own rows of A,
+  // Rows split where they divide evenly enough: each thread then packs only its own rows of A,
   // and B, packed once, is read by both. A column split has every thread pack all of A, from the
   // other core's cache where the caller just wrote it (the brief's MLP at batch 128, 128 x 128 x
-  // 784, ran slower on two threads than on one: 53 against 44 us a predict, 44 with rows split).
-  if (threads > 1 && unitsM < threads) chooseGrid(unitsM, unitsN, kr.mr, NR, threads, tm, tn);
+  // 784, ran slower on two threads than on one: 53 against 44 us a predict, 44 with rows split;
+  // batch 64, 6 row tiles: 31-33 against 25-29).
+  const bool rowsEven = unitsM >= threads && (unitsM % threads == 0 || unitsM >= 4 * threads);
+  if (threads > 1 && !rowsEven) chooseGrid(unitsM, unitsN, kr.mr, NR, threads, tm, tn);
   else if (threads > 1) tm = threads;
   const int64_t tasks = tm * tn;
   if (tasks <= 1) {

@@ -142,8 +142,8 @@ void check(ThreadPool* pool2) {
           }
         }
     // Big enough to split across both threads (above every kernel's parallelMinOps: the M split,
-    // and the N split for one row) and to block N (nc).
-    for (auto s : {std::array<int64_t, 3>{300, 1100, 77}, {1, 20000, 400}, {777, 33, 400}, {256, 256, 256}}) {
+    // the N split for one row, the grid for 3 row tiles of 12) and to block N (nc).
+    for (auto s : {std::array<int64_t, 3>{300, 1100, 77}, {1, 20000, 400}, {777, 33, 400}, {256, 256, 256}, {30, 200, 2000}}) {
       cases++;
       if (!runCase(Case{s[0], s[1], s[2], int(rng() % 256), false}, pool2)) failures++;
     }
