@@ -1,6 +1,7 @@
 // The worker_threads side of the "lathe-worker" runtime (lathe-worker.ts): loads one saved model
 // (or model.onnx through Lathe's importer) and runs the batches the main thread posts, one at a
-// time, handing inputs and outputs over as transferred ArrayBuffers (no copy across threads).
+// time: each arrives in a staging buffer shared with the main thread (copied out first), and
+// its output goes back as a transferred ArrayBuffer.
 // It uses the native backend's default thread pool, which is process-wide: the main thread
 // does no compute for this model, so the two threads never both fill the pool for it. This
 // thread computes at the pool workers' lower priority, so the main thread's event loop preempts
