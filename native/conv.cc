@@ -238,7 +238,8 @@ void poolImage(const float* convOut, int64_t n, const PoolAfter& after, ThreadPo
 
 void conv2dMaxPool(const float* x, const float* w, const float* bias, int act, const Conv2dShape& s,
                    const PoolAfter& after, ThreadPool& pool) {
-  // The direct conv's shapes with 2x2 pooling, pooled in registers (unless a path is forced).
+  // The direct conv's shapes with 2x2 pooling, pooled in registers (a forced direct family
+  // forces the pooled kernel of that family, or none for portable: see forcedPath).
   if (floatPath(s) == ConvPath::Direct && conv2dPooledTakes(s, after.shape, act))
     return conv2dPooled(x, w, bias, act, s, after, pool);
   // Fewer images than threads: the conv splits single images over the pool, which leaves no
