@@ -25,6 +25,7 @@
         "native/norm.cc",
         "native/gelu.cc",
         "native/quantized.cc",
+        "native/quantized_conv.cc",
         "native/quantized_binding.cc",
         "<!@(node -p \"require('fs').readdirSync('native/gemm').filter(f => f.endsWith('.cc') && !f.endsWith('_bench.cc')).map(f => 'native/gemm/' + f).join(' ')\")"
       ],

@@ -1,5 +1,6 @@
-// Quantized Dense and Conv2D forwards: quantize the input (one pass), run the int8 GEMM with
-// its fused dequantization, then the activation. See quantized.h.
+// Quantized Dense forwards and the quantization passes the convolutions share: quantize the
+// input (one pass), run the int8 GEMM with its fused dequantization, then the activation. See
+// quantized.h; the convolutions are in quantized_conv.cc.
 #include "quantized.h"
 
 #include <algorithm>
@@ -9,8 +10,7 @@
 #include <mutex>
 #include <vector>
 
-#include "transpose_avx2.h"
-#include "transpose_avx512.h"
+#include "quantize_avx512.h"
 #include "vector_math.h"
 
 #if defined(__x86_64__)
@@ -61,18 +61,16 @@ LATHE_VECTOR_CLONES int quantizeSpan(const float* __restrict x, uint8_t* __restr
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// The same with AVX-512 at full width (the compiler's clone uses 256-bit vectors): the division
-// bounds this loop, and 16 lanes halve it.
+// The same with AVX-512 at full width (the compiler's clone uses 256-bit vectors and divides).
 __attribute__((target("avx512f,avx512bw,avx512vl"))) int quantizeSpanAvx512(const float* x, uint8_t* q, int64_t n, float scale, float zeroPoint) {
-  const __m512 s = _mm512_set1_ps(scale), z = _mm512_set1_ps(zeroPoint), zero = _mm512_setzero_ps(), top = _mm512_set1_ps(255.0f);
+  const Quantizer16 quantizer = quantizer16(scale, zeroPoint);
+  const __m512 zero = _mm512_setzero_ps();
   __mmask16 bad = 0;
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
     const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
     bad |= _mm512_mask_cmp_ps_mask(m, _mm512_sub_ps(v, v), zero, _CMP_NEQ_UQ);  // v - v is NaN for NaN and +-Inf
-    __m512 r = _mm512_add_ps(_mm512_roundscale_ps(_mm512_div_ps(v, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
-    r = _mm512_min_ps(_mm512_max_ps(r, zero), top);  // max(NaN, 0) is 0: the second operand
-    _mm_mask_storeu_epi8(q + i, m, _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(r)));
+    _mm_mask_storeu_epi8(q + i, m, _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(quantize16(quantizer, v))));
   }
   return bad != 0;
 }
@@ -110,14 +108,19 @@ __attribute__((target("avx2"))) void lookUpAvx2(const uint8_t* table, const uint
 }
 #endif
 
+}  // namespace
+
 int quantizeValues(const float* x, uint8_t* q, int64_t n, float scale, float zeroPoint) {
   static const bool avx512 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
   return avx512 ? quantizeSpanAvx512(x, q, n, scale, zeroPoint) : quantizeSpan(x, q, n, scale, zeroPoint);
 }
 #else
+}  // namespace
+
 int quantizeValues(const float* x, uint8_t* q, int64_t n, float scale, float zeroPoint) { return quantizeSpan(x, q, n, scale, zeroPoint); }
 #endif
 
+namespace {
 float activate(float v, int act) {
   switch (act) {
     case 1: return v < 0.0f ? 0.0f : v;  // NaN stays NaN
@@ -126,6 +129,7 @@ float activate(float v, int act) {
     default: return v;
   }
 }
+}  // namespace
 
 void activateSpan(float* y, int64_t n, int act) {
   if (act == 1) {
@@ -134,65 +138,6 @@ void activateSpan(float* y, int64_t n, int act) {
     for (int64_t i = 0; i < n; i++) y[i] = activate(y[i], act);
   }
 }
-
-// A copy of a few bytes: patches rows are 1 to ~200 bytes, where a memcpy call per row costs
-// more than the copy.
-inline void copyBytes(uint8_t* __restrict dst, const uint8_t* __restrict src, int64_t n) {
-  if (n >= 32) {
-    std::memcpy(dst, src, n);
-    return;
-  }
-  for (int64_t i = 0; i < n; i++) dst[i] = src[i];
-}
-
-inline void fillBytes(uint8_t* dst, uint8_t v, int64_t n) {
-  for (int64_t i = 0; i < n; i++) dst[i] = v;
-}
-
-// One image's patches, channels last: rows[p][(kh*KW + kw)*C + c] = xq[ih][iw][c] for output
-// pixel p, or the zero point outside the image.
-void im2row(const uint8_t* xq, uint8_t* rows, const Conv2dShape& s, uint8_t zp) {
-  const int64_t C = s.C, run = s.KW * C;
-  uint8_t* r = rows;
-  for (int64_t oh = 0; oh < s.OH; oh++)
-    for (int64_t ow = 0; ow < s.OW; ow++) {
-      const int64_t iw0 = ow * s.sw - s.pw;
-      const bool rowInside = s.dw == 1 && iw0 >= 0 && iw0 + s.KW <= s.W;
-      for (int64_t kh = 0; kh < s.KH; kh++) {
-        const int64_t ih = oh * s.sh - s.ph + kh * s.dh;
-        if (ih < 0 || ih >= s.H) {
-          fillBytes(r, zp, run);
-          r += run;
-          continue;
-        }
-        const uint8_t* src = xq + ih * s.W * C;
-        if (rowInside) {
-          copyBytes(r, src + iw0 * C, run);
-          r += run;
-          continue;
-        }
-        for (int64_t kw = 0; kw < s.KW; kw++, r += C) {
-          const int64_t iw = iw0 + kw * s.dw;
-          if (iw < 0 || iw >= s.W) fillBytes(r, zp, C);
-          else copyBytes(r, src + iw * C, C);
-        }
-      }
-    }
-}
-
-// dst[c * rows + r] = src[r * cols + c]: a [rows, cols] float matrix transposed (the conv's
-// NCHW <-> channels-last changes), in 16 x 16 blocks with AVX-512, 8 x 8 with AVX2.
-void transpose(const float* src, int64_t rows, int64_t cols, float* dst) {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  static const bool avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
-  if (avx512) return transposeFloats(src, cols, rows, cols, dst, rows);
-  if (avx2) return transposeFloatsAvx2(src, cols, rows, cols, dst, rows);
-#endif
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
-}
-
-}  // namespace
 
 namespace {
 // DynamicQuantizeLinear's scale and zero point for the range [lo, hi] (lo <= 0 <= hi).
@@ -289,93 +234,6 @@ void quantizedLinearRescaled(const uint8_t* v, int64_t M, int64_t K, float scale
   uint8_t* qx = buffer.data();
   pool.parallelFor(M * K, 1 << 16, [&](int64_t b, int64_t e) { lookUp(table, v + b, qx + b, e - b); });
   quantizedProduct(qx, nullptr, M, K, p, w, wScale, bias, act, y, pool);
-}
-
-QPackedB qPackConvWeights(const int8_t* w, int64_t O, int64_t C, int64_t KH, int64_t KW) {
-  const int64_t K = C * KH * KW;
-  std::vector<int8_t> channelsLast(static_cast<size_t>(O * K));  // [O, KH, KW, C]
-  for (int64_t o = 0; o < O; o++)
-    for (int64_t c = 0; c < C; c++)
-      for (int64_t kh = 0; kh < KH; kh++)
-        for (int64_t kw = 0; kw < KW; kw++)
-          channelsLast[((o * KH + kh) * KW + kw) * C + c] = w[((o * C + c) * KH + kh) * KW + kw];
-  return qgemmPackB(true, K, O, channelsLast.data(), K);
-}
-
-namespace {
-// 2x2 windows, stride 2, no padding, on one image's output still channels-last ([OH * OW][O]):
-// each pooled position the running max (first NaN wins, as maxPool2d) of four rows of O
-// channels, so only the pooled quarter is transposed to NCHW and activated. The activations
-// (relu, sigmoid, tanh) rise monotonically, so pooling before them gives the same values.
-bool pooledChannelsLast(const PoolAfter& a) {
-  const Pool2dShape& p = a.shape;
-  return p.KH == 2 && p.KW == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0;
-}
-
-void maxPool2x2ChannelsLast(const float* acc, int64_t OW, int64_t O, const Pool2dShape& p, float* pooled) {
-  for (int64_t ph = 0; ph < p.OH; ph++)
-    for (int64_t pw = 0; pw < p.OW; pw++) {
-      const float* r0 = acc + (2 * ph * OW + 2 * pw) * O;
-      const float* rows[3] = {r0 + O, r0 + OW * O, r0 + (OW + 1) * O};
-      float* dst = pooled + (ph * p.OW + pw) * O;
-      for (int64_t o = 0; o < O; o++) dst[o] = r0[o];
-      for (const float* r : rows)
-        for (int64_t o = 0; o < O; o++) dst[o] = (r[o] > dst[o]) | ((r[o] != r[o]) & (dst[o] == dst[o])) ? r[o] : dst[o];
-    }
-}
-}  // namespace
-
-void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* input, const QPackedB& w,
-                     const float* wScale, const float* bias, int act, float* y, ThreadPool& pool, const PoolAfter* after) {
-  const int64_t HW = s.H * s.W, P = s.OH * s.OW, K = s.C * s.KH * s.KW, O = s.O;
-  const QuantParams p = input ? *input : dynamicQuantParams(x, s.N * s.C * HW, pool);
-  // Images spread over the pool, as in the float conv2d; a batch smaller than the pool goes
-  // image by image on the calling thread, each GEMM spreading itself (where it is large enough),
-  // and each image pooled as in a batch (MNIST's int8 CNN at batch 1 had run its conv whole,
-  // then pooled it apart).
-  const bool perImage = s.N >= pool.size();
-  auto image = [&](int64_t n) {
-    // Per-thread scratch, fetched once: thread_local lookups inside the loops cost 5% alone.
-    thread_local std::vector<uint8_t> xqBuf, rowsBuf;
-    thread_local std::vector<float> accBuf, channelsLastBuf;
-    xqBuf.resize(static_cast<size_t>(HW * s.C));
-    rowsBuf.resize(static_cast<size_t>(P * K));
-    accBuf.resize(static_cast<size_t>(P * O));
-    channelsLastBuf.resize(static_cast<size_t>(s.C > 1 ? HW * s.C : 0));
-    uint8_t *xq = xqBuf.data(), *rows = rowsBuf.data();
-    float *acc = accBuf.data(), *channelsLast = channelsLastBuf.data();
-    const float* xn = x + n * s.C * HW;
-    const bool channelsLastPool = after && pooledChannelsLast(*after);
-    const int64_t pooledSize = after ? O * after->shape.OH * after->shape.OW : 0;
-    float* yn = channelsLastPool ? after->y + n * pooledSize : convImageOutput(y, n, O * P, after);
-    // Channels last first (a float transpose), then one contiguous quantization pass.
-    const float* src = xn;
-    if (s.C > 1) {
-      transpose(xn, s.C, HW, channelsLast);
-      src = channelsLast;
-    }
-    if (quantizeValues(src, xq, s.C * HW, p.scale, p.zeroPoint)) {
-      std::fill(yn, yn + (channelsLastPool ? pooledSize : O * P), kNaN);
-      if (after && !channelsLastPool) poolImage(yn, n, *after, pool);
-      return;
-    }
-    im2row(xq, rows, s, p.zeroPoint);
-    qgemmU8S8Dequant(P, rows, K, p.zeroPoint, p.scale, w, wScale, bias, acc, O, perImage ? nullptr : &pool);
-    if (channelsLastPool) {
-      thread_local std::vector<float> pooledBuf;
-      pooledBuf.resize(static_cast<size_t>(pooledSize));
-      maxPool2x2ChannelsLast(acc, s.OW, O, after->shape, pooledBuf.data());
-      transpose(pooledBuf.data(), pooledSize / O, O, yn);  // [PH * PW, O] -> [O, PH * PW]
-      activateSpan(yn, pooledSize, act);
-      return;
-    }
-    transpose(acc, P, O, yn);  // [P, O] -> [O, P]
-    activateSpan(yn, O * P, act);
-    if (after) poolImage(yn, n, *after, pool);
-  };
-  if (perImage) pool.run(s.N, image);
-  else
-    for (int64_t n = 0; n < s.N; n++) image(n);
 }
 
 }  // namespace lathe

@@ -26,6 +26,11 @@ QuantParams dynamicQuantParams(const float* x, int64_t n, ThreadPool& pool);
 // q[i] = saturate(roundHalfEven(x[i] / scale) + zeroPoint) to 0..255: ONNX QuantizeLinear.
 void quantizeU8(const float* x, uint8_t* q, int64_t n, QuantParams p, ThreadPool& pool);
 
+// For quantized.cc and quantized_conv.cc: quantizeU8 on the calling thread, returning nonzero
+// when any value is NaN or infinite (it quantizes to 0); and y = act(y) in place.
+int quantizeValues(const float* x, uint8_t* q, int64_t n, float scale, float zeroPoint);
+void activateSpan(float* y, int64_t n, int act);
+
 // act: 0 linear, 1 relu, 2 sigmoid, 3 tanh (FUSED_ACTIVATIONS' order).
 // y [M, N] = act(dequant(quant(x [M, K]) W) + bias): W packed from int8 [K, N] (or [N, K]),
 // wScale [N] per output channel, bias [N] or nullptr. input: the static quantization, or

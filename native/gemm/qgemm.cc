@@ -269,6 +269,45 @@ void qgemmU8S8Dequant(int64_t M, const uint8_t* A, int64_t lda, uint8_t aZero, f
   qgemmRun(Problem{M, A, lda, aZero, aScale, &B, bScale, bias, C, ldc}, pool);
 }
 
+bool qconvDirectSupported(int64_t C, int64_t KW) { return pick().tileDirect && C > 0 && KW > 0 && (KW * C) % 4 == 0; }
+
+bool qconvDirectU8S8Dequant(const uint8_t* image, int64_t Wp, int64_t C, int64_t KH, int64_t KW, int64_t OH, int64_t OW,
+                            uint8_t aZero, float aScale, const QPackedB& B, const float* bScale, const float* bias,
+                            float* out, int64_t ldc, ThreadPool* pool) {
+  const Kernel& kr = pick();
+  if (!kr.tileDirect || C <= 0 || KW <= 0 || (KW * C) % 4 != 0 || B.K != KH * KW * C) return false;
+  if (OH <= 0 || OW <= 0 || B.N <= 0) return true;
+  // A tile's rows must be evenly spaced in the image: either runs of the flattened rows
+  // r = oh*Wp + ow, which computes the Wp - OW rows between image lines too, or each image line
+  // on its own, with a partial tile per line. A tile of m rows costs about m + 1 (its
+  // multiplies, then the output stage): MNIST's second conv, OW 11 in lines 13 apart, computes
+  // 141 rows in 12 tiles flattened against 121 in 11 by line.
+  const int64_t mr = kr.mr, flatRows = (OH - 1) * Wp + OW, perLine = ceilDiv(OW, mr);
+  const bool byLine = OH * (OW + perLine) < flatRows + ceilDiv(flatRows, mr);
+  const int64_t units = byLine ? OH * perLine : ceilDiv(flatRows, mr), groupsPerRow = KW * C / 4;
+  // Panels outermost: one panel of B (K x 32 bytes) stays in L1 while the tiles sweep the image.
+  auto run = [&](int64_t u0, int64_t u1) {
+    for (int64_t q = 0; q < B.panels; q++) {
+      const int n = static_cast<int>(std::min<int64_t>(NR, B.N - q * NR));
+      const OutStage stage{B.colSum.get() + q * NR, aZero, aScale, bScale + q * NR, bias ? bias + q * NR : nullptr};
+      for (int64_t u = u0; u < u1; u++) {
+        const int64_t r = byLine ? (u / perLine) * Wp + (u % perLine) * mr : u * mr;
+        const int64_t end = byLine ? (u / perLine) * Wp + OW : flatRows;
+        const int m = static_cast<int>(std::min<int64_t>(mr, end - r));
+        kr.tileDirect(KH, groupsPerRow, Wp * C, C, image + r * C, B.panel(q), out + r * ldc + q * NR, ldc, stage, m, n);
+      }
+    }
+  };
+  const double ops = 2.0 * OH * OW * B.N * B.K;
+  const int64_t threads = pool && ops >= kr.parallelMinOps ? std::min<int64_t>(pool->size(), units) : 1;
+  if (threads <= 1) {
+    run(0, units);
+    return true;
+  }
+  runSpinning(*pool, threads, [&](int64_t t) { run(units * t / threads, units * (t + 1) / threads); });
+  return true;
+}
+
 const char* qgemmKernelName() { return pick().name; }
 
 bool qgemmForceKernel(const char* name) {

@@ -48,6 +48,20 @@ void qgemmU8S8Dequant(int64_t M, const uint8_t* A, int64_t lda, uint8_t aZero, f
                       const QPackedB& B, const float* bScale, const float* bias, float* C, int64_t ldc,
                       ThreadPool* pool);
 
+// Direct int8 convolution, stride 1 and no dilation, reading one channels-last uint8 image in
+// place (no patch matrix, no packing): image is [Hp][Wp][C], padding included and holding aZero;
+// B packed by qPackConvWeights (K = KH*KW*C ordered kh, kw, c). Output pixel (oh, ow) goes to
+// row oh*Wp + ow of out (row stride ldc), dequantized as qgemmU8S8Dequant's; the Wp - OW rows
+// after each output line may be written with values that mean nothing. The image is read up to
+// its last byte and no further. Returns false, writing nothing, where the kernel has no direct
+// tile (only AVX-512 VNNI has) or a kernel row's KW*C bytes are not whole 4-byte groups; the
+// caller then builds patches for qgemmU8S8Dequant.
+bool qconvDirectU8S8Dequant(const uint8_t* image, int64_t Wp, int64_t C, int64_t KH, int64_t KW, int64_t OH, int64_t OW,
+                            uint8_t aZero, float aScale, const QPackedB& B, const float* bScale, const float* bias,
+                            float* out, int64_t ldc, ThreadPool* pool);
+// Whether qconvDirectU8S8Dequant runs for a kernel row of KW*C bytes with the kernel in use.
+bool qconvDirectSupported(int64_t C, int64_t KW);
+
 // The kernel runtime dispatch picked (or that was forced): "avx512vnni", "avx2" or "portable".
 const char* qgemmKernelName();
 // For tests and benchmarks: force one kernel ("avx512vnni", "avx2", "portable"); nullptr restores

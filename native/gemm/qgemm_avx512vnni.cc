@@ -21,25 +21,12 @@ namespace {
 constexpr int kMR = 12;
 constexpr int NR = kQgemmNR;
 
+// The output stage of a 12 x 32 tile (qgemm_internal.h's Kernel::tile): adds the partials
+// already in C when acc; when last, subtracts aZero * colSum and stores int32 or dequantized
+// float. Inlined into both tiles below, so the accumulators stay in registers.
 template <int M>
-LATHE_QGEMM_TARGET void tileVnni(int64_t kGroups, const uint8_t* A, const int8_t* B, void* Cv, int64_t ldc, bool acc,
-                                 bool last, const OutStage& out, int n) {
-  __m512i c0[M], c1[M];
-#pragma GCC unroll 12
-  for (int i = 0; i < M; i++) c0[i] = c1[i] = _mm512_setzero_si512();
-  for (int64_t g = 0; g < kGroups; g++) {
-    const __m512i b0 = _mm512_load_si512(B + g * NR * 4);
-    const __m512i b1 = _mm512_load_si512(B + g * NR * 4 + 64);
-    const uint8_t* a = A + g * kMR * 4;
-#pragma GCC unroll 12
-    for (int i = 0; i < M; i++) {
-      int32_t a4;
-      std::memcpy(&a4, a + i * 4, 4);
-      const __m512i av = _mm512_set1_epi32(a4);
-      c0[i] = _mm512_dpbusd_epi32(c0[i], av, b0);
-      c1[i] = _mm512_dpbusd_epi32(c1[i], av, b1);
-    }
-  }
+LATHE_QGEMM_TARGET __attribute__((always_inline)) inline void storeTile(const __m512i* c0, const __m512i* c1, void* Cv, int64_t ldc,
+                                                                         bool acc, bool last, const OutStage& out, int n) {
   const __mmask16 k0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
   const __mmask16 k1 = n >= 32 ? __mmask16(0xFFFF) : n > 16 ? __mmask16((1u << (n - 16)) - 1) : __mmask16(0);
   __m512i z0 = _mm512_setzero_si512(), z1 = z0;
@@ -78,21 +65,76 @@ LATHE_QGEMM_TARGET void tileVnni(int64_t kGroups, const uint8_t* A, const int8_t
   }
 }
 
+// One k-group of 4 values for M rows: row i's 4 bytes at a + i * rowStride, broadcast and
+// multiplied into both accumulators of the row.
+template <int M>
+LATHE_QGEMM_TARGET __attribute__((always_inline)) inline void stepVnni(const uint8_t* a, int64_t rowStride, const int8_t* B, __m512i* c0,
+                                                                        __m512i* c1) {
+  const __m512i b0 = _mm512_load_si512(B);
+  const __m512i b1 = _mm512_load_si512(B + 64);
+#pragma GCC unroll 12
+  for (int i = 0; i < M; i++) {
+    int32_t a4;
+    std::memcpy(&a4, a + i * rowStride, 4);
+    const __m512i av = _mm512_set1_epi32(a4);
+    c0[i] = _mm512_dpbusd_epi32(c0[i], av, b0);
+    c1[i] = _mm512_dpbusd_epi32(c1[i], av, b1);
+  }
+}
+
+template <int M>
+LATHE_QGEMM_TARGET void tileVnni(int64_t kGroups, const uint8_t* A, const int8_t* B, void* Cv, int64_t ldc, bool acc,
+                                 bool last, const OutStage& out, int n) {
+  __m512i c0[M], c1[M];
+#pragma GCC unroll 12
+  for (int i = 0; i < M; i++) c0[i] = c1[i] = _mm512_setzero_si512();
+  for (int64_t g = 0; g < kGroups; g++) stepVnni<M>(A + g * kMR * 4, 4, B + g * NR * 4, c0, c1);
+  storeTile<M>(c0, c1, Cv, ldc, acc, last, out, n);
+}
+
+// The direct convolution's tile (Kernel::tileDirect): A is the padded channels-last image
+// itself, row i at A + i * rowStride, and k runs through `segments` contiguous runs of
+// groupsPerSegment groups, segmentStride bytes apart (one run per kernel row). All of K in one
+// pass, so the output stage always runs.
+template <int M>
+LATHE_QGEMM_TARGET void tileVnniDirect(int64_t segments, int64_t groupsPerSegment, int64_t segmentStride, int64_t rowStride,
+                                       const uint8_t* A, const int8_t* B, void* Cv, int64_t ldc, const OutStage& out, int n) {
+  __m512i c0[M], c1[M];
+#pragma GCC unroll 12
+  for (int i = 0; i < M; i++) c0[i] = c1[i] = _mm512_setzero_si512();
+  for (int64_t s = 0; s < segments; s++) {
+    const uint8_t* as = A + s * segmentStride;
+    for (int64_t g = 0; g < groupsPerSegment; g++, B += NR * 4) stepVnni<M>(as + g * 4, rowStride, B, c0, c1);
+  }
+  storeTile<M>(c0, c1, Cv, ldc, false, true, out, n);
+}
+
 struct TileTable {
   using Fn = void (*)(int64_t, const uint8_t*, const int8_t*, void*, int64_t, bool, bool, const OutStage&, int);
+  using DirectFn = void (*)(int64_t, int64_t, int64_t, int64_t, const uint8_t*, const int8_t*, void*, int64_t, const OutStage&, int);
   Fn fns[kMR];
+  DirectFn direct[kMR];
   template <int M>
   void fill() {
     fns[M - 1] = &tileVnni<M>;
+    direct[M - 1] = &tileVnniDirect<M>;
     if constexpr (M < kMR) fill<M + 1>();
   }
   TileTable() { fill<1>(); }
 };
+const TileTable& tiles() {
+  static const TileTable table;
+  return table;
+}
 
 void tile(int64_t kGroups, const uint8_t* A, const int8_t* B, void* C, int64_t ldc, bool acc, bool last,
           const OutStage& out, int m, int n) {
-  static const TileTable table;
-  table.fns[m - 1](kGroups, A, B, C, ldc, acc, last, out, n);
+  tiles().fns[m - 1](kGroups, A, B, C, ldc, acc, last, out, n);
+}
+
+void tileDirect(int64_t segments, int64_t groupsPerSegment, int64_t segmentStride, int64_t rowStride, const uint8_t* A,
+                const int8_t* B, void* C, int64_t ldc, const OutStage& out, int m, int n) {
+  tiles().direct[m - 1](segments, groupsPerSegment, segmentStride, rowStride, A, B, C, ldc, out, n);
 }
 
 bool cpuHasAvx512Vnni() {
@@ -110,7 +152,7 @@ const Kernel* kernelAvx512Vnni() {
   // Four times the float rate: the brief's MLP at batch 32 (32 x 128 x 784, 6.4e6 operations)
   // predicted in 16 us on one thread against 20 split over two; at batch 64 the split won, 25
   // against 27 (Zen 5, 2 vCPUs).
-  static const Kernel k = {"avx512vnni", kMR, 96, 2048, 1024, &tile, 1, 10.0e6};
+  static const Kernel k = {"avx512vnni", kMR, 96, 2048, 1024, &tile, 1, 10.0e6, &tileDirect};
   return cpuHasAvx512Vnni() ? &k : nullptr;
 }
 

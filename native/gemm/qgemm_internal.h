@@ -36,6 +36,12 @@ struct Kernel {
   // wake-up, and moving A and C between the cores' caches, cost more than it saves. Tied to the
   // tile's speed, as gemm.cc's bar for float (3e6) is to sgemm's.
   double parallelMinOps = 6.0e6;
+  // The direct convolution's tile (qconvDirectU8S8Dequant), or nullptr where the kernel has none:
+  // C[m x n] (float, output stage applied) from A read in place, row i at A + i * rowStride,
+  // k in `segments` runs of groupsPerSegment 4-byte groups, segmentStride bytes apart, B a whole
+  // packed panel (all of K).
+  void (*tileDirect)(int64_t segments, int64_t groupsPerSegment, int64_t segmentStride, int64_t rowStride,
+                     const uint8_t* A, const int8_t* B, void* C, int64_t ldc, const OutStage& out, int m, int n) = nullptr;
 };
 
 // nullptr when not compiled in or this CPU lacks the ISA.

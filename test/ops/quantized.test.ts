@@ -10,6 +10,21 @@ import { assertClose, assertThrowsLathe } from '../helpers.js';
 
 const hasNative = lt.listBackends().includes('native');
 
+/** The int8 kernels this CPU runs (forcing one that it cannot throws). */
+function runnableKernels(): string[] {
+  if (!hasNative) return [];
+  return ['avx512vnni', 'avx2', 'portable'].filter((k) => {
+    try {
+      nativeAddon!.qgemmKernel(k);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      nativeAddon!.qgemmKernel('');
+    }
+  });
+}
+
 /** Deterministic pseudo-random integers in [lo, hi], with the ends forced in every few values. */
 function ints(n: number, lo: number, hi: number, seed: number): number[] {
   let s = seed >>> 0;
@@ -71,16 +86,7 @@ describe('quantization arithmetic', () => {
 
 describe('int8 GEMM is exact', { skip: !hasNative && 'native backend not built' }, () => {
   const addon = nativeAddon!;
-  const kernels = ['avx512vnni', 'avx2', 'portable'].filter((k) => {
-    try {
-      addon.qgemmKernel(k);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      addon.qgemmKernel('');
-    }
-  });
+  const kernels = runnableKernels();
 
   test(`against an int32 reference loop, on every kernel this CPU runs (${kernels.join(', ')})`, () => {
     assert.ok(kernels.includes('portable'));
@@ -128,6 +134,32 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
     return { x, w, s, b };
   }
 
+  // Native quantizes by a multiply with 1/scale where that rounds the same as the division,
+  // and divides near every half step: values at and beside each half step, on both sides of
+  // zero, with scales whose inverse is an ordinary float, subnormal or infinite.
+  test('native quantization equals the division bit for bit, next to every half step', () => {
+    const f = new Float32Array(1);
+    const bits = new Int32Array(f.buffer);
+    const neighbours = (v: number) => {
+      f[0] = v;
+      const b = bits[0];
+      return [-2, -1, 0, 1, 2].map((d) => ((bits[0] = b + d), f[0]));
+    };
+    for (const scale of [0.031, 1 / 255, 0.7, 3e-3, 1e-39, 2e38].map(Math.fround)) {
+      const values: number[] = [0, -0, 1e-45, NaN, Infinity, -Infinity];
+      for (let k = -600; k <= 600; k++) values.push(...neighbours((k + 0.5) * scale), ...neighbours(k * scale));
+      const x = Float32Array.from(values);
+      for (const zeroPoint of [0, 77, 255]) {
+        const got = new Uint8Array(x.length);
+        nativeAddon!.quantizeU8(x, got, scale, zeroPoint);
+        for (let i = 0; i < x.length; i++) {
+          const want = quantizeValue(x[i], { scale, zeroPoint });
+          if (got[i] !== want) assert.fail(`scale ${scale} zero point ${zeroPoint}: ${x[i]} quantized to ${got[i]}, want ${want}`);
+        }
+      }
+    }
+  });
+
   test('quantizedLinear: odd shapes, dynamic and static, every fused activation, with and without bias', () => {
     for (const [M, K, N] of [[1, 1, 1], [5, 7, 3], [33, 129, 65], [300, 784, 128], [4, 3000, 10]]) {
       const { x, w, s, b } = operands([M, K], [K, N], N, M + K + N);
@@ -149,24 +181,61 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
     assertClose(y.reshape([6, 4]).to('js'), lt.quantizedLinear(x.reshape([6, 8]), lt.packInt8(w, 'dense'), s, b), tol);
   });
 
-  test('quantizedConv2d: channels 1 to 32, stride, padding, dilation, batch below and above the thread count', () => {
+  // Native runs a stride-1 conv whose kernel rows are whole 4-byte groups (KW * C % 4 == 0) with
+  // the direct tile where the int8 kernel has one (AVX-512 VNNI), by image line or over the
+  // flattened rows, and every other conv through patches: each case on every kernel this CPU runs.
+  const convKernels = runnableKernels();
+
+  test(`quantizedConv2d: channels 1 to 32, stride, padding, dilation, batch below and above the thread count (${convKernels.join(', ')})`, () => {
     const cases: [number[], number, number, lt.QuantizedConv2dOptions][] = [
       [[2, 1, 28, 28], 32, 3, {}],
       [[1, 1, 9, 9], 4, 5, { padding: 2 }],
       [[3, 3, 9, 11], 5, 3, { padding: [1, 2], stride: [2, 1] }],
-      [[5, 32, 13, 13], 64, 3, {}],
+      [[5, 32, 13, 13], 64, 3, {}], // direct, by line
       [[1, 4, 7, 7], 6, 2, { dilation: 2, padding: 1 }],
       [[2, 2, 6, 5], 3, 1, { stride: 2 }],
+      [[2, 12, 9, 10], 40, 3, { padding: 1 }], // direct with padding, a partial second panel
+      [[3, 20, 7, 7], 5, 1, {}], // direct over the flattened rows, two channel blocks
+      [[1, 32, 30, 30], 33, 3, { padding: [0, 1] }], // one image over the threads
     ];
-    cases.forEach(([xShape, O, k, options], i) => {
-      const { x, w, s, b } = operands(xShape, [O, xShape[1], k, k], O, i);
-      for (const input of [null, { scale: 0.05, zeroPoint: 100 }])
-        for (const activation of ['linear', 'relu', 'tanh'] as const) {
-          const want = lt.quantizedConv2d(x, lt.packInt8(w, 'conv'), s, b, { ...options, activation, input });
-          const got = lt.quantizedConv2d(x.to('native'), lt.packInt8(w.to('native'), 'conv'), s.to('native'), b.to('native'), { ...options, activation, input });
-          assertClose(got.to('js'), want, tol, `conv ${xShape} O=${O} k=${k} ${JSON.stringify(options)} ${input ? 'static' : 'dynamic'} ${activation}`);
-        }
-    });
+    for (const kernel of convKernels) {
+      nativeAddon!.qgemmKernel(kernel);
+      try {
+        cases.forEach(([xShape, O, k, options], i) => {
+          const { x, w, s, b } = operands(xShape, [O, xShape[1], k, k], O, i);
+          for (const input of [null, { scale: 0.05, zeroPoint: 100 }])
+            for (const activation of ['linear', 'relu', 'tanh'] as const) {
+              const want = lt.quantizedConv2d(x, lt.packInt8(w, 'conv'), s, b, { ...options, activation, input });
+              const got = lt.quantizedConv2d(x.to('native'), lt.packInt8(w.to('native'), 'conv'), s.to('native'), b.to('native'), { ...options, activation, input });
+              assertClose(got.to('js'), want, tol, `${kernel}: conv ${xShape} O=${O} k=${k} ${JSON.stringify(options)} ${input ? 'static' : 'dynamic'} ${activation}`);
+            }
+        });
+      } finally {
+        nativeAddon!.qgemmKernel('');
+      }
+    }
+  });
+
+  test(`quantizedConv2dMaxPool: 2x2 windows pooled channels-last, others after, equal to the js conv then pool (${convKernels.join(', ')})`, () => {
+    const cases: [number[], number, number, lt.QuantizedConv2dOptions, number, lt.Pool2dOptions][] = [
+      [[3, 32, 13, 13], 64, 3, {}, 2, {}],
+      [[2, 8, 10, 10], 6, 3, { padding: 1 }, 2, {}],
+      [[2, 5, 9, 9], 7, 3, {}, 3, { stride: 1 }],
+    ];
+    for (const kernel of convKernels) {
+      nativeAddon!.qgemmKernel(kernel);
+      try {
+        cases.forEach(([xShape, O, k, options, pool, poolOptions], i) => {
+          const { x, w, s, b } = operands(xShape, [O, xShape[1], k, k], O, 40 + i);
+          const input = { scale: 0.04, zeroPoint: 90 };
+          const want = lt.quantizedConv2dMaxPool(x, lt.packInt8(w, 'conv'), s, b, { ...options, activation: 'relu', input }, [pool, pool], poolOptions);
+          const got = lt.quantizedConv2dMaxPool(x.to('native'), lt.packInt8(w.to('native'), 'conv'), s.to('native'), b.to('native'), { ...options, activation: 'relu', input }, [pool, pool], poolOptions);
+          assertClose(got.to('js'), want, tol, `${kernel}: conv ${xShape} O=${O} k=${k} pool ${pool}`);
+        });
+      } finally {
+        nativeAddon!.qgemmKernel('');
+      }
+    }
   });
 
   test('a row holding NaN or Inf comes out NaN, and leaves the other rows as they were', () => {
