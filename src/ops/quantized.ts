@@ -37,18 +37,21 @@ function checkInput(op: string, input: InputQuantization | null | undefined): In
   if (input == null) return null;
   if (!(input.scale > 0) || !Number.isFinite(input.scale)) fail(op, `the input's scale must be a positive finite number, got ${input.scale}`);
   if (!Number.isInteger(input.zeroPoint) || input.zeroPoint < 0 || input.zeroPoint > 255) fail(op, `the input's zero point must be an integer in 0..255, got ${input.zeroPoint}`);
-  return { scale: Math.fround(input.scale), zeroPoint: input.zeroPoint }; // both backends use the float32 value
+  // Both backends use the float32 value (a layer's calibrated one already is: no copy per call).
+  return Math.fround(input.scale) === input.scale ? input : { scale: Math.fround(input.scale), zeroPoint: input.zeroPoint };
 }
 
 function checkCommon(op: string, x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, outputs: number, activation: FusedActivation, dtype = 'float32'): void {
   if (!(x instanceof Tensor) || x.dtype !== dtype) fail(op, `the input must be a ${dtype} tensor, got ${x instanceof Tensor ? x.dtype : typeof x}`);
   if (w.backend !== x.backend.name) fail(op, `the weights were packed for the ${w.backend} backend, the input is on ${x.backend.name}`);
-  for (const [name, t] of [['weight scales', wScale], ['bias', bias]] as const) {
-    if (t === null) continue;
-    if (!(t instanceof Tensor) || t.dtype !== 'float32' || t.rank !== 1 || t.size !== outputs) fail(op, `${name} must be float32 [${outputs}], got ${t instanceof Tensor ? `${t.dtype} ${fmtShape(t.shape)}` : typeof t}`);
-    if (t.backend !== x.backend) fail(op, `${name} are on ${t.backend.name}, the input on ${x.backend.name}`);
-  }
+  checkPerOutput(op, 'weight scales', wScale, outputs, x);
+  if (bias !== null) checkPerOutput(op, 'bias', bias, outputs, x);
   if (!FUSED_ACTIVATIONS.includes(activation)) fail(op, `activation must be one of ${FUSED_ACTIVATIONS.join(', ')}, got ${JSON.stringify(activation)}`);
+}
+
+function checkPerOutput(op: string, name: string, t: Tensor, outputs: number, x: Tensor): void {
+  if (!(t instanceof Tensor) || t.dtype !== 'float32' || t.rank !== 1 || t.size !== outputs) fail(op, `${name} must be float32 [${outputs}], got ${t instanceof Tensor ? `${t.dtype} ${fmtShape(t.shape)}` : typeof t}`);
+  if (t.backend !== x.backend) fail(op, `${name} are on ${t.backend.name}, the input on ${x.backend.name}`);
 }
 
 /** act(quant(x) W dequantized + bias) over x's last axis: a quantized Dense. */
@@ -73,7 +76,9 @@ function linearPlan(x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | nul
   checkCommon(op, x, w, wScale, bias, N, activation, dtype);
   if (w.layout !== 'dense') fail(op, 'the weights were packed for a convolution');
   if (x.rank < 1 || x.shape[x.rank - 1] !== K) fail(op, `expected ${K} features on the input's last axis, got ${fmtShape(x.shape)}`);
-  return { w, input: checkInput(op, options.input), activation, shape: [...x.shape.slice(0, -1), N] };
+  const shape = x.shape.slice();
+  shape[shape.length - 1] = N;
+  return { w, input: checkInput(op, options.input), activation, shape };
 }
 
 /** act(conv(quant(x), W) dequantized + bias), NCHW, groups 1: a quantized Conv2D. */

@@ -178,7 +178,7 @@ export function rows(x: Tensor, idx: Int32Array): Tensor {
  * limit is 128 MiB; MNIST's training images are 188 MB as 4-byte elements).
  */
 export function gpuBackendOf(model: Module): Backend | null {
-  const p = model.firstParameter();
+  const p = model.firstTensor();
   return p && readsBackAsync(p) ? p.backend : null;
 }
 

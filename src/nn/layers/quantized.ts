@@ -7,7 +7,7 @@
 import { FUSED_ACTIVATIONS, type FusedActivation, type InputQuantization, type PackedInt8 } from '../../backends/backend.js';
 import { fail, fmtShape } from '../../errors.js';
 import { cast, ones, rescale, zeros } from '../../ops/functions.js';
-import { type QuantizedConv2dOptions, packInt8, quantizedConv2d, quantizedConv2dMaxPool, quantizedLinear, rescaledQuantizedLinear } from '../../ops/quantized.js';
+import { type QuantizedConv2dOptions, type QuantizedOptions as QuantizedOpOptions, packInt8, quantizedConv2d, quantizedConv2dMaxPool, quantizedLinear, rescaledQuantizedLinear } from '../../ops/quantized.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ACTIVATIONS, activationName } from '../activations.js';
 import { ConfigReader, type Json } from '../config.js';
@@ -49,6 +49,10 @@ abstract class QuantizedLayer extends Layer {
   kernelScale!: Tensor;
   bias: Tensor | null = null;
   private packed: { buf: unknown; w: PackedInt8 } | null = null;
+  /** The static input quantization, or null (dynamic): made once, since every call passes it. */
+  protected readonly input: InputQuantization | null;
+  /** The activation the kernel applies, and the one left to apply after (softmax, sigmoid for its logits). */
+  protected readonly activationSplit: readonly [FusedActivation, (y: Tensor) => Tensor];
 
   constructor(options: QuantizedOptions) {
     super(options);
@@ -57,6 +61,9 @@ abstract class QuantizedLayer extends Layer {
     const q = options.inputQuantization ?? { mode: 'dynamic' };
     if (q.mode !== 'dynamic' && q.mode !== 'static') fail(this.name, `inputQuantization.mode must be "dynamic" or "static", got ${JSON.stringify((q as { mode: unknown }).mode)}`);
     this.inputQuantization = q.mode === 'static' ? { mode: 'static', scale: q.scale, zeroPoint: q.zeroPoint } : { mode: 'dynamic' };
+    this.input = q.mode === 'static' ? { scale: q.scale, zeroPoint: q.zeroPoint } : null;
+    const fused = (FUSED_ACTIVATIONS as readonly string[]).includes(this.activation) && this.activation !== 'sigmoid';
+    this.activationSplit = fused ? [this.activation as FusedActivation, (y) => y] : ['linear', ACTIVATIONS[this.activation]];
   }
 
   /** Zeroed int8 weights, unit scales and zero bias of the right shapes, for a load to fill. */
@@ -84,17 +91,6 @@ abstract class QuantizedLayer extends Layer {
     let p = this.packed;
     if (!p || p.buf !== this.kernel.buf || p.w.backend !== this.kernel.backend.name) this.packed = p = { buf: this.kernel.buf, w: packInt8(this.kernel, layout) };
     return p.w;
-  }
-
-  protected get input(): InputQuantization | null {
-    const q = this.inputQuantization;
-    return q.mode === 'static' ? { scale: q.scale, zeroPoint: q.zeroPoint } : null;
-  }
-
-  /** The activation the kernel applies, and the one left to apply after (softmax, sigmoid for its logits). */
-  protected splitActivation(): [FusedActivation, (y: Tensor) => Tensor] {
-    const fused = (FUSED_ACTIVATIONS as readonly string[]).includes(this.activation) && this.activation !== 'sigmoid';
-    return fused ? [this.activation as FusedActivation, (y) => y] : ['linear', ACTIVATIONS[this.activation]];
   }
 
   protected floatInput(x: Tensor): Tensor {
@@ -145,9 +141,15 @@ export class QuantizedDense extends QuantizedLayer {
   }
 
   forward(x: Tensor): Tensor {
-    const [fused, after] = this.splitActivation();
-    return after(quantizedLinear(this.floatInput(x), this.packedKernel('dense'), this.kernelScale, this.bias, { activation: fused, input: this.input }));
+    const [, after] = this.activationSplit;
+    return after(quantizedLinear(this.floatInput(x), this.packedKernel('dense'), this.kernelScale, this.bias, this.opOptions));
   }
+
+  /** The op's options, the same on every call. */
+  private get opOptions(): QuantizedOpOptions {
+    return (this.denseOptions ??= { activation: this.activationSplit[0], input: this.input });
+  }
+  private denseOptions: QuantizedOpOptions | undefined;
 
   /**
    * this.call(rescale(x, scale, offset)), for Rescaling.fuseWith at inference: uint8 pixels
@@ -155,8 +157,8 @@ export class QuantizedDense extends QuantizedLayer {
    */
   rescaledForward(x: Tensor, scale: number, offset: number): Tensor {
     if (x.dtype !== 'uint8' || this.forward !== QuantizedDense.prototype.forward) return this.call(rescale(x, scale, offset));
-    const [fused, after] = this.splitActivation();
-    return after(rescaledQuantizedLinear(x, scale, offset, this.packedKernel('dense'), this.kernelScale, this.bias, { activation: fused, input: this.input }));
+    const [, after] = this.activationSplit;
+    return after(rescaledQuantizedLinear(x, scale, offset, this.packedKernel('dense'), this.kernelScale, this.bias, this.opOptions));
   }
 
   override getConfig(): Record<string, Json> {
@@ -241,7 +243,7 @@ export class QuantizedConv2D extends QuantizedLayer {
     if (x.rank !== 4) fail(this.name, `expected input [batch, channels, height, width], got ${fmtShape(x.shape)}`);
     this.computeOutputShape(x.shape.slice(1));
     const [h, w] = this.plans(x.shape.slice(1));
-    const [fused, after] = this.splitActivation();
+    const [fused, after] = this.activationSplit;
     const symmetric = h.before === h.after && w.before === w.after;
     const options = { stride: this.strides, dilation: this.dilationRate, activation: fused, input: this.input, padding: symmetric ? [h.before, w.before] as [number, number] : [0, 0] as [number, number] };
     // Zeros padded in float quantize to the zero point, which is what the kernel's own padding reads.
