@@ -65,6 +65,25 @@ onEachBackend('Module tree', (backend) => {
     assert.deepEqual(values(net.first.runningMean), [1, 1]);
   });
 
+  test('firstTensor: own parameter, else own buffer, else the first sub-module (arrays too) that has one', () => {
+    const net = new Net();
+    assert.equal(net.firstTensor(), net.scale);
+    assert.equal(net.first.firstTensor(), net.first.w);
+    const buffersOnly = new (class extends Module {
+      empty = new (class extends Module {})();
+      list: unknown[] = ['not a module', new (class extends Module {})(), new Leaf(3)];
+    })();
+    assert.equal(buffersOnly.firstTensor(), (buffersOnly.list[2] as Leaf).w);
+    const holder = new (class extends Module {
+      constructor() {
+        super();
+        this.addBuffer('stat', lt.ones([1]));
+      }
+    })();
+    assert.equal(holder.firstTensor(), (holder as unknown as { stat: lt.Tensor }).stat);
+    assert.equal(new (class extends Module {})().firstTensor(), undefined);
+  });
+
   test('children lists direct sub-modules only', () => {
     const net = new Net();
     assert.deepEqual(net.children().map(([n]) => n), ['first', 'blocks.0', 'blocks.2', 'inner']);
