@@ -33,6 +33,9 @@ class ThreadPool {
   int size() const { return threads_; }
 
   // Runs fn(task) for task in [0, tasks), spread over the pool; returns when all are done.
+  // Thread i (the caller is 0) runs the i-th contiguous share of the tasks first, then takes
+  // what is left of the others' shares: so consecutive loops over the same items (a batch's
+  // images, layer after layer) keep each item on one core, and a slow thread is still helped.
   // Calls from inside a task, or from a second thread while a loop runs, execute inline.
   // If a task throws, the others still finish and the first exception is rethrown here.
   void run(int64_t tasks, const std::function<void(int64_t)>& fn);
@@ -42,8 +45,9 @@ class ThreadPool {
   void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
-  void workerLoop();
-  void drain();
+  void workerLoop(int self);
+  void drain(int self);
+  void runTask(int64_t t);
 
   int threads_;
   std::vector<std::thread> workers_;
@@ -52,7 +56,12 @@ class ThreadPool {
   std::condition_variable done_;
   const std::function<void(int64_t)>* job_ = nullptr;
   int64_t tasks_ = 0;
-  std::atomic<int64_t> next_{0};
+  // Each thread's share of the current loop: the next task index, and the end of the share.
+  struct alignas(64) Share {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+  std::unique_ptr<Share[]> shares_;
   std::atomic<int64_t> finished_{0};
   std::atomic<uint64_t> generation_{0};  // bumped per loop; workers spin on it briefly before sleeping
   std::atomic<int> active_{0};  // workers inside drain() for the current job (changed under mu_)
