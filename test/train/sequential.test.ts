@@ -291,6 +291,19 @@ onEachBackend('Sequential inference reuses its intermediates', (backend) => {
     assert.notEqual((c.buf as Float32Array).buffer, storage, 'handed out once only');
   });
 
+  // V8 keeps typed arrays of 64 bytes or less on its heap and N-API copies them out on every
+  // native call: small outputs are slices of a 4 KB slab (pinning no more), scalars own theirs.
+  test('small outputs are slices of a small slab, scalars have buffers of their own', { skip: backend !== 'native' && 'only the native backend carves slabs' }, () => {
+    const x = lt.randn([4, 10]);
+    const [p, q] = lt.noGrad(() => [lt.softmax(x, 1), lt.tanh(x)]);
+    for (const t of [p, q]) assert.equal((t.buf as Float32Array).buffer.byteLength, 4096, 'a 160-byte output lies in a 4 KB slab');
+    assert.equal((p.buf as Float32Array).buffer, (q.buf as Float32Array).buffer, 'one slab for both');
+    assertClose(p.to('js'), lt.softmax(x.to('js'), 1), { atol: 1e-6, rtol: 1e-6 }, 'and holds its own values');
+    assertClose(q.to('js'), lt.tanh(x.to('js')), { atol: 1e-6, rtol: 1e-6 });
+    const loss = lt.noGrad(() => x.sum());
+    assert.equal((loss.buf as Float32Array).buffer.byteLength, 4, 'a scalar pins nothing');
+  });
+
   test('a small intermediate given back is reused where it lies in its slab', { skip: backend !== 'native' && 'only the native backend recycles' }, () => {
     const [x1, x2, x3] = [1, 2, 3].map(() => lt.randn([100])); // 400 bytes: a slab's slice
     const a = lt.noGrad(() => lt.relu(x1));
