@@ -103,6 +103,11 @@ void QConv2d(const Napi::CallbackInfo& info) {
   QuantParams storage;
   const QuantParams* input = inputArg(info, 6, &storage);
   expect(info, s.groups == 1 && s.N >= 0 && s.C * s.KH * s.KW == w.K && s.O == w.N, "qConv2d: the geometry does not match the packed weights (groups must be 1)");
+  // The kernels read the image where the geometry says (the direct tile up to its last byte): an
+  // output extent it does not imply would read past it.
+  const auto extent = [](int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil) { return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1; };
+  expect(info, s.sh > 0 && s.sw > 0 && s.dh > 0 && s.dw > 0 && s.ph >= 0 && s.pw >= 0 && s.OH == extent(s.H, s.KH, s.sh, s.ph, s.dh) && s.OW == extent(s.W, s.KW, s.sw, s.pw, s.dw),
+         "qConv2d: the output extent must follow from the input, kernel, stride, padding and dilation");
   expect(info, x.type == napi_float32_array && x.length == static_cast<size_t>(s.N * s.C * s.H * s.W), "qConv2d: x must be a Float32Array [N, C, H, W]");
   const bool pooled = info.Length() > 9;
   const Pool2dShape ps = pooled ? shapeArg<Pool2dShape>(info, 9) : Pool2dShape{};

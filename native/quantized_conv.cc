@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "quantize_avx512.h"
@@ -212,7 +213,7 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
   // last Wp - OW of each hold nothing), against OW for the patches' GEMM.
   const bool direct = kCanQuantizeChannelsLast && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && qconvDirectSupported(s.C, s.KW);
   const int64_t Hp = s.H + 2 * s.ph, Wp = s.W + 2 * s.pw;
-  const int64_t rowPixels = direct ? Wp : s.OW, rows = direct ? (s.OH - 1) * Wp + s.OW : P;
+  const int64_t rows = direct ? (s.OH - 1) * Wp + s.OW : P;
   auto image = [&](int64_t n) {
     // Per-thread scratch, fetched once: thread_local lookups inside the loops cost 5% alone.
     thread_local std::vector<uint8_t> xqBuf, patchesBuf;
@@ -224,13 +225,16 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
     accBuf.resize(static_cast<size_t>(rows * O));
     float* acc = accBuf.data();
     bool bad;
+    int64_t rowPixels = s.OW;  // output rows apart in acc
     if (direct) {
       xqBuf.resize(static_cast<size_t>(Hp * Wp * s.C));
       uint8_t* xq = xqBuf.data();
       fillBorder(xq, Hp, Wp, s.C, s.ph, s.pw, p.zeroPoint);
       bad = quantizeChannelsLast(xn, s.C, s.H, s.W, Wp, p.scale, p.zeroPoint, xq + (s.ph * Wp + s.pw) * s.C) != 0;
-      if (!bad)
-        qconvDirectU8S8Dequant(xq, Wp, s.C, s.KH, s.KW, s.OH, s.OW, p.zeroPoint, p.scale, w, wScale, bias, acc, O, perImage ? nullptr : &pool);
+      // It declines only if a test forced another int8 kernel since qconvDirectSupported.
+      if (!bad && !qconvDirectU8S8Dequant(xq, Wp, s.C, s.KH, s.KW, s.OH, s.OW, p.zeroPoint, p.scale, w, wScale, bias, acc, O, perImage ? nullptr : &pool))
+        throw std::runtime_error("quantizedConv2d: the int8 kernel changed during the call");
+      rowPixels = Wp;
     } else {
       // Channels last first (a float transpose), then one contiguous quantization pass.
       xqBuf.resize(static_cast<size_t>(HW * s.C));

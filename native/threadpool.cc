@@ -50,6 +50,7 @@ void ThreadPool::runTask(int64_t t) {
 void ThreadPool::drain(int self) {
   for (int k = 0; k < threads_; k++) {
     Share& share = shares_[(self + k) % threads_];
+    if (share.next.load(std::memory_order_relaxed) >= share.end) continue;  // no write to a finished share's line
     int64_t t;
     while ((t = share.next.fetch_add(1, std::memory_order_relaxed)) < share.end) runTask(t);
   }
@@ -117,9 +118,10 @@ void ThreadPool::run(int64_t tasks, const std::function<void(int64_t)>& fn) {
     job_ = &fn;
     tasks_ = tasks;
     error_ = nullptr;
+    // Rounded up, so that with fewer tasks than threads the caller's share is not the empty one.
     for (int i = 0; i < threads_; i++) {
-      shares_[i].next.store(tasks * i / threads_, std::memory_order_relaxed);
-      shares_[i].end = tasks * (i + 1) / threads_;
+      shares_[i].next.store((tasks * i + threads_ - 1) / threads_, std::memory_order_relaxed);
+      shares_[i].end = (tasks * (i + 1) + threads_ - 1) / threads_;
     }
     finished_.store(0, std::memory_order_relaxed);
     generation_++;

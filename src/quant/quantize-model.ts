@@ -254,7 +254,7 @@ export function quantizeModel<M extends Sequential | ModelWithProjections>(model
   result.eval();
   for (const [t, q] of quantized) {
     report[t].quantizedType = q.type;
-    report[t].input = q.inputQuantization;
+    report[t].input = { ...q.inputQuantization }; // a copy: the layer's own never changes after it is made
     report[t].bytes.quantized = weightBytes(q);
   }
 
