@@ -238,6 +238,17 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
     }
   });
 
+  test('the addon refuses a conv geometry whose output extent does not follow from it (its direct tile would read past the image)', () => {
+    const addon = nativeAddon!;
+    const packed = addon.qPackConvWeights(new Int8Array(4 * 8 * 3 * 3), 4, 8, 3, 3);
+    const x = new Float32Array(8 * 6 * 6);
+    // N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups
+    const geometry = (OH: number) => Float64Array.of(1, 8, 6, 6, 4, 8, 3, 3, OH, 4, 1, 1, 0, 0, 1, 1, 1);
+    const run = (OH: number) => addon.qConv2d(x, geometry(OH), packed, new Float32Array(4).fill(1), new Float32Array(0), 0, 0.1, 0, new Float32Array(4 * OH * 4));
+    run(4);
+    assert.throws(() => run(5), /qConv2d: the output extent must follow from the input, kernel, stride, padding and dilation/);
+  });
+
   test('a row holding NaN or Inf comes out NaN, and leaves the other rows as they were', () => {
     const { x, w, s, b } = operands([4, 16], [16, 3], 3, 9);
     const data = x.dataSync();
