@@ -23,7 +23,6 @@ namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-
 // A copy of a few bytes: patches rows are 1 to ~200 bytes, where a memcpy call per row costs
 // more than the copy.
 inline void copyBytes(uint8_t* __restrict dst, const uint8_t* __restrict src, int64_t n) {
@@ -172,18 +171,15 @@ __attribute__((target("avx512f"))) void maxOfFourAvx512(const float* a, const fl
 #endif
 
 void maxPool2x2ChannelsLast(const float* acc, int64_t rowPixels, int64_t O, const Pool2dShape& p, float* pooled) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const auto maxOf = __builtin_cpu_supports("avx512f") ? &maxOfFourAvx512 : &maxOfFour;
+#else
+  constexpr auto maxOf = &maxOfFour;
+#endif
   for (int64_t ph = 0; ph < p.OH; ph++)
     for (int64_t pw = 0; pw < p.OW; pw++) {
       const float* r0 = acc + (2 * ph * rowPixels + 2 * pw) * O;
-      const float *r1 = r0 + O, *r2 = r0 + rowPixels * O, *r3 = r2 + O;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-      static const bool avx512 = __builtin_cpu_supports("avx512f");
-      if (avx512) {
-        maxOfFourAvx512(r0, r1, r2, r3, pooled + (ph * p.OW + pw) * O, O);
-        continue;
-      }
-#endif
-      maxOfFour(r0, r1, r2, r3, pooled + (ph * p.OW + pw) * O, O);
+      maxOf(r0, r0 + O, r0 + rowPixels * O, r0 + (rowPixels + 1) * O, pooled + (ph * p.OW + pw) * O, O);
     }
 }
 

@@ -269,13 +269,18 @@ void qgemmU8S8Dequant(int64_t M, const uint8_t* A, int64_t lda, uint8_t aZero, f
   qgemmRun(Problem{M, A, lda, aZero, aScale, &B, bScale, bias, C, ldc}, pool);
 }
 
-bool qconvDirectSupported(int64_t C, int64_t KW) { return pick().tileDirect && C > 0 && KW > 0 && (KW * C) % 4 == 0; }
+namespace {
+// A kernel row of KW * C bytes is whole 4-byte groups, which the direct tile reads one by one.
+bool wholeGroups(int64_t C, int64_t KW) { return C > 0 && KW > 0 && (KW * C) % 4 == 0; }
+}  // namespace
+
+bool qconvDirectSupported(int64_t C, int64_t KW) { return pick().tileDirect && wholeGroups(C, KW); }
 
 bool qconvDirectU8S8Dequant(const uint8_t* image, int64_t Wp, int64_t C, int64_t KH, int64_t KW, int64_t OH, int64_t OW,
                             uint8_t aZero, float aScale, const QPackedB& B, const float* bScale, const float* bias,
                             float* out, int64_t ldc, ThreadPool* pool) {
   const Kernel& kr = pick();
-  if (!kr.tileDirect || C <= 0 || KW <= 0 || (KW * C) % 4 != 0 || B.K != KH * KW * C) return false;
+  if (!kr.tileDirect || !wholeGroups(C, KW) || B.K != KH * KW * C) return false;
   if (OH <= 0 || OW <= 0 || B.N <= 0) return true;
   // A tile's rows must be evenly spaced in the image: either runs of the flattened rows
   // r = oh*Wp + ow, which computes the Wp - OW rows between image lines too, or each image line

@@ -31,10 +31,26 @@ const SLAB_MAX_ITEM = 1 << 16;
 const SLAB_MIN_ITEM = 256;
 const SMALL_SLAB_BYTES = 1 << 12;
 const SCALAR_MAX_BYTES = 8;
-let slab = new ArrayBuffer(0);
-let slabUsed = 0;
-let smallSlab = new ArrayBuffer(0);
-let smallSlabUsed = 0;
+
+/** Views carved one after another from a buffer, 64-byte aligned (for the SIMD kernels); a fresh buffer when the last is full. */
+class Slab {
+  buffer = new ArrayBuffer(0);
+  private used = 0;
+  constructor(private readonly bytes: number) {}
+
+  /** Where `bytes` more start in this.buffer (a fresh one if they do not fit). */
+  carve(bytes: number): number {
+    let at = (this.used + 63) & ~63;
+    if (at + bytes > this.buffer.byteLength) {
+      this.buffer = Buffer.allocUnsafeSlow(this.bytes).buffer;
+      at = 0;
+    }
+    this.used = at + bytes;
+    return at;
+  }
+}
+const slab = new Slab(SLAB_BYTES);
+const smallSlab = new Slab(SMALL_SLAB_BYTES);
 
 /**
  * Large buffers handed back by `recycle`, by byte length, for the next output of that size.
@@ -99,23 +115,13 @@ function allocOutput(dtype: DType, size: number): TypedArray {
   }
   if (bytes <= SCALAR_MAX_BYTES) return new Ctor(size); // scalars (losses) are often kept: never let them pin a slab
   if (bytes <= SLAB_MIN_ITEM) {
-    let at = (smallSlabUsed + 63) & ~63;
-    if (at + bytes > smallSlab.byteLength) {
-      smallSlab = new ArrayBuffer(SMALL_SLAB_BYTES);
-      at = 0;
-    }
-    smallSlabUsed = at + bytes;
-    return new Ctor(smallSlab, at, size);
+    const at = smallSlab.carve(bytes);
+    return new Ctor(smallSlab.buffer, at, size);
   }
   const slice = recycledSlices.get(bytes)?.pop();
   if (slice) return new Ctor(slice.buffer, slice.byteOffset, size);
-  let offset = (slabUsed + 63) & ~63; // 64-byte aligned, for the SIMD kernels
-  if (offset + bytes > slab.byteLength) {
-    slab = Buffer.allocUnsafeSlow(SLAB_BYTES).buffer;
-    offset = 0;
-  }
-  slabUsed = offset + bytes;
-  return new Ctor(slab, offset, size);
+  const at = slab.carve(bytes);
+  return new Ctor(slab.buffer, at, size);
 }
 
 /**

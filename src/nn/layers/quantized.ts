@@ -112,6 +112,8 @@ export class QuantizedDense extends QuantizedLayer {
   readonly type = 'quantizeddense';
   readonly units: number;
   readonly inputFeatures: number;
+  /** The op's options, the same on every call. */
+  private readonly opOptions: QuantizedOpOptions;
 
   constructor(units: number, options: QuantizedDenseOptions) {
     super(options);
@@ -120,6 +122,7 @@ export class QuantizedDense extends QuantizedLayer {
     }
     this.units = units;
     this.inputFeatures = options.inputFeatures;
+    this.opOptions = { activation: this.activationSplit[0], input: this.input };
     this.createWeights([this.inputFeatures, units], units);
     if (this.inputShape) this.build(this.inputShape);
   }
@@ -145,11 +148,6 @@ export class QuantizedDense extends QuantizedLayer {
     return after(quantizedLinear(this.floatInput(x), this.packedKernel('dense'), this.kernelScale, this.bias, this.opOptions));
   }
 
-  /** The op's options, the same on every call. */
-  private get opOptions(): QuantizedOpOptions {
-    return (this.denseOptions ??= { activation: this.activationSplit[0], input: this.input });
-  }
-  private denseOptions: QuantizedOpOptions | undefined;
 
   /**
    * this.call(rescale(x, scale, offset)), for Rescaling.fuseWith at inference: uint8 pixels
