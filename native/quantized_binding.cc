@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "napi_args.h"
 #include "quantized.h"
@@ -17,7 +18,8 @@ void expect(const Napi::CallbackInfo& info, bool ok, const std::string& what) {
 }
 
 Napi::Value wrapPacked(Napi::Env env, QPackedB packed) {
-  const int64_t bytes = packed.panels * packed.kGroups * kQgemmNR * 4 + packed.panels * kQgemmNR * 4;
+  const auto size = [](const QPackedB& p) { return p.panels * p.kGroups * kQgemmNR * 4 + p.panels * kQgemmNR * 4; };
+  const int64_t bytes = size(packed) + (packed.paddedRows ? size(*packed.paddedRows) : 0);
   Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
   return Napi::External<QPackedB>::New(env, new QPackedB(std::move(packed)), [bytes](Napi::Env e, QPackedB* p) {
     Napi::MemoryManagement::AdjustExternalMemory(e, -bytes);
@@ -92,7 +94,25 @@ void QLinear(const Napi::CallbackInfo& info) {
 }
 
 // qConv2d(x: Float32Array, geometry (Conv2dShape's fields), packed, wScale, bias, act, inScale, inZero, out[, pooling])
-// With pooling (one image's max-pooling geometry, Pool2dShape's fields), out is the pooled output.
+// The checks qConv2d and qConvBlocks share: the geometry against the packed weights, the output
+// extent (the kernels read the image where the geometry says, the direct tiles up to its last
+// byte: an extent it does not imply would read past it), and the pooling's.
+void checkConv(const Napi::CallbackInfo& info, const std::string& op, const Conv2dShape& s, const QPackedB& w, const Pool2dShape* ps) {
+  expect(info, s.groups == 1 && s.N >= 0 && s.C * s.KH * s.KW == w.K && s.O == w.N, op + ": the geometry does not match the packed weights (groups must be 1)");
+  const auto extent = [](int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil) { return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1; };
+  expect(info, s.sh > 0 && s.sw > 0 && s.dh > 0 && s.dw > 0 && s.ph >= 0 && s.pw >= 0 && s.OH == extent(s.H, s.KH, s.sh, s.ph, s.dh) && s.OW == extent(s.W, s.KW, s.sw, s.pw, s.dw),
+         op + ": the output extent must follow from the input, kernel, stride, padding and dilation");
+  if (!ps) return;
+  // The pooled extent as the windows imply (floor, as maxPool2d): the 2x2 pooling reads the
+  // conv's output only that far, and the pooled tile computes only what it reads.
+  expect(info, ps->planes == s.O && ps->H == s.OH && ps->W == s.OW && ps->KH > 0 && ps->KW > 0 && ps->sh > 0 && ps->sw > 0 && ps->ph >= 0 && ps->pw >= 0 &&
+               ps->OH == extent(ps->H, ps->KH, ps->sh, ps->ph, 1) && ps->OW == extent(ps->W, ps->KW, ps->sw, ps->pw, 1),
+         op + ": the pooling must fit the conv's output, its extent following from the window, stride and padding");
+}
+
+// qConv2d(x: Float32Array [N,C,H,W], geometry (Conv2dShape's fields), packed, wScale, bias, act,
+// inScale, inZero, out[, pooling]). With pooling (one image's max-pooling geometry, Pool2dShape's
+// fields), out is the pooled output.
 void QConv2d(const Napi::CallbackInfo& info) {
   const auto pool = acquirePool();
   Array x = arrayArg(info, 0);
@@ -102,27 +122,60 @@ void QConv2d(const Napi::CallbackInfo& info) {
   const int act = static_cast<int>(intArg(info, 5));
   QuantParams storage;
   const QuantParams* input = inputArg(info, 6, &storage);
-  expect(info, s.groups == 1 && s.N >= 0 && s.C * s.KH * s.KW == w.K && s.O == w.N, "qConv2d: the geometry does not match the packed weights (groups must be 1)");
-  // The kernels read the image where the geometry says (the direct tile up to its last byte): an
-  // output extent it does not imply would read past it.
-  const auto extent = [](int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil) { return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1; };
-  expect(info, s.sh > 0 && s.sw > 0 && s.dh > 0 && s.dw > 0 && s.ph >= 0 && s.pw >= 0 && s.OH == extent(s.H, s.KH, s.sh, s.ph, s.dh) && s.OW == extent(s.W, s.KW, s.sw, s.pw, s.dw),
-         "qConv2d: the output extent must follow from the input, kernel, stride, padding and dilation");
-  expect(info, x.type == napi_float32_array && x.length == static_cast<size_t>(s.N * s.C * s.H * s.W), "qConv2d: x must be a Float32Array [N, C, H, W]");
   const bool pooled = info.Length() > 9;
   const Pool2dShape ps = pooled ? shapeArg<Pool2dShape>(info, 9) : Pool2dShape{};
-  if (pooled) {
-    expect(info, ps.planes == s.O && ps.H == s.OH && ps.W == s.OW && out.type == napi_float32_array && out.length == static_cast<size_t>(s.N * s.O * ps.OH * ps.OW),
-           "qConv2d: the pooling must fit the conv's output, and out must be a Float32Array [N, O, pooled H, pooled W]");
-  } else {
-    expect(info, out.type == napi_float32_array && out.length == static_cast<size_t>(s.N * s.O * s.OH * s.OW), "qConv2d: out must be a Float32Array [N, O, OH, OW]");
-  }
+  checkConv(info, "qConv2d", s, w, pooled ? &ps : nullptr);
+  expect(info, x.type == napi_float32_array && x.length == static_cast<size_t>(s.N * s.C * s.H * s.W), "qConv2d: x must be a Float32Array [N, C, H, W]");
+  const int64_t outSize = pooled ? s.N * s.O * ps.OH * ps.OW : s.N * s.O * s.OH * s.OW;
+  expect(info, out.type == napi_float32_array && out.length == static_cast<size_t>(outSize), "qConv2d: out must be a Float32Array [N, O, OH, OW] (pooled: [N, O, pooled H, pooled W])");
   checkEpilogue(info, scale, bias, s.O, act);
   if (s.N == 0 || s.OH <= 0 || s.OW <= 0) return;
   const PoolAfter after{ps, static_cast<float*>(out.data)};
   quantizedConv2d(static_cast<const float*>(x.data), s, input, w, static_cast<const float*>(scale.data),
                   bias.length ? static_cast<const float*>(bias.data) : nullptr, act, pooled ? nullptr : static_cast<float*>(out.data), *pool,
                   pooled ? &after : nullptr);
+}
+
+// qConvBlocks(x: Float32Array [N,C,H,W], N, out, then per block: geometry, packed, wScale, bias,
+// act, inScale, inZero, pooling) -> out, the last block's pooled output. Each block's input is
+// the previous block's pooled output; all blocks after the first quantize it statically.
+void QConvBlocks(const Napi::CallbackInfo& info) {
+  constexpr size_t kArgs = 8;
+  const auto pool = acquirePool();
+  Array x = arrayArg(info, 0), out = arrayArg(info, 2);
+  const int64_t N = intArg(info, 1);
+  expect(info, info.Length() > 3 && (info.Length() - 3) % kArgs == 0, "qConvBlocks: expected 8 arguments per block");
+  const int count = static_cast<int>((info.Length() - 3) / kArgs);
+  std::vector<QConvBlock> blocks(static_cast<size_t>(count));
+  std::vector<QuantParams> inputs(static_cast<size_t>(count));
+  for (int k = 0; k < count; k++) {
+    const size_t a = 3 + k * kArgs;
+    QConvBlock& b = blocks[k];
+    b.s = shapeArg<Conv2dShape>(info, a);
+    b.s.N = N;
+    b.w = &packedArg(info, a + 1);
+    Array scale = arrayArg(info, a + 2), bias = arrayArg(info, a + 3);
+    b.act = static_cast<int>(intArg(info, a + 4));
+    b.input = inputArg(info, a + 5, &inputs[k]);
+    b.pool = shapeArg<Pool2dShape>(info, a + 7);
+    checkConv(info, "qConvBlocks", b.s, *b.w, &b.pool);
+    checkEpilogue(info, scale, bias, b.s.O, b.act);
+    b.wScale = static_cast<const float*>(scale.data);
+    b.bias = bias.length ? static_cast<const float*>(bias.data) : nullptr;
+    if (k == 0) continue;
+    const QConvBlock& prev = blocks[k - 1];
+    expect(info, b.s.C == prev.s.O && b.s.H == prev.pool.OH && b.s.W == prev.pool.OW, "qConvBlocks: a block's input must be the previous block's pooled output");
+    expect(info, b.input != nullptr, "qConvBlocks: the blocks after the first need a static input quantization");
+  }
+  const QConvBlock& first = blocks[0];
+  const QConvBlock& last = blocks[count - 1];
+  expect(info, N >= 0 && x.type == napi_float32_array && x.length == static_cast<size_t>(N * first.s.C * first.s.H * first.s.W), "qConvBlocks: x must be a Float32Array [N, C, H, W]");
+  expect(info, out.type == napi_float32_array && out.length == static_cast<size_t>(N * last.s.O * last.pool.OH * last.pool.OW),
+         "qConvBlocks: out must be a Float32Array [N, O, pooled H, pooled W] of the last block");
+  if (N == 0) return;
+  for (const QConvBlock& b : blocks)
+    if (b.s.OH <= 0 || b.s.OW <= 0 || b.pool.OH <= 0 || b.pool.OW <= 0) return;  // checkConv's extents: nothing to compute
+  quantizedConvBlocks(static_cast<const float*>(x.data), N, blocks.data(), count, static_cast<float*>(out.data), *pool);
 }
 
 // qGemmInt32(a: Uint8Array [M,K], M, aZero, packed, out: Int32Array [M,N]): the exact integer
@@ -169,6 +222,7 @@ void registerQuantized(Napi::Env env, Napi::Object exports) {
   exports.Set("qPackConvWeights", Napi::Function::New(env, QPackConvWeights));
   exports.Set("qLinear", Napi::Function::New(env, QLinear));
   exports.Set("qConv2d", Napi::Function::New(env, QConv2d));
+  exports.Set("qConvBlocks", Napi::Function::New(env, QConvBlocks));
   exports.Set("qGemmInt32", Napi::Function::New(env, QGemmInt32));
   exports.Set("quantizeU8", Napi::Function::New(env, QuantizeU8));
   exports.Set("qgemmKernel", Napi::Function::New(env, QgemmKernel));

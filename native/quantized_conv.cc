@@ -183,17 +183,61 @@ void maxPool2x2ChannelsLast(const float* acc, int64_t rowPixels, int64_t O, cons
     }
 }
 
+// Image xn (NCHW floats, or channels-last ones [H][W][C]) quantized into buf as the padded
+// channels-last image the direct tiles read, [Hp][Wp][C] with the border at the zero point, and
+// 4 more bytes that a tile reading a kernel row as whole groups may touch past its end.
+// bad: a value was NaN or infinite.
+uint8_t* paddedImage(const float* xn, bool channelsLast, const Conv2dShape& s, int64_t Hp, int64_t Wp, const QuantParams& p,
+                     std::vector<uint8_t>& buf, bool& bad) {
+  buf.resize(static_cast<size_t>(Hp * Wp * s.C + 4));
+  uint8_t* xq = buf.data();
+  fillBorder(xq, Hp, Wp, s.C, s.ph, s.pw, p.zeroPoint);
+  std::memset(xq + Hp * Wp * s.C, p.zeroPoint, 4);
+  uint8_t* inside = xq + (s.ph * Wp + s.pw) * s.C;
+  if (channelsLast || s.C == 1) {  // a line at a time: nothing to transpose
+    int anyBad = 0;
+    for (int64_t h = 0; h < s.H; h++) anyBad |= quantizeValues(xn + h * s.W * s.C, inside + h * Wp * s.C, s.W * s.C, p.scale, p.zeroPoint);
+    bad = anyBad != 0;
+  } else {
+    bad = quantizeChannelsLast(xn, s.C, s.H, s.W, Wp, p.scale, p.zeroPoint, inside) != 0;
+  }
+  return xq;
+}
+
+// Whether the pooled int8 tile covers this conv and the pool after it.
+bool pooledTileCovers(const Conv2dShape& s, const QPackedB& w, const Pool2dShape& pool) {
+  const PoolAfter after{pool, nullptr};
+  return kCanQuantizeChannelsLast && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && pooledChannelsLast(after) &&
+         qconvPooledSupported() && ((s.KW * s.C) % 4 == 0 || w.paddedRows);
+}
+
+// One padded channels-last image through the pooled tile: out [PH * PW][O], channels last,
+// activated. tiles: the pool to spread the tiles over, or nullptr.
+void pooledConvImage(const uint8_t* xq, const Conv2dShape& s, const QuantParams& p, const QPackedB& w, const float* wScale,
+                     const float* bias, int act, const Pool2dShape& pool, float* out, ThreadPool* tiles) {
+  const QPackedB& b = (s.KW * s.C) % 4 == 0 ? w : *w.paddedRows;
+  if (!qconvPooledU8S8Dequant(xq, s.W + 2 * s.pw, s.C, s.KH, (s.KW * s.C + 3) / 4, pool.OH, pool.OW, p.zeroPoint, p.scale, b, wScale, bias,
+                              act == 1, out, s.O, tiles))
+    throw std::runtime_error("quantizedConv2d: the int8 kernel changed during the call");  // only if a test forced another
+  if (act != 1) activateSpan(out, pool.OH * pool.OW * s.O, act);  // the tile applies relu
+}
+
 }  // namespace
 
 QPackedB qPackConvWeights(const int8_t* w, int64_t O, int64_t C, int64_t KH, int64_t KW) {
-  const int64_t K = C * KH * KW;
-  std::vector<int8_t> channelsLast(static_cast<size_t>(O * K));  // [O, KH, KW, C]
-  for (int64_t o = 0; o < O; o++)
-    for (int64_t c = 0; c < C; c++)
-      for (int64_t kh = 0; kh < KH; kh++)
-        for (int64_t kw = 0; kw < KW; kw++)
-          channelsLast[((o * KH + kh) * KW + kw) * C + c] = w[((o * C + c) * KH + kh) * KW + kw];
-  return qgemmPackB(true, K, O, channelsLast.data(), K);
+  // [O, KH, row] with a row of KW*C bytes ordered kw, c, padded with zeros to `row` bytes.
+  auto channelsLast = [&](int64_t row) {
+    std::vector<int8_t> v(static_cast<size_t>(O * KH * row), 0);
+    for (int64_t o = 0; o < O; o++)
+      for (int64_t c = 0; c < C; c++)
+        for (int64_t kh = 0; kh < KH; kh++)
+          for (int64_t kw = 0; kw < KW; kw++) v[(o * KH + kh) * row + kw * C + c] = w[((o * C + c) * KH + kh) * KW + kw];
+    return v;
+  };
+  const int64_t K = C * KH * KW, row = KW * C, paddedRow = (row + 3) / 4 * 4;
+  QPackedB packed = qgemmPackB(true, K, O, channelsLast(row).data(), K);
+  if (paddedRow != row) packed.paddedRows = std::make_shared<const QPackedB>(qgemmPackB(true, KH * paddedRow, O, channelsLast(paddedRow).data(), KH * paddedRow));
+  return packed;
 }
 
 void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* input, const QPackedB& w,
@@ -207,7 +251,12 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
   const bool perImage = s.N >= pool.size();
   // The direct tile reads the padded image in place; its output lines are Wp pixels apart (the
   // last Wp - OW of each hold nothing), against OW for the patches' GEMM.
-  const bool direct = kCanQuantizeChannelsLast && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && qconvDirectSupported(s.C, s.KW);
+  const bool stride1 = kCanQuantizeChannelsLast && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1;
+  // With a 2x2 pool after it, a stride-1 conv pools in registers and computes only what the pool
+  // reads, whatever its kernel row's width (rows not whole groups read B.paddedRows).
+  const bool channelsLastPool = after && pooledChannelsLast(*after);
+  const bool pooledDirect = channelsLastPool && pooledTileCovers(s, w, after->shape);
+  const bool direct = stride1 && !pooledDirect && qconvDirectSupported(s.C, s.KW);
   const int64_t Hp = s.H + 2 * s.ph, Wp = s.W + 2 * s.pw;
   const int64_t rows = direct ? (s.OH - 1) * Wp + s.OW : P;
   auto image = [&](int64_t n) {
@@ -215,18 +264,18 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
     thread_local std::vector<uint8_t> xqBuf, patchesBuf;
     thread_local std::vector<float> accBuf, channelsLastBuf, pooledBuf;
     const float* xn = x + n * s.C * HW;
-    const bool channelsLastPool = after && pooledChannelsLast(*after);
     const int64_t pooledSize = after ? O * after->shape.OH * after->shape.OW : 0;
     float* yn = channelsLastPool ? after->y + n * pooledSize : convImageOutput(y, n, O * P, after);
     accBuf.resize(static_cast<size_t>(rows * O));
     float* acc = accBuf.data();
     bool bad;
     int64_t rowPixels = s.OW;  // output rows apart in acc
-    if (direct) {
-      xqBuf.resize(static_cast<size_t>(Hp * Wp * s.C));
-      uint8_t* xq = xqBuf.data();
-      fillBorder(xq, Hp, Wp, s.C, s.ph, s.pw, p.zeroPoint);
-      bad = quantizeChannelsLast(xn, s.C, s.H, s.W, Wp, p.scale, p.zeroPoint, xq + (s.ph * Wp + s.pw) * s.C) != 0;
+    if (pooledDirect) {
+      uint8_t* xq = paddedImage(xn, false, s, Hp, Wp, p, xqBuf, bad);
+      pooledBuf.resize(static_cast<size_t>(pooledSize));
+      if (!bad) pooledConvImage(xq, s, p, w, wScale, bias, act, after->shape, pooledBuf.data(), perImage ? nullptr : &pool);
+    } else if (direct) {
+      uint8_t* xq = paddedImage(xn, false, s, Hp, Wp, p, xqBuf, bad);
       // It declines only if a test forced another int8 kernel since qconvDirectSupported.
       if (!bad && !qconvDirectU8S8Dequant(xq, Wp, s.C, s.KH, s.KW, s.OH, s.OW, p.zeroPoint, p.scale, w, wScale, bias, acc, O, perImage ? nullptr : &pool))
         throw std::runtime_error("quantizedConv2d: the int8 kernel changed during the call");
@@ -255,9 +304,9 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
     }
     if (channelsLastPool) {
       pooledBuf.resize(static_cast<size_t>(pooledSize));
-      maxPool2x2ChannelsLast(acc, rowPixels, O, after->shape, pooledBuf.data());
+      if (!pooledDirect) maxPool2x2ChannelsLast(acc, rowPixels, O, after->shape, pooledBuf.data());
       transpose(pooledBuf.data(), O, pooledSize / O, O, yn, pooledSize / O);  // [PH * PW, O] -> [O, PH * PW]
-      activateSpan(yn, pooledSize, act);
+      if (!pooledDirect) activateSpan(yn, pooledSize, act);  // pooledConvImage activated its output
       return;
     }
     if (rowPixels == s.OW) transpose(acc, O, P, O, yn, P);  // [P, O] -> [O, P]
@@ -269,6 +318,54 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
   if (perImage) pool.run(s.N, image);
   else
     for (int64_t n = 0; n < s.N; n++) image(n);
+}
+
+void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, int count, float* y, ThreadPool& pool) {
+  bool chained = true;
+  for (int k = 0; k < count; k++) chained = chained && (k == 0 || blocks[k].input) && pooledTileCovers(blocks[k].s, *blocks[k].w, blocks[k].pool);
+  if (!chained) {  // one block after another over the batch
+    std::vector<float> outputs[2];
+    const float* in = x;
+    for (int k = 0; k < count; k++) {
+      const QConvBlock& b = blocks[k];
+      Conv2dShape s = b.s;
+      s.N = N;
+      std::vector<float>& next = outputs[k % 2];
+      if (k + 1 < count) next.resize(static_cast<size_t>(N * s.O * b.pool.OH * b.pool.OW));
+      const PoolAfter after{b.pool, k + 1 < count ? next.data() : y};
+      quantizedConv2d(in, s, b.input, *b.w, b.wScale, b.bias, b.act, nullptr, pool, &after);
+      in = after.y;
+    }
+    return;
+  }
+  const Conv2dShape& s0 = blocks[0].s;
+  const QuantParams first = blocks[0].input ? *blocks[0].input : dynamicQuantParams(x, N * s0.C * s0.H * s0.W, pool);
+  const QConvBlock& last = blocks[count - 1];
+  const int64_t lastPixels = last.pool.OH * last.pool.OW, outSize = last.s.O * lastPixels;
+  const bool perImage = N >= pool.size();  // as quantizedConv2d: else the tiles spread over the pool
+  auto image = [&](int64_t n) {
+    thread_local std::vector<uint8_t> xqBuf;
+    thread_local std::vector<float> pooled[2];
+    const float* in = x + n * s0.C * s0.H * s0.W;
+    for (int k = 0; k < count; k++) {
+      const QConvBlock& b = blocks[k];
+      const QuantParams& p = k == 0 ? first : *b.input;
+      bool bad;
+      const uint8_t* xq = paddedImage(in, k > 0, b.s, b.s.H + 2 * b.s.ph, b.s.W + 2 * b.s.pw, p, xqBuf, bad);
+      if (bad) {
+        std::fill(y + n * outSize, y + (n + 1) * outSize, kNaN);
+        return;
+      }
+      std::vector<float>& out = pooled[k % 2];
+      out.resize(static_cast<size_t>(b.pool.OH * b.pool.OW * b.s.O));
+      pooledConvImage(xq, b.s, p, *b.w, b.wScale, b.bias, b.act, b.pool, out.data(), perImage ? nullptr : &pool);
+      in = out.data();
+    }
+    transpose(in, last.s.O, lastPixels, last.s.O, y + n * outSize, lastPixels);  // [PH * PW, O] -> [O, PH * PW]
+  };
+  if (perImage) pool.run(N, image);
+  else
+    for (int64_t n = 0; n < N; n++) image(n);
 }
 
 }  // namespace lathe

@@ -313,6 +313,37 @@ bool qconvDirectU8S8Dequant(const uint8_t* image, int64_t Wp, int64_t C, int64_t
   return true;
 }
 
+bool qconvPooledSupported() { return pick().tilePooled != nullptr; }
+
+bool qconvPooledU8S8Dequant(const uint8_t* image, int64_t Wp, int64_t C, int64_t KH, int64_t rowGroups, int64_t PH,
+                            int64_t PW, uint8_t aZero, float aScale, const QPackedB& B, const float* bScale, const float* bias,
+                            bool relu, float* out, int64_t ldc, ThreadPool* pool) {
+  const Kernel& kr = pick();
+  if (!kr.tilePooled || B.K != KH * rowGroups * 4) return false;
+  if (PH <= 0 || PW <= 0 || B.N <= 0) return true;
+  const int64_t mr = kr.pooledMR, perLine = ceilDiv(PW, mr), units = PH * perLine, line = Wp * C;
+  auto run = [&](int64_t u0, int64_t u1) {
+    for (int64_t q = 0; q < B.panels; q++) {
+      const int n = static_cast<int>(std::min<int64_t>(NR, B.N - q * NR));
+      const OutStage stage{B.colSum.get() + q * NR, aZero, aScale, bScale + q * NR, bias ? bias + q * NR : nullptr, relu};
+      for (int64_t u = u0; u < u1; u++) {
+        const int64_t ph = u / perLine, pw = (u % perLine) * mr;
+        const int m = static_cast<int>(std::min<int64_t>(mr, PW - pw));
+        kr.tilePooled(KH, rowGroups, line, C, line, image + 2 * ph * line + 2 * pw * C, B.panel(q),
+                      out + (ph * PW + pw) * ldc + q * NR, ldc, stage, m, n);
+      }
+    }
+  };
+  const double ops = 8.0 * PH * PW * B.N * B.K;
+  const int64_t threads = pool && ops >= kr.parallelMinOps ? std::min<int64_t>(pool->size(), units) : 1;
+  if (threads <= 1) {
+    run(0, units);
+    return true;
+  }
+  runSpinning(*pool, threads, [&](int64_t t) { run(units * t / threads, units * (t + 1) / threads); });
+  return true;
+}
+
 const char* qgemmKernelName() { return pick().name; }
 
 bool qgemmForceKernel(const char* name) {

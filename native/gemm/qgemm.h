@@ -22,6 +22,11 @@ struct QPackedB {
   int64_t panels = 0;   // ceil(N/kQgemmNR)
   std::shared_ptr<int8_t> data;     // panels * kGroups * kQgemmNR * 4 bytes, 64-byte aligned
   std::shared_ptr<int32_t> colSum;  // panels * kQgemmNR (zero past N)
+  // Conv weights whose kernel rows are not whole 4-byte groups (KW*C % 4 != 0: MNIST's first
+  // conv, 3 x 1 bytes) packed again with each row zero-padded to whole groups (K = KH *
+  // ceil(KW*C/4) * 4), so a direct conv reads each row as whole groups from the image in place,
+  // the bytes past the row meeting zero weights; else null.
+  std::shared_ptr<const QPackedB> paddedRows;
   const int8_t* panel(int64_t p) const { return data.get() + p * kGroups * kQgemmNR * 4; }
 };
 
@@ -61,6 +66,20 @@ bool qconvDirectU8S8Dequant(const uint8_t* image, int64_t Wp, int64_t C, int64_t
                             float* out, int64_t ldc, ThreadPool* pool);
 // Whether qconvDirectU8S8Dequant runs for a kernel row of KW*C bytes with the kernel in use.
 bool qconvDirectSupported(int64_t C, int64_t KW);
+
+// The direct convolution with a 2x2, stride-2 max pool after it, pooled before dequantizing:
+// only the conv outputs the pool reads are computed, and only the pooled ones leave registers.
+// The image is channels last, [Hp][Wp][C] bytes (padding included, holding aZero); a kernel
+// row is read as rowGroups 4-byte groups from its first pixel on; B holds KH * rowGroups groups:
+// B from qPackConvWeights where KW*C is whole groups (rowGroups = KW*C/4), else its paddedRows
+// (rowGroups = ceil(KW*C/4)), and then the last row of the image is read up to
+// rowGroups*4 - KW*C bytes past its end, which the caller keeps readable. Pooled pixel (ph, pw)
+// goes to row ph*PW + pw of out (row stride ldc), through max(0, y) when relu. Returns false, writing nothing, where the
+// kernel has no pooled tile (only AVX-512 VNNI has).
+bool qconvPooledU8S8Dequant(const uint8_t* image, int64_t Wp, int64_t C, int64_t KH, int64_t rowGroups, int64_t PH,
+                            int64_t PW, uint8_t aZero, float aScale, const QPackedB& B, const float* bScale, const float* bias,
+                            bool relu, float* out, int64_t ldc, ThreadPool* pool);
+bool qconvPooledSupported();
 
 // The kernel runtime dispatch picked (or that was forced): "avx512vnni", "avx2" or "portable".
 const char* qgemmKernelName();

@@ -16,6 +16,7 @@ struct OutStage {
   float aScale;
   const float* bScale;    // nullptr: C is int32; else C is float, only n entries read
   const float* bias;      // nullptr: no bias; only n entries read
+  bool relu = false;      // max(0, y) after the bias (NaN stays NaN); only tilePooled reads it
 };
 
 struct Kernel {
@@ -42,6 +43,14 @@ struct Kernel {
   // packed panel (all of K).
   void (*tileDirect)(int64_t segments, int64_t groupsPerSegment, int64_t segmentStride, int64_t rowStride,
                      const uint8_t* A, const int8_t* B, void* C, int64_t ldc, const OutStage& out, int m, int n) = nullptr;
+  // The direct convolution with a 2x2 stride-2 max pool after it, or nullptr: C[m x n] for m <=
+  // pooledMR pooled pixels, pooled pixel i at C + i * ldc the max of the int32 sums of rows 2i and
+  // 2i + 1 (rows rowStride apart, k read as tileDirect's) in two lines lineStride apart, then the
+  // output stage. The max of the sums is taken before dequantizing: the output stage rises
+  // monotonically (its scale is never negative), so this is the max of the dequantized values.
+  void (*tilePooled)(int64_t segments, int64_t groupsPerSegment, int64_t segmentStride, int64_t rowStride, int64_t lineStride,
+                     const uint8_t* A, const int8_t* B, void* C, int64_t ldc, const OutStage& out, int m, int n) = nullptr;
+  int pooledMR = 0;
 };
 
 // nullptr when not compiled in or this CPU lacks the ISA.

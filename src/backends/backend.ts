@@ -34,6 +34,19 @@ export interface Conv2dGeometry {
   groups: number;
 }
 
+/** One block of quantizedConvBlocks: a quantized conv on inShape (convShape out), then the max pool to shape. */
+export interface QuantizedConvBlockPlan extends Conv2dGeometry {
+  w: PackedInt8;
+  wScale: TensorInfo;
+  bias: TensorInfo | null;
+  activation: FusedActivation;
+  input: InputQuantization | null;
+  inShape: Shape;
+  convShape: Shape;
+  pool: Pool2dGeometry;
+  shape: Shape;
+}
+
 export interface Pool2dGeometry {
   kernel: [number, number];
   stride: [number, number];
@@ -156,6 +169,8 @@ export interface Backend {
   quantizedConv2d?(x: TensorInfo, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null, g: Conv2dGeometry, outShape: Shape): Buf;
   /** quantizedConv2d then max pooling (no argmax), as conv2dMaxPool: convShape is the conv's output shape, outShape the pooled one. */
   quantizedConv2dMaxPool?(x: TensorInfo, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null, g: Conv2dGeometry, convShape: Shape, pool: Pool2dGeometry, outShape: Shape): Buf;
+  /** quantizedConv2dMaxPool block after block, each on the previous block's pooled output (inShape); every block after the first has a static input. outShape: the last block's. */
+  quantizedConvBlocks?(x: TensorInfo, blocks: readonly QuantizedConvBlockPlan[], outShape: Shape): Buf;
 
   /** act(x + bias) with x [..., C] and bias [C]: a layer's bias and activation in one pass. */
   biasActivation(x: TensorInfo, bias: TensorInfo, activation: FusedActivation): Buf;

@@ -68,6 +68,17 @@ export abstract class Layer extends Module {
     return null;
   }
 
+  /**
+   * This layer and more than one after it (layers[start] is this one) as one function for
+   * inference, and how many layers it covers, when a fused kernel covers such a run (a CNN's
+   * quantized conv-pool blocks); null otherwise. Sequential asks before fuseWith; the result must
+   * equal calling the layers one after another.
+   */
+  fuseRun(layers: readonly Layer[], start: number): { run: (x: Tensor) => Tensor; count: number } | null {
+    void layers, start;
+    return null;
+  }
+
   /** The options that rebuild this layer: what model.json stores. */
   getConfig(): Record<string, Json> {
     return { type: this.type, name: this.name, ...(this.inputShape ? { inputShape: this.inputShape } : {}), ...(this.dtype !== 'float32' ? { dtype: this.dtype } : {}) };

@@ -97,19 +97,52 @@ export function quantizedConv2dMaxPool(x: Tensor, w: PackedInt8, wScale: Tensor,
   return apply(T.quantizedConv2dMaxPool, bias ? [x, wScale, bias] : [x, wScale], { ...plan, convShape: plan.shape, shape: pool.shape, pool });
 }
 
-function convPlan(op: string, x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedConv2dOptions) {
+/** The conv's attributes for an input of shape inShape (x's, or a block's before it in quantizedConvBlocks). */
+function convPlan(op: string, x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedConv2dOptions, inShape: readonly number[] = x.shape) {
   const activation = options.activation ?? 'linear';
   const [O, C, KH, KW] = w.shape;
   checkCommon(op, x, w, wScale, bias, O, activation);
   if (w.layout !== 'conv') fail(op, 'the weights were packed for a dense layer');
-  if (x.rank !== 4 || x.shape[1] !== C) fail(op, `expected input [N, ${C}, H, W], got ${fmtShape(x.shape)}`);
+  if (inShape.length !== 4 || inShape[1] !== C) fail(op, `expected input [N, ${C}, H, W], got ${fmtShape(inShape)}`);
   const g = {
     stride: pair(op, 'stride', options.stride ?? 1, 1),
     padding: pair(op, 'padding', options.padding ?? 0, 0),
     dilation: pair(op, 'dilation', options.dilation ?? 1, 1),
     groups: 1,
   };
-  const shape = [x.shape[0], O, outSize(op, x.shape[2], KH, g.stride[0], g.padding[0], g.dilation[0], x.shape), outSize(op, x.shape[3], KW, g.stride[1], g.padding[1], g.dilation[1], x.shape)];
+  const shape = [inShape[0], O, outSize(op, inShape[2], KH, g.stride[0], g.padding[0], g.dilation[0], inShape), outSize(op, inShape[3], KW, g.stride[1], g.padding[1], g.dilation[1], inShape)];
   const input = checkInput(op, options.input);
   return { ...g, w, input, activation, shape };
+}
+
+/** One block of quantizedConvBlocks: a quantized conv and the max pool after it. */
+export interface QuantizedConvBlock {
+  w: PackedInt8;
+  wScale: Tensor;
+  bias: Tensor | null;
+  options: QuantizedConv2dOptions;
+  kernelSize: Pair;
+  poolOptions?: Pool2dOptions;
+}
+
+/**
+ * quantizedConv2dMaxPool block after block, each on the previous block's output (a CNN's feature
+ * layers), the same values. Where the backend has the kernel and every block after the first
+ * quantizes its input statically, one op: native runs each image through all the blocks on one
+ * thread, its intermediate outputs staying channels-last and in cache. Else block by block.
+ */
+export function quantizedConvBlocks(x: Tensor, blocks: readonly QuantizedConvBlock[]): Tensor {
+  if (!x.backend.quantizedConvBlocks || blocks.length < 2 || blocks.some((b, i) => i > 0 && !b.options.input)) {
+    return blocks.reduce((y, b) => quantizedConv2dMaxPool(y, b.w, b.wScale, b.bias, b.options, b.kernelSize, b.poolOptions), x);
+  }
+  const op = 'quantizedConvBlocks';
+  let inShape: readonly number[] = x.shape;
+  const plans = blocks.map((b) => {
+    const plan = convPlan(op, x, b.w, b.wScale, b.bias, b.options, inShape);
+    const pool = poolGeometry(op, plan.shape, b.kernelSize, b.poolOptions ?? {});
+    const block = { ...plan, inShape, convShape: plan.shape, pool, shape: pool.shape, bias: b.bias !== null };
+    inShape = pool.shape;
+    return block;
+  });
+  return apply(T.quantizedConvBlocks, [x, ...blocks.flatMap((b) => (b.bias ? [b.wScale, b.bias] : [b.wScale]))], { blocks: plans, shape: inShape });
 }

@@ -6,7 +6,7 @@
 // shape. Rules run under noGrad, written with the same tensor ops users call.
 // Argument checks and output shapes live in the public functions (src/ops/*.ts), not here.
 import { apply, type GradContext, type OpDef, type Saved } from '../autograd/engine.js';
-import type { BinaryOp, Conv2dGeometry, FusedActivation, InputQuantization, PackedInt8, Pool2dGeometry, ReduceOp, UnaryOp } from '../backends/backend.js';
+import type { BinaryOp, Conv2dGeometry, FusedActivation, InputQuantization, PackedInt8, Pool2dGeometry, QuantizedConvBlockPlan, ReduceOp, UnaryOp } from '../backends/backend.js';
 import type { DType } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { keptShape, stridesOf } from '../tensor/shape.js';
@@ -467,6 +467,17 @@ export const rescaledQuantizedLinear: OpDef<QuantizedAttrs & { scale: number; of
 export const quantizedConv2dMaxPool: OpDef<QuantizedAttrs & Conv2dGeometry & { convShape: readonly number[]; pool: Pool2dGeometry }> = {
   name: 'quantizedConv2dMaxPool',
   forward: ([x, s, b], at) => out(x, at.shape, 'float32', x.backend.quantizedConv2dMaxPool!(x, at.w, s, b ?? null, at.activation, at.input, at, at.convShape, at.pool, at.shape)),
+};
+
+type ConvBlockAttrs = Omit<QuantizedConvBlockPlan, 'wScale' | 'bias'> & { bias: boolean };
+// Inputs [x, then each block's wScale and bias (if it has one)].
+export const quantizedConvBlocks: OpDef<{ blocks: readonly ConvBlockAttrs[]; shape: readonly number[] }> = {
+  name: 'quantizedConvBlocks',
+  forward: ([x, ...perBlock], at) => {
+    let i = 0;
+    const blocks = at.blocks.map((b) => ({ ...b, wScale: perBlock[i++], bias: b.bias ? perBlock[i++] : null }));
+    return out(x, at.shape, 'float32', x.backend.quantizedConvBlocks!(x, blocks, at.shape));
+  },
 };
 
 export const quantizedConv2d: OpDef<QuantizedAttrs & Conv2dGeometry> = {

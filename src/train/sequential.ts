@@ -83,18 +83,26 @@ export class Sequential extends Model {
     }
     // At inference (no gradient, eval mode) each intermediate is garbage once the next layer has
     // read it: its storage goes back to the backend while still in cache. Not the input, nor a
-    // layer output that is a view of it (Flatten, an identity Dropout). Pairs of layers that a
-    // fused kernel covers (Conv2D then MaxPool2D) run as one.
+    // layer output that is a view of it (Flatten, an identity Dropout). Runs of layers that a
+    // fused kernel covers (Conv2D then MaxPool2D; quantized conv-pool blocks) run as one.
     const inference = !isGradEnabled() && !this.training;
     let y = x;
-    for (let i = 0; i < this.layers.length; i++) {
-      const fused = inference && i + 1 < this.layers.length ? this.layers[i].fuseWith(this.layers[i + 1]) : null;
-      const next = fused ? fused(y) : this.layers[i].call(y);
-      if (fused) i++;
+    for (let i = 0; i < this.layers.length; ) {
+      const fused = inference ? this.fusedFrom(i) : null;
+      const next = fused ? fused.run(y) : this.layers[i].call(y);
+      i += fused ? fused.count : 1;
       if (inference && y.buf !== x.buf && next.buf !== y.buf) y.recycle();
       y = next;
     }
     return y;
+  }
+
+  /** The layers from i on that one fused kernel covers at inference: a run first, then a pair; null if none. */
+  private fusedFrom(i: number): { run: (x: Tensor) => Tensor; count: number } | null {
+    const run = this.layers[i].fuseRun(this.layers, i);
+    if (run) return run;
+    const pair = i + 1 < this.layers.length ? this.layers[i].fuseWith(this.layers[i + 1]) : null;
+    return pair && { run: pair, count: 2 };
   }
 
   getConfig(): { type: 'sequential'; layers: Record<string, Json>[] } {

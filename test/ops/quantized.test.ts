@@ -218,8 +218,12 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
 
   test(`quantizedConv2dMaxPool: 2x2 windows pooled channels-last, others after, equal to the js conv then pool (${convKernels.join(', ')})`, () => {
     const cases: [number[], number, number, lt.QuantizedConv2dOptions, number, lt.Pool2dOptions][] = [
-      [[3, 32, 13, 13], 64, 3, {}, 2, {}],
+      [[3, 32, 13, 13], 64, 3, {}, 2, {}], // MNIST's second conv: an odd last line and column unread
       [[2, 8, 10, 10], 6, 3, { padding: 1 }, 2, {}],
+      [[1, 1, 28, 28], 32, 3, {}, 2, {}], // MNIST's first conv (rows of 3 bytes read as 4), one image over the threads
+      [[2, 3, 11, 12], 40, 3, { padding: 1 }, 2, {}], // rows of 9 bytes read as 12, a partial second panel
+      [[2, 2, 9, 9], 5, 5, { padding: 2 }, 2, {}], // rows of 10 bytes read as 12
+      [[1, 1, 7, 8], 3, 2, {}, 2, {}],
       [[2, 5, 9, 9], 7, 3, {}, 3, { stride: 1 }],
     ];
     for (const kernel of convKernels) {
@@ -231,6 +235,42 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
           const want = lt.quantizedConv2dMaxPool(x, lt.packInt8(w, 'conv'), s, b, { ...options, activation: 'relu', input }, [pool, pool], poolOptions);
           const got = lt.quantizedConv2dMaxPool(x.to('native'), lt.packInt8(w.to('native'), 'conv'), s.to('native'), b.to('native'), { ...options, activation: 'relu', input }, [pool, pool], poolOptions);
           assertClose(got.to('js'), want, tol, `${kernel}: conv ${xShape} O=${O} k=${k} pool ${pool}`);
+        });
+      } finally {
+        nativeAddon!.qgemmKernel('');
+      }
+    }
+  });
+
+  test(`quantizedConvBlocks: conv-pool blocks image by image equal the js blocks one after another (${convKernels.join(', ')})`, () => {
+    // [input shape, [filters, kernel, padding] per block]; relu, then linear, in the blocks.
+    const cases: [number[], [number, number, number][]][] = [
+      [[3, 1, 28, 28], [[32, 3, 0], [64, 3, 0]]], // MNIST's CNN
+      [[1, 1, 28, 28], [[32, 3, 0], [64, 3, 0]]], // one image: the tiles spread over the threads
+      [[2, 3, 20, 21], [[8, 3, 1], [40, 3, 1], [6, 2, 0]]], // three blocks, padding, a partial panel
+    ];
+    for (const kernel of convKernels) {
+      nativeAddon!.qgemmKernel(kernel);
+      try {
+        cases.forEach(([xShape, specs], i) => {
+          let C = xShape[1];
+          const blocks = specs.map(([O, k, padding], j) => {
+            const { w, s, b } = operands([1, C, k, k], [O, C, k, k], O, 60 + 10 * i + j);
+            C = O;
+            const options = { activation: j === 0 ? 'relu' : 'linear', padding: [padding, padding], input: { scale: 0.03 + 0.01 * j, zeroPoint: 20 + 40 * j } } as const;
+            return { w, s, b, options };
+          });
+          const x = operands(xShape, [1, 1, 1, 1], 1, 90 + i).x;
+          for (const dynamicFirst of [false, true]) {
+            const spec = (native: boolean) => blocks.map(({ w, s, b, options }, j) => ({
+              w: lt.packInt8(native ? w.to('native') : w, 'conv'), wScale: native ? s.to('native') : s, bias: native ? b.to('native') : b,
+              options: { ...options, input: dynamicFirst && j === 0 ? null : options.input }, kernelSize: 2 as const,
+            }));
+            const want = lt.quantizedConvBlocks(x, spec(false));
+            const got = lt.quantizedConvBlocks(x.to('native'), spec(true));
+            assert.deepEqual(got.shape, want.shape);
+            assertClose(got.to('js'), want, tol, `${kernel}: blocks on ${xShape} ${JSON.stringify(specs)} ${dynamicFirst ? 'dynamic' : 'static'} first input`);
+          }
         });
       } finally {
         nativeAddon!.qgemmKernel('');

@@ -74,6 +74,10 @@ onEachBackend('quantizeModel', (backend) => {
     const short = new Sequential([new L.Conv2D(4, 3, { inputShape: [1, 6, 6] }), new L.Flatten(), new L.Dense(3)]);
     assert.deepEqual(lt.quant.quantizeModel(short).layers.map((l) => l.reason), ['9 inputs per output: too few for int8 to be faster', undefined, undefined]);
     assert.deepEqual(lt.quant.quantizeModel(short, { minInputsPerOutput: 0 }).layers.map((l) => l.quantizedType), ['quantizedconv2d', 'flatten', 'quantizeddense']);
+    // With a 2x2 max pool after it, the same conv is quantized (the pooled int8 kernel); not with a 3x3 one.
+    const pooled = (pool: number) => new Sequential([new L.Conv2D(4, 3, { inputShape: [1, 10, 10] }), new L.MaxPool2D(pool), new L.Flatten(), new L.Dense(3)]);
+    assert.deepEqual(lt.quant.quantizeModel(pooled(2)).layers.map((l) => l.quantizedType), ['quantizedconv2d', 'maxpool2d', 'flatten', 'quantizeddense']);
+    assert.match(lt.quant.quantizeModel(pooled(3)).layers[0].reason!, /9 inputs per output/);
     assertThrowsLathe(() => lt.quant.quantizeModel(model, { keepFloat: ['nope'] }), /--keep-float names no layer "nope"/);
   });
 

@@ -230,6 +230,37 @@ onEachBackend('Sequential inference reuses its intermediates', (backend) => {
     assert.equal(fusedCalls, 1, 'the tanh conv and its 3x3 pooling ran as one');
   });
 
+  // A quantized CNN's conv-pool blocks at inference: one quantizedConvBlocks op (native: each
+  // image through both blocks on one thread), equal bit for bit to the layers called one by one.
+  test('predict runs quantized conv-pool blocks as one op and gives the layer-by-layer forward exactly', () => {
+    lt.manualSeed(6);
+    const float = new lt.Sequential([
+      new Conv2D(16, 3, { inputShape: [1, 20, 20], activation: 'relu' }),
+      new MaxPool2D(2),
+      new Conv2D(24, 3, { activation: 'relu', padding: 'same' }),
+      new MaxPool2D(2),
+      new Flatten(),
+      new Dense(5),
+    ]);
+    const x = lt.rand([7, 1, 20, 20]);
+    for (const mode of ['static', 'dynamic'] as const) {
+      const { model } = lt.quant.quantizeModel(float, { mode, sample: lt.rand([16, 1, 20, 20], { generator: new lt.Generator(3) }), minCosine: 0 });
+      assert.deepEqual(model.layers.map((l) => l.type).slice(0, 4), ['quantizedconv2d', 'maxpool2d', 'quantizedconv2d', 'maxpool2d']);
+      model.eval();
+      const oneByOne = lt.noGrad(() => model.layers.reduce((y, l) => l.call(y), x));
+      let runs = 0;
+      const first = model.layers[0];
+      const fuseRun = first.fuseRun.bind(first);
+      first.fuseRun = (layers, start) => {
+        const f = fuseRun(layers, start);
+        if (f) runs++;
+        return f;
+      };
+      assertClose(model.predict(x), oneByOne, EXACT, `${mode}: predict`);
+      assert.equal(runs, mode === 'static' ? 1 : 0, `${mode}: the blocks ran as one op only with static inputs`);
+    }
+  });
+
   // Rescaling then Dense at inference: the GEMM reads the raw input (uint8 pixels or float32)
   // and rescales each block as it reaches it. Sizes cross the GEMM's row and depth blocks (96, 512)
   // and its thread split; the values must equal the recorded forward's bit for bit.

@@ -1,13 +1,17 @@
 // The native backend's quantized kernels (native/quantized_binding.cc): int8 weights packed once
 // into the int8 GEMM's layout, held by the addon (the garbage collector frees them).
-import { type Backend, type Conv2dGeometry, FUSED_ACTIVATIONS, type PackedInt8 } from '../backend.js';
+import { type Backend, type Conv2dGeometry, FUSED_ACTIVATIONS, type PackedInt8, type Pool2dGeometry } from '../backend.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { sizeOf } from '../../tensor/shape.js';
 import type { NativeAddon } from './addon.js';
 
-type QuantizedKernels = Required<Pick<Backend, 'packInt8' | 'quantizedLinear' | 'rescaledQuantizedLinear' | 'quantizedConv2d' | 'quantizedConv2dMaxPool'>>;
+type QuantizedKernels = Required<Pick<Backend, 'packInt8' | 'quantizedLinear' | 'rescaledQuantizedLinear' | 'quantizedConv2d' | 'quantizedConv2dMaxPool' | 'quantizedConvBlocks'>>;
 
 const NO_BIAS = new Float32Array(0);
+
+// One image's pooling geometry (Pool2dShape's fields): the kernels pool image by image.
+const pooling = (convShape: readonly number[], pool: Pool2dGeometry, outShape: readonly number[]) =>
+  Float64Array.of(convShape[1], convShape[2], convShape[3], outShape[2], outShape[3], ...pool.kernel, ...pool.stride, ...pool.padding);
 
 export function nativeQuantizedKernels(
   addon: NativeAddon,
@@ -50,10 +54,16 @@ export function nativeQuantizedKernels(
     },
     quantizedConv2dMaxPool(x, w, wScale, bias, activation, input, g, convShape, pool, outShape) {
       const out = alloc('float32', sizeOf(outShape)) as Float32Array;
-      // The pooling geometry counts one image's planes: the kernel pools image by image.
-      const pooling = Float64Array.of(convShape[1], convShape[2], convShape[3], outShape[2], outShape[3], ...pool.kernel, ...pool.stride, ...pool.padding);
       addon.qConv2d(x.buf as Float32Array, convGeometry(x.shape, w.shape, convShape, g), handle(w, 'conv'), wScale.buf as Float32Array,
-        (bias?.buf ?? NO_BIAS) as Float32Array, FUSED_ACTIVATIONS.indexOf(activation), input?.scale ?? 0, input?.zeroPoint ?? 0, out, pooling);
+        (bias?.buf ?? NO_BIAS) as Float32Array, FUSED_ACTIVATIONS.indexOf(activation), input?.scale ?? 0, input?.zeroPoint ?? 0, out, pooling(convShape, pool, outShape));
+      return out;
+    },
+    quantizedConvBlocks(x, blocks, outShape) {
+      const out = alloc('float32', sizeOf(outShape)) as Float32Array;
+      addon.qConvBlocks(x.buf as Float32Array, x.shape[0], out, ...blocks.flatMap((b) => [
+        convGeometry(b.inShape, b.w.shape, b.convShape, b), handle(b.w, 'conv'), b.wScale.buf as Float32Array, (b.bias?.buf ?? NO_BIAS) as Float32Array,
+        FUSED_ACTIVATIONS.indexOf(b.activation), b.input?.scale ?? 0, b.input?.zeroPoint ?? 0, pooling(b.convShape, b.pool, b.shape),
+      ]));
       return out;
     },
   };

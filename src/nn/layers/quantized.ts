@@ -7,7 +7,7 @@
 import { FUSED_ACTIVATIONS, type FusedActivation, type InputQuantization, type PackedInt8 } from '../../backends/backend.js';
 import { fail, fmtShape } from '../../errors.js';
 import { cast, ones, rescale, zeros } from '../../ops/functions.js';
-import { type QuantizedConv2dOptions, type QuantizedOptions as QuantizedOpOptions, packInt8, quantizedConv2d, quantizedConv2dMaxPool, quantizedLinear, rescaledQuantizedLinear } from '../../ops/quantized.js';
+import { type QuantizedConv2dOptions, type QuantizedConvBlock, type QuantizedOptions as QuantizedOpOptions, packInt8, quantizedConv2d, quantizedConv2dMaxPool, quantizedConvBlocks, quantizedLinear, rescaledQuantizedLinear } from '../../ops/quantized.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ACTIVATIONS, activationName } from '../activations.js';
 import { ConfigReader, type Json } from '../config.js';
@@ -236,17 +236,55 @@ export class QuantizedConv2D extends QuantizedLayer {
     };
   }
 
+  /**
+   * Inference: conv-pool blocks from this layer on (a QuantizedConv2D whose activation runs in
+   * the kernel, then a MaxPool2D it fuses with; at least two blocks, the later ones with static
+   * input quantization) as one quantizedConvBlocks op.
+   */
+  override fuseRun(layers: readonly Layer[], start: number): { run: (x: Tensor) => Tensor; count: number } | null {
+    const blocks: [QuantizedConv2D, MaxPool2D][] = [];
+    for (let i = start; i + 1 < layers.length; i += 2) {
+      const [conv, pool] = [layers[i], layers[i + 1]];
+      if (!(conv instanceof QuantizedConv2D) || !conv.built || conv.activationSplit[0] !== conv.activation || !(blocks.length === 0 || conv.input)) break;
+      if (!(pool instanceof MaxPool2D) || !pool.fusable) break;
+      blocks.push([conv, pool]);
+    }
+    if (blocks.length < 2) return null;
+    return {
+      count: 2 * blocks.length,
+      run: (x) => {
+        if (x.rank !== 4) fail(this.name, `expected input [batch, channels, height, width], got ${fmtShape(x.shape)}`);
+        let shape = x.shape.slice(1);
+        const opBlocks: QuantizedConvBlock[] = [];
+        for (const [conv, pool] of blocks) {
+          const { options, symmetric } = conv.convOptions(shape);
+          if (!symmetric) return blocks.reduce((y, [c, p]) => c.fuseWith(p)!(y), x); // padding of its own: block by block
+          const convShape = conv.computeOutputShape(shape);
+          const [kernelSize, poolOptions] = pool.fusedArguments(convShape);
+          opBlocks.push({ w: conv.packedKernel('conv'), wScale: conv.kernelScale, bias: conv.bias, options, kernelSize, poolOptions });
+          shape = pool.computeOutputShape(convShape);
+        }
+        return quantizedConvBlocks(this.floatInput(x), opBlocks);
+      },
+    };
+  }
+
+  /** The op's options for a per-example input shape, and whether the padding is the same on both sides (the kernel pads only so). */
+  private convOptions(inputShape: readonly number[]): { options: QuantizedConv2dOptions; symmetric: boolean; plans: [AxisPlan, AxisPlan] } {
+    this.computeOutputShape(inputShape);
+    const [h, w] = this.plans(inputShape);
+    const symmetric = h.before === h.after && w.before === w.after;
+    const padding: [number, number] = symmetric ? [h.before, w.before] : [0, 0];
+    return { options: { stride: this.strides, dilation: this.dilationRate, activation: this.activationSplit[0], input: this.input, padding }, symmetric, plans: [h, w] };
+  }
+
   /** The op's input and options for x, and the activation left to run after it (identity when fused). */
   private convArguments(x: Tensor): { input: Tensor; options: QuantizedConv2dOptions; after: (y: Tensor) => Tensor; fusedActivation: boolean } {
     if (x.rank !== 4) fail(this.name, `expected input [batch, channels, height, width], got ${fmtShape(x.shape)}`);
-    this.computeOutputShape(x.shape.slice(1));
-    const [h, w] = this.plans(x.shape.slice(1));
-    const [fused, after] = this.activationSplit;
-    const symmetric = h.before === h.after && w.before === w.after;
-    const options = { stride: this.strides, dilation: this.dilationRate, activation: fused, input: this.input, padding: symmetric ? [h.before, w.before] as [number, number] : [0, 0] as [number, number] };
+    const { options, symmetric, plans: [h, w] } = this.convOptions(x.shape.slice(1));
     // Zeros padded in float quantize to the zero point, which is what the kernel's own padding reads.
     const input = symmetric ? this.floatInput(x) : padSpatial(this.floatInput(x), h, w);
-    return { input, options, after, fusedActivation: fused === this.activation };
+    return { input, options, after: this.activationSplit[1], fusedActivation: this.activationSplit[0] === this.activation };
   }
 
   override getConfig(): Record<string, Json> {
