@@ -168,11 +168,14 @@ void quantizeU8(const float* x, uint8_t* q, int64_t n, QuantParams p, ThreadPool
 
 namespace {
 // quantizedLinear after its quantization pass: the int8 GEMM on qx [M, K] with its dequantizing
-// output stage, then the activation; rows whose input held a NaN or infinity (bad) come out NaN.
+// output stage (relu in it), then another activation; rows whose input held a NaN or infinity
+// (bad) come out NaN.
 void quantizedProduct(const uint8_t* qx, const uint8_t* bad, int64_t M, int64_t K, QuantParams p, const QPackedB& w,
                       const float* wScale, const float* bias, int act, float* y, ThreadPool& pool) {
   const int64_t N = w.N;
-  qgemmU8S8Dequant(M, qx, K, p.zeroPoint, p.scale, w, wScale, bias, y, N, &pool);
+  qgemmU8S8Dequant(M, qx, K, p.zeroPoint, p.scale, w, wScale, bias, y, N, &pool, act == 1);
+  if (!bad && (act == 0 || act == 1)) return;
+  if (act == 1) act = 0;
   pool.parallelFor(M, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(N, 1)), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; r++) {
       if (bad && bad[r]) std::fill(y + r * N, y + (r + 1) * N, kNaN);

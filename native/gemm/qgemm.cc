@@ -156,6 +156,7 @@ struct Problem {
   const float* bias;
   void* C;  // int32_t* or float*, both 4 bytes an element
   int64_t ldc;
+  bool relu;
 };
 
 // Rows [m0,m1) x panels [p0,p1) of C. Loop order jc (nc panels) > pc (kc) > ic (mc, pack A) >
@@ -180,7 +181,7 @@ void runBlock(const Kernel& kr, const Problem& p, int64_t m0, int64_t m1, int64_
           const int n = static_cast<int>(std::min<int64_t>(NR, B.N - q * NR));
           const int8_t* bp = B.panel(q) + (pc / 4) * NR * 4;
           const OutStage out{B.colSum.get() + q * NR, p.aZero, p.aScale, p.bScale ? p.bScale + q * NR : nullptr,
-                             p.bias ? p.bias + q * NR : nullptr};
+                             p.bias ? p.bias + q * NR : nullptr, p.relu};
           for (int64_t ir = 0; ir < mc; ir += mr) {
             const int m = static_cast<int>(std::min(mr, mc - ir));
             int32_t* c = static_cast<int32_t*>(p.C) + (ic + ir) * p.ldc + q * NR;
@@ -254,7 +255,7 @@ QPackedB qgemmPackB(bool transB, int64_t K, int64_t N, const int8_t* B, int64_t 
 
 void qgemmU8S8(int64_t M, const uint8_t* A, int64_t lda, uint8_t aZero, const QPackedB& B, int32_t* C,
                int64_t ldc, ThreadPool* pool) {
-  qgemmRun(Problem{M, A, lda, aZero, 0.0f, &B, nullptr, nullptr, C, ldc}, pool);
+  qgemmRun(Problem{M, A, lda, aZero, 0.0f, &B, nullptr, nullptr, C, ldc, false}, pool);
 }
 
 void qgemmU8S8(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t lda, uint8_t aZero, const int8_t* B,
@@ -265,8 +266,8 @@ void qgemmU8S8(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t lda, u
 }
 
 void qgemmU8S8Dequant(int64_t M, const uint8_t* A, int64_t lda, uint8_t aZero, float aScale, const QPackedB& B,
-                      const float* bScale, const float* bias, float* C, int64_t ldc, ThreadPool* pool) {
-  qgemmRun(Problem{M, A, lda, aZero, aScale, &B, bScale, bias, C, ldc}, pool);
+                      const float* bScale, const float* bias, float* C, int64_t ldc, ThreadPool* pool, bool relu) {
+  qgemmRun(Problem{M, A, lda, aZero, aScale, &B, bScale, bias, C, ldc, relu}, pool);
 }
 
 namespace {

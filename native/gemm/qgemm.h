@@ -47,11 +47,11 @@ void qgemmU8S8(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t lda, u
 
 // Fused dequantization: C[m,n] = float(acc[m,n]) * (aScale * bScale[n]) + bias[n], with acc the
 // exact int32 sum above, bScale the per-output-channel weight scales (length N) and bias
-// optional (nullptr: none). The int32 sums never leave registers except when K spans several
+// optional (nullptr: none); then max(0, C) where relu (NaN stays NaN). The int32 sums never leave registers except when K spans several
 // cache blocks (K > 2048), when C's own memory holds them between blocks. C must not alias A.
 void qgemmU8S8Dequant(int64_t M, const uint8_t* A, int64_t lda, uint8_t aZero, float aScale,
                       const QPackedB& B, const float* bScale, const float* bias, float* C, int64_t ldc,
-                      ThreadPool* pool);
+                      ThreadPool* pool, bool relu = false);
 
 // Direct int8 convolution, stride 1 and no dilation, reading one channels-last uint8 image in
 // place (no patch matrix, no packing): image is [Hp][Wp][C], padding included and holding aZero;

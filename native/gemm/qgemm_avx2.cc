@@ -74,7 +74,8 @@ LATHE_QGEMM_TARGET void tileAvx2(int64_t kGroups, const uint8_t* A, const int8_t
       }
       if (last) r = _mm256_sub_epi32(r, z);
       if (last && out.bScale) {
-        const __m256 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(r), sc, bi);
+        __m256 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(r), sc, bi);
+        if (out.relu) f = _mm256_max_ps(_mm256_setzero_ps(), f);  // the second operand if NaN
         if (cols == 8) _mm256_storeu_ps(reinterpret_cast<float*>(ci), f);
         else _mm256_store_ps(reinterpret_cast<float*>(tmp), f), std::memcpy(ci, tmp, sizeof(float) * cols);
       } else {

@@ -55,8 +55,10 @@ LATHE_QGEMM_TARGET __attribute__((always_inline)) inline void storeTile(const __
       r1 = _mm512_sub_epi32(r1, z1);
       if (out.bScale) {
         float* cf = static_cast<float*>(Cv) + i * ldc;
-        _mm512_mask_storeu_ps(cf, k0, _mm512_fmadd_ps(_mm512_cvtepi32_ps(r0), s0, d0));
-        _mm512_mask_storeu_ps(cf + 16, k1, _mm512_fmadd_ps(_mm512_cvtepi32_ps(r1), s1, d1));
+        __m512 y0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(r0), s0, d0), y1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(r1), s1, d1);
+        if (out.relu) y0 = _mm512_max_ps(_mm512_setzero_ps(), y0), y1 = _mm512_max_ps(_mm512_setzero_ps(), y1);  // the second operand if NaN
+        _mm512_mask_storeu_ps(cf, k0, y0);
+        _mm512_mask_storeu_ps(cf + 16, k1, y1);
         continue;
       }
     }

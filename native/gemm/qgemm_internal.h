@@ -16,7 +16,7 @@ struct OutStage {
   float aScale;
   const float* bScale;    // nullptr: C is int32; else C is float, only n entries read
   const float* bias;      // nullptr: no bias; only n entries read
-  bool relu = false;      // max(0, y) after the bias (NaN stays NaN); only tilePooled reads it
+  bool relu = false;      // float output only: max(0, y) after the bias (NaN stays NaN)
 };
 
 struct Kernel {

@@ -34,7 +34,8 @@ void tilePortable(int64_t kGroups, const uint8_t* A, const int8_t* B, void* Cv, 
       if (last) s -= uint32_t(out.aZero) * uint32_t(out.colSum[j]);
       const int32_t v = int32_t(s);
       if (last && out.bScale) {
-        const float f = float(v) * (out.aScale * out.bScale[j]) + (out.bias ? out.bias[j] : 0.0f);
+        float f = float(v) * (out.aScale * out.bScale[j]) + (out.bias ? out.bias[j] : 0.0f);
+        if (out.relu && f < 0.0f) f = 0.0f;
         std::memcpy(ci + j, &f, 4);
       } else {
         std::memcpy(ci + j, &v, 4);

@@ -160,17 +160,26 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
     }
   });
 
-  test('quantizedLinear: odd shapes, dynamic and static, every fused activation, with and without bias', () => {
-    for (const [M, K, N] of [[1, 1, 1], [5, 7, 3], [33, 129, 65], [300, 784, 128], [4, 3000, 10]]) {
-      const { x, w, s, b } = operands([M, K], [K, N], N, M + K + N);
-      for (const input of [null, { scale: 0.031, zeroPoint: 117 }, { scale: 0.01, zeroPoint: 0 }])
-        for (const activation of ['linear', 'relu', 'sigmoid', 'tanh'] as const)
-          for (const bias of [b, null]) {
-            const want = lt.quantizedLinear(x, lt.packInt8(w, 'dense'), s, bias, { activation, input });
-            const got = lt.quantizedLinear(x.to('native'), lt.packInt8(w.to('native'), 'dense'), s.to('native'), bias?.to('native') ?? null, { activation, input });
-            assert.equal(got.backend.name, 'native');
-            assertClose(got.to('js'), want, tol, `[${M},${K}]x[${K},${N}] ${input ? 'static' : 'dynamic'} ${activation} bias ${!!bias}`);
-          }
+  // relu runs in each int8 kernel's output stage, so every kernel the CPU has runs the cases.
+  test(`quantizedLinear: odd shapes, dynamic and static, every fused activation, with and without bias (${runnableKernels().join(', ')})`, () => {
+    for (const kernel of runnableKernels()) {
+      nativeAddon!.qgemmKernel(kernel);
+      try {
+        for (const [M, K, N] of [[1, 1, 1], [5, 7, 3], [33, 129, 65], [300, 784, 128], [4, 3000, 10]]) {
+          if (kernel === 'portable' && M * K * N > 1e6) continue;
+          const { x, w, s, b } = operands([M, K], [K, N], N, M + K + N);
+          for (const input of [null, { scale: 0.031, zeroPoint: 117 }, { scale: 0.01, zeroPoint: 0 }])
+            for (const activation of ['linear', 'relu', 'sigmoid', 'tanh'] as const)
+              for (const bias of [b, null]) {
+                const want = lt.quantizedLinear(x, lt.packInt8(w, 'dense'), s, bias, { activation, input });
+                const got = lt.quantizedLinear(x.to('native'), lt.packInt8(w.to('native'), 'dense'), s.to('native'), bias?.to('native') ?? null, { activation, input });
+                assert.equal(got.backend.name, 'native');
+                assertClose(got.to('js'), want, tol, `${kernel}: [${M},${K}]x[${K},${N}] ${input ? 'static' : 'dynamic'} ${activation} bias ${!!bias}`);
+              }
+        }
+      } finally {
+        nativeAddon!.qgemmKernel('');
+      }
     }
   });
 
