@@ -159,7 +159,7 @@ function convPlan(x: Tensor, w: Tensor, bias: Tensor | null | undefined, options
     outSize('conv2d', x.shape[2], w.shape[2], g.stride[0], g.padding[0], g.dilation[0], x.shape),
     outSize('conv2d', x.shape[3], w.shape[3], g.stride[1], g.padding[1], g.dilation[1], x.shape),
   ];
-  return { ...g, shape, activation };
+  return { stride: g.stride, padding: g.padding, dilation: g.dilation, groups: g.groups, shape, activation };
 }
 
 /** 2-D convolution (cross-correlation, as in every framework): x [N,C,H,W], w [O,C/groups,kH,kW], bias [O]. */
@@ -213,7 +213,8 @@ export function conv2dMaxPool(x: Tensor, w: Tensor, bias: Tensor | null | undefi
     return maxPool2d(conv2d(x, w, bias, options), kernelSize, poolOptions);
   }
   const pool = poolGeometry('maxPool2d', plan.shape, kernelSize, poolOptions);
-  return apply(T.conv2dMaxPool, bias ? [x, w, bias] : [x, w], { ...plan, convShape: plan.shape, shape: pool.shape, pool });
+  const { stride, padding, dilation, groups, activation } = plan;
+  return apply(T.conv2dMaxPool, bias ? [x, w, bias] : [x, w], { stride, padding, dilation, groups, activation, convShape: plan.shape, shape: pool.shape, pool });
 }
 
 /** Mean over each window; zero padding counts toward the divisor (PyTorch's default). */

@@ -2,7 +2,7 @@
 // quantized to uint8, dequantized to float with bias and activation in the same kernel.
 // Quantizing a model (calibration, which layers) is src/quant; these only compute.
 import { apply } from '../autograd/engine.js';
-import { FUSED_ACTIVATIONS, type FusedActivation, type InputQuantization, type PackedInt8 } from '../backends/backend.js';
+import { FUSED_ACTIVATIONS, type FusedActivation, type InputQuantization, type PackedInt8, type Pool2dGeometry } from '../backends/backend.js';
 import { fail, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { rescale } from './elementwise.js';
@@ -66,7 +66,8 @@ export function quantizedLinear(x: Tensor, w: PackedInt8, wScale: Tensor, bias: 
  */
 export function rescaledQuantizedLinear(x: Tensor, scale: number, offset: number, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedOptions = {}): Tensor {
   if (x.dtype !== 'uint8' || !x.backend.rescaledQuantizedLinear || !Number.isFinite(scale) || !Number.isFinite(offset)) return quantizedLinear(rescale(x, scale, offset), w, wScale, bias, options);
-  return apply(T.rescaledQuantizedLinear, bias ? [x, wScale, bias] : [x, wScale], { ...linearPlan(x, w, wScale, bias, options, 'uint8'), scale, offset });
+  const { input, activation, shape } = linearPlan(x, w, wScale, bias, options, 'uint8');
+  return apply(T.rescaledQuantizedLinear, bias ? [x, wScale, bias] : [x, wScale], { w, input, activation, shape, scale, offset });
 }
 
 function linearPlan(x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedOptions, dtype: 'float32' | 'uint8') {
@@ -94,7 +95,7 @@ export function quantizedConv2dMaxPool(x: Tensor, w: PackedInt8, wScale: Tensor,
   if (!x.backend.quantizedConv2dMaxPool) return maxPool2d(quantizedConv2d(x, w, wScale, bias, options), kernelSize, poolOptions);
   const plan = convPlan('quantizedConv2d', x, w, wScale, bias, options);
   const pool = poolGeometry('maxPool2d', plan.shape, kernelSize, poolOptions);
-  return apply(T.quantizedConv2dMaxPool, bias ? [x, wScale, bias] : [x, wScale], { ...plan, convShape: plan.shape, shape: pool.shape, pool });
+  return apply(T.quantizedConv2dMaxPool, bias ? [x, wScale, bias] : [x, wScale], withPool(plan, pool));
 }
 
 /** The conv's attributes for an input of shape inShape (x's, or a block's before it in quantizedConvBlocks). */
@@ -112,7 +113,13 @@ function convPlan(op: string, x: Tensor, w: PackedInt8, wScale: Tensor, bias: Te
   };
   const shape = [inShape[0], O, outSize(op, inShape[2], KH, g.stride[0], g.padding[0], g.dilation[0], inShape), outSize(op, inShape[3], KW, g.stride[1], g.padding[1], g.dilation[1], inShape)];
   const input = checkInput(op, options.input);
-  return { ...g, w, input, activation, shape };
+  return { stride: g.stride, padding: g.padding, dilation: g.dilation, groups: g.groups, w, input, activation, shape };
+}
+
+/** A conv plan's attributes with the pool after it: convShape the conv's output, shape the pooled one. */
+function withPool(plan: ReturnType<typeof convPlan>, pool: Pool2dGeometry & { shape: number[] }) {
+  const { stride, padding, dilation, groups, w, input, activation } = plan;
+  return { stride, padding, dilation, groups, w, input, activation, convShape: plan.shape, shape: pool.shape, pool };
 }
 
 /** One block of quantizedConvBlocks: a quantized conv and the max pool after it. */
@@ -140,7 +147,7 @@ export function quantizedConvBlocks(x: Tensor, blocks: readonly QuantizedConvBlo
   const plans = blocks.map((b) => {
     const plan = convPlan(op, x, b.w, b.wScale, b.bias, b.options, inShape);
     const pool = poolGeometry(op, plan.shape, b.kernelSize, b.poolOptions ?? {});
-    const block = { ...plan, inShape, convShape: plan.shape, pool, shape: pool.shape, bias: b.bias !== null };
+    const block = Object.assign(withPool(plan, pool), { inShape, bias: b.bias !== null });
     inShape = pool.shape;
     return block;
   });

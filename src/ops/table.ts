@@ -310,19 +310,19 @@ interface WindowAttrs { shape: readonly number[]; strides: readonly number[]; of
 export const slice: OpDef<WindowAttrs> = {
   name: 'slice',
   forward: ([x], at) => readViewOf(x, at.shape, at.strides, at.offset),
-  backward: (g, { inputs: [x], attrs }) => [writeIntoFilled(x.shape, 0, [{ ...attrs, src: g }])],
+  backward: (g, { inputs: [x], attrs }) => [writeIntoFilled(x.shape, 0, [{ shape: attrs.shape, strides: attrs.strides, offset: attrs.offset, src: g }])],
 };
 
 export const pad: OpDef<WindowAttrs & { outShape: readonly number[]; value: number }> = {
   name: 'pad',
-  forward: ([x], at) => writeIntoFilled(at.outShape, at.value, [{ ...at, src: x }]),
+  forward: ([x], at) => writeIntoFilled(at.outShape, at.value, [{ shape: at.shape, strides: at.strides, offset: at.offset, src: x }]),
   backward: (g, { attrs }) => [readViewOf(g, attrs.shape, attrs.strides, attrs.offset)],
 };
 
 /** concat writes each input into its window of the output; the gradient reads the windows back. */
 export const concat: OpDef<{ shape: readonly number[]; windows: WindowAttrs[] }> = {
   name: 'concat',
-  forward: (xs, at) => writeIntoFilled(at.shape, 0, at.windows.map((w, i) => ({ ...w, src: xs[i] }))),
+  forward: (xs, at) => writeIntoFilled(at.shape, 0, at.windows.map((w, i) => ({ shape: w.shape, strides: w.strides, offset: w.offset, src: xs[i] }))),
   backward: (g, { attrs }) => attrs.windows.map((w) => readViewOf(g, w.shape, w.strides, w.offset)),
 };
 
@@ -475,7 +475,7 @@ export const quantizedConvBlocks: OpDef<{ blocks: readonly ConvBlockAttrs[]; sha
   name: 'quantizedConvBlocks',
   forward: ([x, ...perBlock], at) => {
     let i = 0;
-    const blocks = at.blocks.map((b) => ({ ...b, wScale: perBlock[i++], bias: b.bias ? perBlock[i++] : null }));
+    const blocks = at.blocks.map((b) => Object.assign({}, b, { wScale: perBlock[i++], bias: b.bias ? perBlock[i++] : null }));
     return out(x, at.shape, 'float32', x.backend.quantizedConvBlocks!(x, blocks, at.shape));
   },
 };

@@ -67,7 +67,7 @@ export function tensor(data: NestedArray | TypedArray, options: CreateOptions & 
   if (options.shape) checkShape('tensor', options.shape);
   const dtype = options.dtype ?? (flat.length > 0 && flat.every((v) => typeof v === 'boolean') ? 'bool' : 'float32');
   checkDType('tensor', dtype);
-  return fromArray(Float64Array.from(flat, Number), options.shape ?? shape, { ...options, dtype }, 'tensor', true);
+  return fromArray(Float64Array.from(flat, Number), options.shape ?? shape, { dtype, backend: options.backend, requiresGrad: options.requiresGrad }, 'tensor', true);
 }
 
 export function full(shape: readonly number[], value: number | boolean, options: CreateOptions = {}): Tensor {
@@ -99,7 +99,7 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
   const dtype = options.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
   const data = allocArray(checkDType('arange', dtype), n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
-  return fromArray(data, [n], { ...options, dtype }, 'arange', true);
+  return fromArray(data, [n], { dtype, backend: options.backend, requiresGrad: options.requiresGrad }, 'arange', true);
 }
 
 /** `steps` evenly spaced values from start to end, both included. */
@@ -124,7 +124,7 @@ function randomFloat(op: string, shape: readonly number[], options: RandomOption
   if (!isFloat(dtype)) fail(op, `expected a float dtype, got ${dtype}`);
   const data = allocArray(dtype, sizeOf(shape)) as Float32Array | Float64Array;
   draw(options.generator ?? defaultGenerator, data);
-  return fromArray(data, shape, { ...options, dtype }, op, true);
+  return fromArray(data, shape, { dtype, backend: options.backend, requiresGrad: options.requiresGrad }, op, true);
 }
 
 function checkFiniteArgs(op: string, args: Record<string, number>): void {
@@ -158,5 +158,5 @@ export function randint(low: number, high: number, shape: readonly number[], opt
   const g = options.generator ?? defaultGenerator;
   const data = new Int32Array(sizeOf(shape));
   for (let i = 0; i < data.length; i++) data[i] = low + g.nextInt(high - low);
-  return fromArray(data, shape, { ...options, dtype: options.dtype ?? 'int32' }, 'randint', true);
+  return fromArray(data, shape, { dtype: options.dtype ?? 'int32', backend: options.backend, requiresGrad: options.requiresGrad }, 'randint', true);
 }

@@ -153,7 +153,7 @@ export async function fitLoop(model: Model, xAll: Tensor | Dataset<unknown>, yAl
     const replay = async (): Promise<void> => {
       for (const s of await queue.readBack()) {
         if (model.stopTraining) break; // as on the CPU, no hooks run after a stop (the interval's later updates did run)
-        const info: StepInfo = { ...s.info, loss: s.loss };
+        const info: StepInfo = Object.assign({}, s.info, { loss: s.loss });
         for (const c of callbacks) c.onAfterBackward(info, makeTensor([s.loss], { shape: [], backend: 'js' }));
         if (model.stopTraining) {
           refused = true;

@@ -202,7 +202,7 @@ export function attentionCached(qkv: TensorInfo, kCache: Buf, vCache: Buf, lengt
     }
   }
   const cacheStrides = { batch: heads * capacity * d, head: capacity * d, row: d };
-  const l: Layout = { ...packed(B, heads, t, d), tk: length + t, k: cacheStrides, v: cacheStrides };
+  const l: Layout = Object.assign(packed(B, heads, t, d), { tk: length + t, k: cacheStrides, v: cacheStrides });
   const out = allocArray(qkv.dtype, B * t * C);
   forwardAll(X, 0, Kc, 0, Vc, 0, out, new Float64Array(B * heads * t), l, scale, true);
   return { out };

@@ -223,7 +223,7 @@ export function attentionCached(ctx: GpuContext, qkv: TensorInfo, kCache: GpuBuf
   ctx.launch(op, CACHE_WRITE, [x, kCache, vCache], [n, heads, l.tq, l.d, capacity, length], [Math.ceil(n / 256)]);
   kCache.host = vCache.host = null;
   const cache = { batch: heads * capacity * l.d, head: capacity * l.d, row: l.d };
-  const cached: Layout = { ...l, tk: length + l.tq, k: cache, v: cache, kAt: 0, vAt: 0 };
+  const cached: Layout = Object.assign({}, l, { tk: length + l.tq, k: cache, v: cache, kAt: 0, vAt: 0 });
   const { out, lse } = forward(ctx, op, cached, x, kCache, vCache, scale, true, l.B * l.tq * heads * l.d);
   ctx.pool.recycle(lse);
   return { out };
