@@ -106,7 +106,7 @@ export class AvgPool2D extends Pooling2D {
 
   protected pool(x: Tensor, h: AxisPlan, w: AxisPlan): Tensor {
     const options = { stride: this.strides };
-    if (this.padding !== 'same') return avgPool2d(x, this.poolSize, { ...options, padding: [h.before, w.before] });
+    if (this.padding !== 'same') return avgPool2d(x, this.poolSize, { stride: this.strides, padding: [h.before, w.before] });
     const sums = avgPool2d(padSpatial(x, h, w), this.poolSize, options);
     if (h.before + h.after + w.before + w.after === 0) return sums;
     // The op divides by the whole window; the same pooling of ones gives the fraction of each

@@ -60,7 +60,7 @@ export function conv(inputs: (Tensor | undefined)[], ctx: NodeContext): Tensor {
   const pads = padsFor(ctx, [x.shape[2], x.shape[3]], ext, strides, oneD);
   const opts = { stride: [strides[0], strides[1]] as [number, number], dilation: [dil[0], dil[1]] as [number, number], groups: ctx.attrs.int('group', 1) };
   const y = symmetric(pads)
-    ? F.conv2d(x, w, inputs[2] ?? null, { ...opts, padding: [pads[0][0], pads[1][0]] })
+    ? F.conv2d(x, w, inputs[2] ?? null, Object.assign({ padding: [pads[0][0], pads[1][0]] as [number, number] }, opts))
     : F.conv2d(padSpatial(x, pads, 0), w, inputs[2] ?? null, opts);
   return oneD ? F.squeeze(y, 2) : y;
 }
