@@ -55,14 +55,18 @@ onEachBackend('matmulAsync', (backend) => {
       return h;
     };
     const expected = lt.noGrad(() => x.matmul(w[0]).add(b[0]).relu().matmul(w[1]).add(b[1]).relu().matmul(w[2]).add(b[2]));
-    let outputs: lt.Tensor[] = [];
-    const worst = await worstLoopDelay(async () => {
-      outputs = await Promise.all(Array.from({ length: 8 }, forward));
-    });
-    for (const o of outputs) assertClose(o, expected, { atol: 1e-4, rtol: 1e-4 });
     // The issue's bound is 5 ms (bench/async-inference measures the real figure); a shared CI
-    // machine can stall any process for a while, so the test allows 50.
-    assert.ok(worst < 50, `setImmediate was delayed ${worst.toFixed(1)} ms`);
+    // machine can stall any process for a while, so the test allows 50, and a second try when
+    // the first saw a stall (a loop that the work itself blocks is late in both).
+    const delays: number[] = [];
+    while (delays.length < 2 && !delays.some((d) => d < 50)) {
+      let outputs: lt.Tensor[] = [];
+      delays.push(await worstLoopDelay(async () => {
+        outputs = await Promise.all(Array.from({ length: 8 }, forward));
+      }));
+      for (const o of outputs) assertClose(o, expected, { atol: 1e-4, rtol: 1e-4 });
+    }
+    assert.ok(delays.some((d) => d < 50), `setImmediate was delayed ${delays.map((d) => d.toFixed(1)).join(' and ')} ms`);
   });
 });
 
