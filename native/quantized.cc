@@ -61,12 +61,28 @@ LATHE_VECTOR_CLONES int quantizeSpan(const float* __restrict x, uint8_t* __restr
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// The same with AVX-512 at full width (the compiler's clone uses 256-bit vectors and divides).
+// The same with AVX-512 at full width (the compiler's clone uses 256-bit vectors and divides):
+// 64 values at a time packed into one 64-byte store (four masked narrowing stores cost a quarter
+// more), then 16 at a time.
 __attribute__((target("avx512f,avx512bw,avx512vl"))) int quantizeSpanAvx512(const float* x, uint8_t* q, int64_t n, float scale, float zeroPoint) {
   const Quantizer16 quantizer = quantizer16(scale, zeroPoint);
   const __m512 zero = _mm512_setzero_ps();
+  // packus interleaves the four vectors by 128-bit lane: lane l of the result holds vector l's
+  // 16 values after this permute of its dwords.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   __mmask16 bad = 0;
-  for (int64_t i = 0; i < n; i += 16) {
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    __m512i r[4];
+    for (int j = 0; j < 4; j++) {
+      const __m512 v = _mm512_loadu_ps(x + i + 16 * j);
+      bad |= _mm512_cmp_ps_mask(_mm512_sub_ps(v, v), zero, _CMP_NEQ_UQ);
+      r[j] = _mm512_cvtps_epi32(quantize16(quantizer, v));  // 0..255: the packs saturate nothing
+    }
+    const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(r[0], r[1]), _mm512_packus_epi32(r[2], r[3]));
+    _mm512_storeu_si512(q + i, _mm512_permutexvar_epi32(order, bytes));
+  }
+  for (; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
     const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
     bad |= _mm512_mask_cmp_ps_mask(m, _mm512_sub_ps(v, v), zero, _CMP_NEQ_UQ);  // v - v is NaN for NaN and +-Inf
