@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -93,20 +94,38 @@ void QLinear(const Napi::CallbackInfo& info) {
                   bias.length ? static_cast<const float*>(bias.data) : nullptr, act, static_cast<float*>(out.data), *pool);
 }
 
-// qConv2d(x: Float32Array, geometry (Conv2dShape's fields), packed, wScale, bias, act, inScale, inZero, out[, pooling])
-// The checks qConv2d and qConvBlocks share: the geometry against the packed weights, the output
-// extent (the kernels read the image where the geometry says, the direct tiles up to its last
-// byte: an extent it does not imply would read past it), and the pooling's.
+// A shape's element count in double: products of int64 sizes can overflow, and a count past
+// 2^53 matches no array length anyway.
+double elements(std::initializer_list<int64_t> dims) {
+  double n = 1;
+  for (const int64_t d : dims) n *= static_cast<double>(d);
+  return n;
+}
+
+// The checks qConv2d and qConvBlocks share: every size positive (and at most 2^31, so sums and
+// products of two stay in int64), the geometry against the packed weights, the output extent
+// (the kernels read the image where the geometry says, the direct tiles up to its last byte: an
+// extent it does not imply would read past it), and the pooling's.
 void checkConv(const Napi::CallbackInfo& info, const std::string& op, const Conv2dShape& s, const QPackedB& w, const Pool2dShape* ps) {
-  expect(info, s.groups == 1 && s.N >= 0 && s.C * s.KH * s.KW == w.K && s.O == w.N, op + ": the geometry does not match the packed weights (groups must be 1)");
-  const auto extent = [](int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil) { return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1; };
-  expect(info, s.sh > 0 && s.sw > 0 && s.dh > 0 && s.dw > 0 && s.ph >= 0 && s.pw >= 0 && s.OH == extent(s.H, s.KH, s.sh, s.ph, s.dh) && s.OW == extent(s.W, s.KW, s.sw, s.pw, s.dw),
+  constexpr int64_t kMax = int64_t(1) << 31;
+  const auto size = [](int64_t d) { return d >= 1 && d <= kMax; };
+  const auto pad = [](int64_t d) { return d >= 0 && d <= kMax; };
+  expect(info, s.groups == 1 && pad(s.N) && size(s.C) && size(s.H) && size(s.W) && size(s.O) && size(s.KH) && size(s.KW) &&
+               elements({s.C, s.KH, s.KW}) == static_cast<double>(w.K) && s.O == w.N,
+         op + ": the geometry does not match the packed weights (sizes at least 1, groups 1)");
+  // (in + 2 pad - dil (k - 1) - 1) / stride + 1, floored: no output where the kernel does not fit.
+  const auto extent = [](int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil) {
+    const int64_t span = in + 2 * pad - dil * (k - 1) - 1;
+    return span < 0 ? 0 : span / stride + 1;
+  };
+  expect(info, size(s.sh) && size(s.sw) && size(s.dh) && size(s.dw) && pad(s.ph) && pad(s.pw) && s.OH == extent(s.H, s.KH, s.sh, s.ph, s.dh) &&
+               s.OW == extent(s.W, s.KW, s.sw, s.pw, s.dw),
          op + ": the output extent must follow from the input, kernel, stride, padding and dilation");
   if (!ps) return;
   // The pooled extent as the windows imply (floor, as maxPool2d): the 2x2 pooling reads the
   // conv's output only that far, and the pooled tile computes only what it reads.
-  expect(info, ps->planes == s.O && ps->H == s.OH && ps->W == s.OW && ps->KH > 0 && ps->KW > 0 && ps->sh > 0 && ps->sw > 0 && ps->ph >= 0 && ps->pw >= 0 &&
-               ps->OH == extent(ps->H, ps->KH, ps->sh, ps->ph, 1) && ps->OW == extent(ps->W, ps->KW, ps->sw, ps->pw, 1),
+  expect(info, ps->planes == s.O && ps->H == s.OH && ps->W == s.OW && size(ps->KH) && size(ps->KW) && size(ps->sh) && size(ps->sw) && pad(ps->ph) &&
+               pad(ps->pw) && ps->OH == extent(ps->H, ps->KH, ps->sh, ps->ph, 1) && ps->OW == extent(ps->W, ps->KW, ps->sw, ps->pw, 1),
          op + ": the pooling must fit the conv's output, its extent following from the window, stride and padding");
 }
 
@@ -125,11 +144,11 @@ void QConv2d(const Napi::CallbackInfo& info) {
   const bool pooled = info.Length() > 9;
   const Pool2dShape ps = pooled ? shapeArg<Pool2dShape>(info, 9) : Pool2dShape{};
   checkConv(info, "qConv2d", s, w, pooled ? &ps : nullptr);
-  expect(info, x.type == napi_float32_array && x.length == static_cast<size_t>(s.N * s.C * s.H * s.W), "qConv2d: x must be a Float32Array [N, C, H, W]");
-  const int64_t outSize = pooled ? s.N * s.O * ps.OH * ps.OW : s.N * s.O * s.OH * s.OW;
-  expect(info, out.type == napi_float32_array && out.length == static_cast<size_t>(outSize), "qConv2d: out must be a Float32Array [N, O, OH, OW] (pooled: [N, O, pooled H, pooled W])");
+  expect(info, x.type == napi_float32_array && static_cast<double>(x.length) == elements({s.N, s.C, s.H, s.W}), "qConv2d: x must be a Float32Array [N, C, H, W]");
+  const double outSize = pooled ? elements({s.N, s.O, ps.OH, ps.OW}) : elements({s.N, s.O, s.OH, s.OW});
+  expect(info, out.type == napi_float32_array && static_cast<double>(out.length) == outSize, "qConv2d: out must be a Float32Array [N, O, OH, OW] (pooled: [N, O, pooled H, pooled W])");
   checkEpilogue(info, scale, bias, s.O, act);
-  if (s.N == 0 || s.OH <= 0 || s.OW <= 0) return;
+  if (s.N == 0 || s.OH <= 0 || s.OW <= 0 || (pooled && (ps.OH == 0 || ps.OW == 0))) return;
   const PoolAfter after{ps, static_cast<float*>(out.data)};
   quantizedConv2d(static_cast<const float*>(x.data), s, input, w, static_cast<const float*>(scale.data),
                   bias.length ? static_cast<const float*>(bias.data) : nullptr, act, pooled ? nullptr : static_cast<float*>(out.data), *pool,
@@ -169,12 +188,11 @@ void QConvBlocks(const Napi::CallbackInfo& info) {
   }
   const QConvBlock& first = blocks[0];
   const QConvBlock& last = blocks[count - 1];
-  expect(info, N >= 0 && x.type == napi_float32_array && x.length == static_cast<size_t>(N * first.s.C * first.s.H * first.s.W), "qConvBlocks: x must be a Float32Array [N, C, H, W]");
-  expect(info, out.type == napi_float32_array && out.length == static_cast<size_t>(N * last.s.O * last.pool.OH * last.pool.OW),
+  expect(info, x.type == napi_float32_array && static_cast<double>(x.length) == elements({N, first.s.C, first.s.H, first.s.W}), "qConvBlocks: x must be a Float32Array [N, C, H, W]");
+  expect(info, out.type == napi_float32_array && static_cast<double>(out.length) == elements({N, last.s.O, last.pool.OH, last.pool.OW}),
          "qConvBlocks: out must be a Float32Array [N, O, pooled H, pooled W] of the last block");
-  if (N == 0) return;
-  for (const QConvBlock& b : blocks)
-    if (b.s.OH <= 0 || b.s.OW <= 0 || b.pool.OH <= 0 || b.pool.OW <= 0) return;  // checkConv's extents: nothing to compute
+  // An empty extent can only be the last block's (a block's input sizes are at least 1): out is empty.
+  if (N == 0 || last.pool.OH == 0 || last.pool.OW == 0) return;
   quantizedConvBlocks(static_cast<const float*>(x.data), N, blocks.data(), count, static_cast<float*>(out.data), *pool);
 }
 

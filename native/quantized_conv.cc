@@ -204,11 +204,20 @@ uint8_t* paddedImage(const float* xn, bool channelsLast, const Conv2dShape& s, i
   return xq;
 }
 
-// Whether the pooled int8 tile covers this conv and the pool after it.
-bool pooledTileCovers(const Conv2dShape& s, const QPackedB& w, const Pool2dShape& pool) {
+// Whether the pooled int8 tile covers this conv and the pool after it, with the input's scale
+// aScale. It pools the int32 sums before dequantizing, which equals pooling after only while the
+// output stage rises with the sum: every aScale * wScale finite and not negative (a quantizer
+// makes them so; setWeights takes any).
+bool pooledTileCovers(const Conv2dShape& s, const QPackedB& w, const Pool2dShape& pool, float aScale, const float* wScale) {
   const PoolAfter after{pool, nullptr};
-  return kCanQuantizeChannelsLast && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && pooledChannelsLast(after) &&
-         qconvPooledSupported() && ((s.KW * s.C) % 4 == 0 || w.paddedRows);
+  const int64_t row = s.KW * s.C, groups = (row + 3) / 4;
+  if (!kCanQuantizeChannelsLast || s.sh != 1 || s.sw != 1 || s.dh != 1 || s.dw != 1 || !pooledChannelsLast(after) || !qconvPooledSupported()) return false;
+  if (row % 4 != 0 && !(w.paddedRows && w.paddedRows->K == s.KH * groups * 4)) return false;
+  for (int64_t o = 0; o < s.O; o++) {
+    const float f = aScale * wScale[o];  // as the output stage computes it
+    if (!(f >= 0.0f && f <= std::numeric_limits<float>::max())) return false;
+  }
+  return true;
 }
 
 // One padded channels-last image through the pooled tile: out [PH * PW][O], channels last,
@@ -255,7 +264,7 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
   // With a 2x2 pool after it, a stride-1 conv pools in registers and computes only what the pool
   // reads, whatever its kernel row's width (rows not whole groups read B.paddedRows).
   const bool channelsLastPool = after && pooledChannelsLast(*after);
-  const bool pooledDirect = channelsLastPool && pooledTileCovers(s, w, after->shape);
+  const bool pooledDirect = channelsLastPool && pooledTileCovers(s, w, after->shape, p.scale, wScale);
   const bool direct = stride1 && !pooledDirect && qconvDirectSupported(s.C, s.KW);
   const int64_t Hp = s.H + 2 * s.ph, Wp = s.W + 2 * s.pw;
   const int64_t rows = direct ? (s.OH - 1) * Wp + s.OW : P;
@@ -266,7 +275,7 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
     const float* xn = x + n * s.C * HW;
     const int64_t pooledSize = after ? O * after->shape.OH * after->shape.OW : 0;
     float* yn = channelsLastPool ? after->y + n * pooledSize : convImageOutput(y, n, O * P, after);
-    accBuf.resize(static_cast<size_t>(rows * O));
+    if (!pooledDirect) accBuf.resize(static_cast<size_t>(rows * O));  // the conv's output, before pooling
     float* acc = accBuf.data();
     bool bad;
     int64_t rowPixels = s.OW;  // output rows apart in acc
@@ -321,8 +330,13 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
 }
 
 void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, int count, float* y, ThreadPool& pool) {
+  const Conv2dShape& s0 = blocks[0].s;
+  const QuantParams first = blocks[0].input ? *blocks[0].input : dynamicQuantParams(x, N * s0.C * s0.H * s0.W, pool);
   bool chained = true;
-  for (int k = 0; k < count; k++) chained = chained && (k == 0 || blocks[k].input) && pooledTileCovers(blocks[k].s, *blocks[k].w, blocks[k].pool);
+  for (int k = 0; k < count; k++) {
+    const QConvBlock& b = blocks[k];
+    chained = chained && (k == 0 || b.input) && pooledTileCovers(b.s, *b.w, b.pool, k == 0 ? first.scale : b.input->scale, b.wScale);
+  }
   if (!chained) {  // one block after another over the batch
     std::vector<float> outputs[2];
     const float* in = x;
@@ -333,13 +347,11 @@ void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, in
       std::vector<float>& next = outputs[k % 2];
       if (k + 1 < count) next.resize(static_cast<size_t>(N * s.O * b.pool.OH * b.pool.OW));
       const PoolAfter after{b.pool, k + 1 < count ? next.data() : y};
-      quantizedConv2d(in, s, b.input, *b.w, b.wScale, b.bias, b.act, nullptr, pool, &after);
+      quantizedConv2d(in, s, k == 0 ? &first : b.input, *b.w, b.wScale, b.bias, b.act, nullptr, pool, &after);
       in = after.y;
     }
     return;
   }
-  const Conv2dShape& s0 = blocks[0].s;
-  const QuantParams first = blocks[0].input ? *blocks[0].input : dynamicQuantParams(x, N * s0.C * s0.H * s0.W, pool);
   const QConvBlock& last = blocks[count - 1];
   const int64_t lastPixels = last.pool.OH * last.pool.OW, outSize = last.s.O * lastPixels;
   const bool perImage = N >= pool.size();  // as quantizedConv2d: else the tiles spread over the pool

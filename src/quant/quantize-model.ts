@@ -5,7 +5,7 @@
 // output strays from its float output on the sample (cosine similarity below minCosine,
 // measured on the layer alone) stays float, and the report says why, as it does for every
 // layer left alone.
-import type { InputQuantization } from '../backends/backend.js';
+import { FUSED_ACTIVATIONS, type InputQuantization } from '../backends/backend.js';
 import { noGrad } from '../autograd/engine.js';
 import { fail } from '../errors.js';
 import { arrayType } from '../tensor/dtype.js';
@@ -37,7 +37,7 @@ export interface QuantizeOptions {
   keepFloat?: readonly string[];
   /** A layer whose int8 output's cosine similarity to its float output is below this stays float (0.99). */
   minCosine?: number;
-  /** A layer with fewer inputs per output stays float (MIN_INPUTS_PER_OUTPUT; 0 quantizes every one). */
+  /** A layer with fewer inputs per output stays float (0 quantizes every one). Default: MIN_INPUTS_PER_OUTPUT, except for a conv that a 2x2 max pool follows. */
   minInputsPerOutput?: number;
   batchSize?: number;
 }
@@ -136,19 +136,27 @@ function weightBytes(l: Layer): number {
  */
 export const MIN_INPUTS_PER_OUTPUT = 32;
 
-/** A stride-1, undilated Conv2D that a 2x2, stride-2 MaxPool2D follows: the pooled int8 kernel's case. */
+/**
+ * A stride-1, undilated Conv2D whose activation runs in the kernel (not sigmoid) and that a 2x2,
+ * stride-2 MaxPool2D follows: the pooled int8 kernel's case.
+ */
 function pooledConv(l: Dense | Conv2D, next: Layer | undefined): boolean {
   const pairOf = (p: readonly number[], v: number) => p[0] === v && p[1] === v;
-  return l instanceof Conv2D && pairOf(l.strides, 1) && pairOf(l.dilationRate, 1) && next instanceof MaxPool2D && next.fusable && next.padding === 'valid' &&
-    pairOf(next.poolSize, 2) && pairOf(next.strides, 2);
+  const fusedActivation = (FUSED_ACTIVATIONS as readonly string[]).includes(l.activation) && l.activation !== 'sigmoid';
+  return l instanceof Conv2D && pairOf(l.strides, 1) && pairOf(l.dilationRate, 1) && fusedActivation && next instanceof MaxPool2D && next.fusable &&
+    next.padding === 'valid' && pairOf(next.poolSize, 2) && pairOf(next.strides, 2);
 }
 
-/** Why `l` cannot or should not be quantized, or null; next: the layer after it, if any. */
-function unsupported(l: Dense | Conv2D, next: Layer | undefined, minInputs: number): string | null {
+/**
+ * Why `l` cannot or should not be quantized, or null; next: the layer after it, if any. A pooled
+ * conv passes the default bar on inputs per output (MIN_INPUTS_PER_OUTPUT), not one the caller set.
+ */
+function unsupported(l: Dense | Conv2D, next: Layer | undefined, minInputs: number | undefined): string | null {
   if (l.kernel.dtype !== 'float32') return `float32 weights only (this layer's are ${l.kernel.dtype})`;
   if (l instanceof Conv2D && l.groups !== 1) return 'grouped convolutions stay float';
   const inputs = l.kernel.shape.reduce((a, b) => a * b, 1) / (l instanceof Dense ? l.units : l.filters);
-  if (inputs < minInputs && !pooledConv(l, next)) return `${inputs} inputs per output: too few for int8 to be faster`;
+  const few = minInputs === undefined ? inputs < MIN_INPUTS_PER_OUTPUT && !pooledConv(l, next) : inputs < minInputs;
+  if (few) return `${inputs} inputs per output: too few for int8 to be faster`;
   return null;
 }
 
@@ -222,7 +230,7 @@ export function quantizeModel<M extends Sequential | ModelWithProjections>(model
   targets.forEach(({ layer: l }, t) => {
     if (!isQuantizable(l)) return;
     const next = sequential && targets[t].path === undefined ? (model as Sequential).layers[targets[t].index + 1] : undefined;
-    const why = keep.has(l.name) ? 'kept float as asked' : unsupported(l, next, options.minInputsPerOutput ?? MIN_INPUTS_PER_OUTPUT);
+    const why = keep.has(l.name) ? 'kept float as asked' : unsupported(l, next, options.minInputsPerOutput);
     if (why) report[t].reason = why;
     else candidates.set(t, l);
   });

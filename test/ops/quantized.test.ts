@@ -298,6 +298,36 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
     assert.throws(() => run(5), /qConv2d: the output extent must follow from the input, kernel, stride, padding and dilation/);
   });
 
+  test('the addon refuses sizes under 1, and a pooled extent the windows do not give (floored, as maxPool2d)', () => {
+    const addon = nativeAddon!;
+    const scale = new Float32Array(1).fill(1);
+    // C=4, H=3, KH=3: one conv line, so a 2x2 pool has none (a truncated (1 - 2) / 2 + 1 gave one, read past the image).
+    const packed = addon.qPackConvWeights(new Int8Array(4 * 3), 1, 4, 3, 1);
+    const geometry = Float64Array.of(1, 4, 3, 16, 1, 4, 3, 1, 1, 16, 1, 1, 0, 0, 1, 1, 1);
+    const pooling = (PH: number) => Float64Array.of(1, 1, 16, PH, 8, 2, 2, 2, 2, 0, 0);
+    const x = new Float32Array(4 * 3 * 16);
+    addon.qConv2d(x, geometry, packed, scale, new Float32Array(0), 0, 1, 0, new Float32Array(0), pooling(0));
+    assert.throws(() => addon.qConv2d(x, geometry, packed, scale, new Float32Array(0), 0, 1, 0, new Float32Array(8), pooling(1)), /qConv2d: the pooling must fit the conv's output/);
+    assert.throws(() => addon.qConvBlocks(x, 1, new Float32Array(8), geometry, packed, scale, new Float32Array(0), 0, 1, 0, pooling(1)), /qConvBlocks: the pooling must fit/);
+    // Negative sizes whose products still match the weights and the input (C=-4, W=-16).
+    const negative = Float64Array.of(1, -4, 3, -16, 1, -4, -3, 1, 1, 16, 1, 1, 0, 0, 1, 1, 1);
+    assert.throws(() => addon.qConv2d(x, negative, packed, scale, new Float32Array(0), 0, 1, 0, new Float32Array(16)), /qConv2d: the geometry does not match the packed weights \(sizes at least 1/);
+  });
+
+  test('a negative or infinite weight scale: the fused conv and pool pool after dequantizing, as the two ops', () => {
+    // The pooled tile takes the max of the int32 sums, which a negative scale turns into a min.
+    const { x, w, s, b } = operands([2, 4, 10, 10], [8, 4, 3, 3], 8, 77);
+    const scales = s.dataSync().slice();
+    scales[1] = -scales[1];
+    scales[5] = Infinity;
+    const odd = lt.tensor(scales, { shape: [8], backend: 'js' });
+    const options = { activation: 'linear', input: { scale: 0.05, zeroPoint: 100 } } as const;
+    const want = lt.maxPool2d(lt.quantizedConv2d(x, lt.packInt8(w, 'conv'), odd, b, options), 2);
+    const got = lt.quantizedConv2dMaxPool(x.to('native'), lt.packInt8(w.to('native'), 'conv'), odd.to('native'), b.to('native'), options, 2);
+    const [g, e] = [got.dataSync(), want.dataSync()];
+    for (let i = 0; i < e.length; i++) if (!Object.is(g[i], e[i]) && Math.abs(g[i] - e[i]) > 1e-5 * Math.abs(e[i]) + 1e-5) assert.fail(`element ${i}: ${g[i]}, want ${e[i]}`);
+  });
+
   test('a row holding NaN or Inf comes out NaN, and leaves the other rows as they were', () => {
     const { x, w, s, b } = operands([4, 16], [16, 3], 3, 9);
     const data = x.dataSync();

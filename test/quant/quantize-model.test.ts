@@ -78,6 +78,7 @@ onEachBackend('quantizeModel', (backend) => {
     const pooled = (pool: number) => new Sequential([new L.Conv2D(4, 3, { inputShape: [1, 10, 10] }), new L.MaxPool2D(pool), new L.Flatten(), new L.Dense(3)]);
     assert.deepEqual(lt.quant.quantizeModel(pooled(2)).layers.map((l) => l.quantizedType), ['quantizedconv2d', 'maxpool2d', 'flatten', 'quantizeddense']);
     assert.match(lt.quant.quantizeModel(pooled(3)).layers[0].reason!, /9 inputs per output/);
+    assert.match(lt.quant.quantizeModel(pooled(2), { minInputsPerOutput: 32 }).layers[0].reason!, /9 inputs per output/, 'a bar the caller sets holds for pooled convs too');
     assertThrowsLathe(() => lt.quant.quantizeModel(model, { keepFloat: ['nope'] }), /--keep-float names no layer "nope"/);
   });
 

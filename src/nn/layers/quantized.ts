@@ -228,7 +228,7 @@ export class QuantizedConv2D extends QuantizedLayer {
 
   /** Inference: this conv and a MaxPool2D after it in one kernel, where the activation runs in the conv (as Conv2D's). */
   override fuseWith(next: Layer): ((x: Tensor) => Tensor) | null {
-    if (!(next instanceof MaxPool2D) || !next.fusable || !this.built) return null;
+    if (!(next instanceof MaxPool2D) || !next.fusable || !this.built || this.forward !== QuantizedConv2D.prototype.forward) return null;
     return (x) => {
       const { input, options, fusedActivation } = this.convArguments(x);
       if (!fusedActivation) return next.call(this.call(x));
@@ -245,7 +245,8 @@ export class QuantizedConv2D extends QuantizedLayer {
     const blocks: [QuantizedConv2D, MaxPool2D][] = [];
     for (let i = start; i + 1 < layers.length; i += 2) {
       const [conv, pool] = [layers[i], layers[i + 1]];
-      if (!(conv instanceof QuantizedConv2D) || !conv.built || conv.activationSplit[0] !== conv.activation || !(blocks.length === 0 || conv.input)) break;
+      if (!(conv instanceof QuantizedConv2D) || !conv.built || conv.forward !== QuantizedConv2D.prototype.forward) break;
+      if (conv.activationSplit[0] !== conv.activation || !(blocks.length === 0 || conv.input)) break;
       if (!(pool instanceof MaxPool2D) || !pool.fusable) break;
       blocks.push([conv, pool]);
     }
