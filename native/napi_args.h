@@ -35,7 +35,7 @@ template <typename S>
 S shapeArg(const Napi::CallbackInfo& info, size_t i) {
   Array g = arrayArg(info, i);
   constexpr size_t n = sizeof(S) / sizeof(int64_t);
-  if (g.length != n) throw Napi::RangeError::New(info.Env(), "lathe native: geometry needs " + std::to_string(n) + " numbers");
+  if (g.type != napi_float64_array || g.length != n) throw Napi::RangeError::New(info.Env(), "lathe native: geometry needs a Float64Array of " + std::to_string(n) + " numbers");
   S s;
   int64_t* f = reinterpret_cast<int64_t*>(&s);
   for (size_t k = 0; k < n; k++) f[k] = static_cast<int64_t>(static_cast<const double*>(g.data)[k]);

@@ -18,18 +18,25 @@ void expect(const Napi::CallbackInfo& info, bool ok, const std::string& what) {
   if (!ok) throw Napi::RangeError::New(info.Env(), "lathe native: " + what);
 }
 
+// Marks the addon's packed weights, so that no other External passes for them.
+constexpr napi_type_tag kPackedTag = {0x6c61746865717062ULL, 0x61636b6564763101ULL};
+
 Napi::Value wrapPacked(Napi::Env env, QPackedB packed) {
   const auto size = [](const QPackedB& p) { return p.panels * p.kGroups * kQgemmNR * 4 + p.panels * kQgemmNR * 4; };
   const int64_t bytes = size(packed) + (packed.paddedRows ? size(*packed.paddedRows) : 0);
   Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
-  return Napi::External<QPackedB>::New(env, new QPackedB(std::move(packed)), [bytes](Napi::Env e, QPackedB* p) {
+  auto external = Napi::External<QPackedB>::New(env, new QPackedB(std::move(packed)), [bytes](Napi::Env e, QPackedB* p) {
     Napi::MemoryManagement::AdjustExternalMemory(e, -bytes);
     delete p;
   });
+  NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, external, &kPackedTag), Napi::Value());
+  return external;
 }
 
 const QPackedB& packedArg(const Napi::CallbackInfo& info, size_t i) {
-  if (!info[i].IsExternal()) throw Napi::TypeError::New(info.Env(), "lathe native: argument " + std::to_string(i) + " must be packed int8 weights");
+  bool tagged = false;
+  if (info[i].IsExternal()) napi_check_object_type_tag(info.Env(), info[i], &kPackedTag, &tagged);
+  if (!tagged) throw Napi::TypeError::New(info.Env(), "lathe native: argument " + std::to_string(i) + " must be packed int8 weights");
   return *info[i].As<Napi::External<QPackedB>>().Data();
 }
 

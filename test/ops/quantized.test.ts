@@ -298,7 +298,7 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
     assert.throws(() => run(5), /qConv2d: the output extent must follow from the input, kernel, stride, padding and dilation/);
   });
 
-  test('the addon refuses sizes under 1, and a pooled extent the windows do not give (floored, as maxPool2d)', () => {
+  test('the addon refuses sizes under 1, a pooled extent the windows do not give (floored, as maxPool2d), a geometry not in a Float64Array', () => {
     const addon = nativeAddon!;
     const scale = new Float32Array(1).fill(1);
     // C=4, H=3, KH=3: one conv line, so a 2x2 pool has none (a truncated (1 - 2) / 2 + 1 gave one, read past the image).
@@ -312,6 +312,9 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
     // Negative sizes whose products still match the weights and the input (C=-4, W=-16).
     const negative = Float64Array.of(1, -4, 3, -16, 1, -4, -3, 1, 1, 16, 1, 1, 0, 0, 1, 1, 1);
     assert.throws(() => addon.qConv2d(x, negative, packed, scale, new Float32Array(0), 0, 1, 0, new Float32Array(16)), /qConv2d: the geometry does not match the packed weights \(sizes at least 1/);
+    // A geometry in another typed array (its bytes read as 17 doubles would run past it), and weights that are not packed.
+    assert.throws(() => addon.qConv2d(x, Uint8Array.from(geometry) as unknown as Float64Array, packed, scale, new Float32Array(0), 0, 1, 0, new Float32Array(16)), /geometry needs a Float64Array of 17 numbers/);
+    assert.throws(() => addon.qConv2d(x, geometry, { packed }, scale, new Float32Array(0), 0, 1, 0, new Float32Array(16)), /argument 2 must be packed int8 weights/);
   });
 
   test('a negative or infinite weight scale: the fused conv and pool pool after dequantizing, as the two ops', () => {
