@@ -26,6 +26,7 @@
         "native/gelu.cc",
         "native/quantized.cc",
         "native/quantized_conv.cc",
+        "native/quantized_conv_blocks.cc",
         "native/quantized_binding.cc",
         "<!@(node -p \"require('fs').readdirSync('native/gemm').filter(f => f.endsWith('.cc') && !f.endsWith('_bench.cc')).map(f => 'native/gemm/' + f).join(' ')\")"
       ],

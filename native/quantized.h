@@ -58,7 +58,7 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
                      const PoolAfter* after = nullptr);
 
 // One block of quantizedConvBlocks: a conv (s; s.N unused) with its input's quantization
-// (nullptr: dynamic, from the whole batch; the first block only), and the max pool after it
+// (nullptr: dynamic, from its whole input, as quantizedConv2d), and the max pool after it
 // (pool: one image's geometry, as PoolAfter's).
 struct QConvBlock {
   Conv2dShape s;
@@ -72,9 +72,11 @@ struct QConvBlock {
 
 // Blocks of a conv then a max pool (a CNN's feature layers), y the last block's pooled output,
 // NCHW: the same values as quantizedConv2d with PoolAfter block after block. Where every block
-// is a stride-1 conv with a 2x2 pool and the pooled int8 tile runs, each image goes through all
-// the blocks on one thread, its pooled output staying channels-last and in cache to be quantized
-// for the next block; otherwise the blocks run one after another over the batch.
+// is a stride-1 conv with a 2x2 pool and the pooled int8 tile runs, the pooled outputs stay
+// channels-last between blocks, quantized there for the next: with static quantization after
+// the first block, each image goes through all the blocks on one thread, in cache; with a
+// dynamic one, the batch goes block by block (its range is the whole input's). Otherwise the
+// blocks run one after another through quantizedConv2d.
 void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, int count, float* y, ThreadPool& pool);
 
 }  // namespace lathe

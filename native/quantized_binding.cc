@@ -164,7 +164,7 @@ void QConv2d(const Napi::CallbackInfo& info) {
 
 // qConvBlocks(x: Float32Array [N,C,H,W], N, out, then per block: geometry, packed, wScale, bias,
 // act, inScale, inZero, pooling) -> out, the last block's pooled output. Each block's input is
-// the previous block's pooled output; all blocks after the first quantize it statically.
+// the previous block's pooled output.
 void QConvBlocks(const Napi::CallbackInfo& info) {
   constexpr size_t kArgs = 8;
   const auto pool = acquirePool();
@@ -191,7 +191,6 @@ void QConvBlocks(const Napi::CallbackInfo& info) {
     if (k == 0) continue;
     const QConvBlock& prev = blocks[k - 1];
     expect(info, b.s.C == prev.s.O && b.s.H == prev.pool.OH && b.s.W == prev.pool.OW, "qConvBlocks: a block's input must be the previous block's pooled output");
-    expect(info, b.input != nullptr, "qConvBlocks: the blocks after the first need a static input quantization");
   }
   const QConvBlock& first = blocks[0];
   const QConvBlock& last = blocks[count - 1];

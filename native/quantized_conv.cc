@@ -10,6 +10,7 @@
 
 #include "quantize_avx512.h"
 #include "quantized.h"
+#include "quantized_conv_image.h"
 #include "transpose_avx2.h"
 #include "transpose_avx512.h"
 
@@ -18,6 +19,11 @@
 #endif
 
 namespace lathe {
+
+using qconv::paddedImage;
+using qconv::pooledConvImage;
+using qconv::pooledTileCovers;
+using qconv::transpose;
 
 namespace {
 
@@ -68,6 +74,10 @@ void im2row(const uint8_t* xq, uint8_t* rows, const Conv2dShape& s, uint8_t zp) 
     }
 }
 
+}  // namespace
+
+namespace qconv {
+
 // dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols: a float matrix transposed (the
 // conv's NCHW <-> channels-last changes), in 16 x 16 blocks with AVX-512, 8 x 8 with AVX2.
 void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
@@ -79,6 +89,10 @@ void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float*
   for (int64_t r = 0; r < rows; r++)
     for (int64_t c = 0; c < cols; c++) dst[c * ldd + r] = src[r * lds + c];
 }
+
+}  // namespace qconv
+
+namespace {
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 constexpr bool kCanQuantizeChannelsLast = true;
@@ -183,6 +197,10 @@ void maxPool2x2ChannelsLast(const float* acc, int64_t rowPixels, int64_t O, cons
     }
 }
 
+}  // namespace
+
+namespace qconv {
+
 // Image xn (NCHW floats, or channels-last ones [H][W][C]) quantized into buf as the padded
 // channels-last image the direct tiles read, [Hp][Wp][C] with the border at the zero point, and
 // 4 more bytes that a tile reading a kernel row as whole groups may touch past its end.
@@ -231,7 +249,7 @@ void pooledConvImage(const uint8_t* xq, const Conv2dShape& s, const QuantParams&
   if (act != 1) activateSpan(out, pool.OH * pool.OW * s.O, act);  // the tile applies relu
 }
 
-}  // namespace
+}  // namespace qconv
 
 QPackedB qPackConvWeights(const int8_t* w, int64_t O, int64_t C, int64_t KH, int64_t KW) {
   // [O, KH, row] with a row of KW*C bytes ordered kw, c, padded with zeros to `row` bytes.
@@ -327,57 +345,6 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
   if (perImage) pool.run(s.N, image);
   else
     for (int64_t n = 0; n < s.N; n++) image(n);
-}
-
-void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, int count, float* y, ThreadPool& pool) {
-  const Conv2dShape& s0 = blocks[0].s;
-  const QuantParams first = blocks[0].input ? *blocks[0].input : dynamicQuantParams(x, N * s0.C * s0.H * s0.W, pool);
-  bool chained = true;
-  for (int k = 0; k < count; k++) {
-    const QConvBlock& b = blocks[k];
-    chained = chained && (k == 0 || b.input) && pooledTileCovers(b.s, *b.w, b.pool, k == 0 ? first.scale : b.input->scale, b.wScale);
-  }
-  if (!chained) {  // one block after another over the batch
-    std::vector<float> outputs[2];
-    const float* in = x;
-    for (int k = 0; k < count; k++) {
-      const QConvBlock& b = blocks[k];
-      Conv2dShape s = b.s;
-      s.N = N;
-      std::vector<float>& next = outputs[k % 2];
-      if (k + 1 < count) next.resize(static_cast<size_t>(N * s.O * b.pool.OH * b.pool.OW));
-      const PoolAfter after{b.pool, k + 1 < count ? next.data() : y};
-      quantizedConv2d(in, s, k == 0 ? &first : b.input, *b.w, b.wScale, b.bias, b.act, nullptr, pool, &after);
-      in = after.y;
-    }
-    return;
-  }
-  const QConvBlock& last = blocks[count - 1];
-  const int64_t lastPixels = last.pool.OH * last.pool.OW, outSize = last.s.O * lastPixels;
-  const bool perImage = N >= pool.size();  // as quantizedConv2d: else the tiles spread over the pool
-  auto image = [&](int64_t n) {
-    thread_local std::vector<uint8_t> xqBuf;
-    thread_local std::vector<float> pooled[2];
-    const float* in = x + n * s0.C * s0.H * s0.W;
-    for (int k = 0; k < count; k++) {
-      const QConvBlock& b = blocks[k];
-      const QuantParams& p = k == 0 ? first : *b.input;
-      bool bad;
-      const uint8_t* xq = paddedImage(in, k > 0, b.s, b.s.H + 2 * b.s.ph, b.s.W + 2 * b.s.pw, p, xqBuf, bad);
-      if (bad) {
-        std::fill(y + n * outSize, y + (n + 1) * outSize, kNaN);
-        return;
-      }
-      std::vector<float>& out = pooled[k % 2];
-      out.resize(static_cast<size_t>(b.pool.OH * b.pool.OW * b.s.O));
-      pooledConvImage(xq, b.s, p, *b.w, b.wScale, b.bias, b.act, b.pool, out.data(), perImage ? nullptr : &pool);
-      in = out.data();
-    }
-    transpose(in, last.s.O, lastPixels, last.s.O, y + n * outSize, lastPixels);  // [PH * PW, O] -> [O, PH * PW]
-  };
-  if (perImage) pool.run(N, image);
-  else
-    for (int64_t n = 0; n < N; n++) image(n);
 }
 
 }  // namespace lathe

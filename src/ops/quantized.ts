@@ -134,12 +134,13 @@ export interface QuantizedConvBlock {
 
 /**
  * quantizedConv2dMaxPool block after block, each on the previous block's output (a CNN's feature
- * layers), the same values. Where the backend has the kernel and every block after the first
- * quantizes its input statically, one op: native runs each image through all the blocks on one
- * thread, its intermediate outputs staying channels-last and in cache. Else block by block.
+ * layers), the same values. Where the backend has the kernel, one op: native keeps the
+ * intermediate outputs channels-last (no transposes), and where every block after the first
+ * quantizes its input statically, runs each image through all the blocks on one thread, its
+ * outputs staying in cache (a dynamic block needs its whole input's range first). Else block by block.
  */
 export function quantizedConvBlocks(x: Tensor, blocks: readonly QuantizedConvBlock[]): Tensor {
-  if (!x.backend.quantizedConvBlocks || blocks.length < 2 || blocks.some((b, i) => i > 0 && !b.options.input)) {
+  if (!x.backend.quantizedConvBlocks || blocks.length < 2) {
     return blocks.reduce((y, b) => quantizedConv2dMaxPool(y, b.w, b.wScale, b.bias, b.options, b.kernelSize, b.poolOptions), x);
   }
   const op = 'quantizedConvBlocks';

@@ -270,15 +270,16 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
             return { w, s, b, options };
           });
           const x = operands(xShape, [1, 1, 1, 1], 1, 90 + i).x;
-          for (const dynamicFirst of [false, true]) {
+          // Which blocks quantize dynamically: none (image by image), the first, the second (the batch block by block).
+          for (const dynamic of [-1, 0, 1]) {
             const spec = (native: boolean) => blocks.map(({ w, s, b, options }, j) => ({
               w: lt.packInt8(native ? w.to('native') : w, 'conv'), wScale: native ? s.to('native') : s, bias: native ? b.to('native') : b,
-              options: { ...options, input: dynamicFirst && j === 0 ? null : options.input }, kernelSize: 2 as const,
+              options: { ...options, input: j === dynamic ? null : options.input }, kernelSize: 2 as const,
             }));
             const want = lt.quantizedConvBlocks(x, spec(false));
             const got = lt.quantizedConvBlocks(x.to('native'), spec(true));
             assert.deepEqual(got.shape, want.shape);
-            assertClose(got.to('js'), want, tol, `${kernel}: blocks on ${xShape} ${JSON.stringify(specs)} ${dynamicFirst ? 'dynamic' : 'static'} first input`);
+            assertClose(got.to('js'), want, tol, `${kernel}: blocks on ${xShape} ${JSON.stringify(specs)} dynamic block ${dynamic}`);
           }
         });
       } finally {

@@ -238,15 +238,14 @@ export class QuantizedConv2D extends QuantizedLayer {
 
   /**
    * Inference: conv-pool blocks from this layer on (a QuantizedConv2D whose activation runs in
-   * the kernel, then a MaxPool2D it fuses with; at least two blocks, the later ones with static
-   * input quantization) as one quantizedConvBlocks op.
+   * the kernel, then a MaxPool2D it fuses with; at least two blocks) as one quantizedConvBlocks op.
    */
   override fuseRun(layers: readonly Layer[], start: number): { run: (x: Tensor) => Tensor; count: number } | null {
     const blocks: [QuantizedConv2D, MaxPool2D][] = [];
     for (let i = start; i + 1 < layers.length; i += 2) {
       const [conv, pool] = [layers[i], layers[i + 1]];
       if (!(conv instanceof QuantizedConv2D) || !conv.built || conv.forward !== QuantizedConv2D.prototype.forward) break;
-      if (conv.activationSplit[0] !== conv.activation || !(blocks.length === 0 || conv.input)) break;
+      if (conv.activationSplit[0] !== conv.activation) break;
       if (!(pool instanceof MaxPool2D) || !pool.fusable) break;
       blocks.push([conv, pool]);
     }
