@@ -165,6 +165,9 @@ QuantParams rangeParams(float lo, float hi) {
 }
 }  // namespace
 
+void finiteValueRange(const float* x, int64_t n, float* lo, float* hi) { finiteRange(x, n, lo, hi); }
+QuantParams rangeQuantParams(float lo, float hi) { return rangeParams(lo, hi); }
+
 QuantParams dynamicQuantParams(const float* x, int64_t n, ThreadPool& pool) {
   float lo = 0.0f, hi = 0.0f;
   std::mutex mu;

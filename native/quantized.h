@@ -22,6 +22,10 @@ struct QuantParams {
 // that nothing divides by zero; the quantized values are zeros either way. NaN and infinities
 // are left out of the range (their rows come out NaN in the layers below).
 QuantParams dynamicQuantParams(const float* x, int64_t n, ThreadPool& pool);
+// The same in pieces, for a range gathered span by span: a span's finite range widened to hold
+// 0 (several spans' range: the min of their lows, the max of their highs), and its parameters.
+void finiteValueRange(const float* x, int64_t n, float* lo, float* hi);
+QuantParams rangeQuantParams(float lo, float hi);
 
 // q[i] = saturate(roundHalfEven(x[i] / scale) + zeroPoint) to 0..255: ONNX QuantizeLinear.
 void quantizeU8(const float* x, uint8_t* q, int64_t n, QuantParams p, ThreadPool& pool);

@@ -106,9 +106,12 @@ void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, in
   Scratch outputs;
   const float* in = x;
   int64_t inSize = s0.C * s0.H * s0.W;
+  QuantParams dynamic{1.0f, 0};     // the next block's, when it quantizes dynamically
+  std::vector<float> ranges(2 * N);  // each image's output range, taken while it is in cache
   for (int k = 0; k < count; k++) {
     const QConvBlock& b = blocks[k];
-    const QuantParams p = k == 0 ? first : b.input ? *b.input : dynamicQuantParams(in, N * inSize, pool);
+    const QuantParams p = k == 0 ? first : b.input ? *b.input : dynamic;
+    const bool rangeNext = k + 1 < count && !blocks[k + 1].input;
     // A range so wide that a scale product overflows: the whole run again, block by block.
     if (!qconv::pooledTileCovers(b.s, *b.w, b.pool, p.scale, b.wScale)) return blockByBlock(x, N, blocks, count, first, y, pool);
     const int64_t pooledSize = b.pool.OH * b.pool.OW * b.s.O;
@@ -121,11 +124,17 @@ void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, in
       float* o = out.data() + n * pooledSize;
       if (bad) std::fill(o, o + pooledSize, kNaN);
       else qconv::pooledConvImage(xq, b.s, p, *b.w, b.wScale, b.bias, b.act, b.pool, o, perImage ? nullptr : &pool);
+      if (rangeNext) finiteValueRange(o, pooledSize, &ranges[2 * n], &ranges[2 * n + 1]);
       if (k + 1 == count) storeImage(o, last, n, y);
     };
     if (perImage) pool.run(N, image);
     else
       for (int64_t n = 0; n < N; n++) image(n);
+    if (rangeNext) {  // the batch's range, as dynamicQuantParams takes it over the whole output
+      float lo = 0.0f, hi = 0.0f;
+      for (int64_t n = 0; n < N; n++) lo = std::min(lo, ranges[2 * n]), hi = std::max(hi, ranges[2 * n + 1]);
+      dynamic = rangeQuantParams(lo, hi);
+    }
     in = out.data();
     inSize = pooledSize;
   }
