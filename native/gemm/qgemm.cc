@@ -271,6 +271,15 @@ void qgemmU8S8Dequant(int64_t M, const uint8_t* A, int64_t lda, uint8_t aZero, f
 }
 
 namespace {
+// run(u0, u1) over the units [0, units) of a direct conv, split evenly over the pool's threads
+// where its operations pass the kernel's bar, else on the calling thread.
+template <typename Run>
+void spreadUnits(const Kernel& kr, ThreadPool* pool, double ops, int64_t units, const Run& run) {
+  const int64_t threads = pool && ops >= kr.parallelMinOps ? std::min<int64_t>(pool->size(), units) : 1;
+  if (threads <= 1) return run(0, units);
+  runSpinning(*pool, threads, [&](int64_t t) { run(units * t / threads, units * (t + 1) / threads); });
+}
+
 // A kernel row of KW * C bytes is whole 4-byte groups, which the direct tile reads one by one.
 bool wholeGroups(int64_t C, int64_t KW) { return C > 0 && KW > 0 && (KW * C) % 4 == 0; }
 }  // namespace
@@ -304,13 +313,7 @@ bool qconvDirectU8S8Dequant(const uint8_t* image, int64_t Wp, int64_t C, int64_t
       }
     }
   };
-  const double ops = 2.0 * OH * OW * B.N * B.K;
-  const int64_t threads = pool && ops >= kr.parallelMinOps ? std::min<int64_t>(pool->size(), units) : 1;
-  if (threads <= 1) {
-    run(0, units);
-    return true;
-  }
-  runSpinning(*pool, threads, [&](int64_t t) { run(units * t / threads, units * (t + 1) / threads); });
+  spreadUnits(kr, pool, 2.0 * OH * OW * B.N * B.K, units, run);
   return true;
 }
 
@@ -335,13 +338,7 @@ bool qconvPooledU8S8Dequant(const uint8_t* image, int64_t Wp, int64_t C, int64_t
       }
     }
   };
-  const double ops = 8.0 * PH * PW * B.N * B.K;
-  const int64_t threads = pool && ops >= kr.parallelMinOps ? std::min<int64_t>(pool->size(), units) : 1;
-  if (threads <= 1) {
-    run(0, units);
-    return true;
-  }
-  runSpinning(*pool, threads, [&](int64_t t) { run(units * t / threads, units * (t + 1) / threads); });
+  spreadUnits(kr, pool, 8.0 * PH * PW * B.N * B.K, units, run);
   return true;
 }
 
