@@ -47,8 +47,9 @@ void qgemmU8S8(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t lda, u
 
 // Fused dequantization: C[m,n] = float(acc[m,n]) * (aScale * bScale[n]) + bias[n], with acc the
 // exact int32 sum above, bScale the per-output-channel weight scales (length N) and bias
-// optional (nullptr: none); then max(0, C) where relu (NaN stays NaN). The int32 sums never leave registers except when K spans several
-// cache blocks (K > 2048), when C's own memory holds them between blocks. C must not alias A.
+// optional (nullptr: none); then max(0, C) where relu (NaN stays NaN). The int32 sums never
+// leave registers except when K spans several cache blocks (K > 2048), when C's own memory holds
+// them between blocks. C must not alias A.
 void qgemmU8S8Dequant(int64_t M, const uint8_t* A, int64_t lda, uint8_t aZero, float aScale,
                       const QPackedB& B, const float* bScale, const float* bias, float* C, int64_t ldc,
                       ThreadPool* pool, bool relu = false);
@@ -74,8 +75,9 @@ bool qconvDirectSupported(int64_t C, int64_t KW);
 // B from qPackConvWeights where KW*C is whole groups (rowGroups = KW*C/4), else its paddedRows
 // (rowGroups = ceil(KW*C/4)), and then the last row of the image is read up to
 // rowGroups*4 - KW*C bytes past its end, which the caller keeps readable. Pooled pixel (ph, pw)
-// goes to row ph*PW + pw of out (row stride ldc), through max(0, y) when relu. Returns false, writing nothing, where the
-// kernel has no pooled tile (only AVX-512 VNNI has).
+// goes to row ph*PW + pw of out (row stride ldc), through max(0, y) when relu. The pool is taken
+// on the int32 sums: the caller makes sure aScale * bScale is finite and not negative. Returns
+// false, writing nothing, where the kernel has no pooled tile (only AVX-512 VNNI has).
 bool qconvPooledU8S8Dequant(const uint8_t* image, int64_t Wp, int64_t C, int64_t KH, int64_t rowGroups, int64_t PH,
                             int64_t PW, uint8_t aZero, float aScale, const QPackedB& B, const float* bScale, const float* bias,
                             bool relu, float* out, int64_t ldc, ThreadPool* pool);

@@ -169,7 +169,7 @@ export interface Backend {
   quantizedConv2d?(x: TensorInfo, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null, g: Conv2dGeometry, outShape: Shape): Buf;
   /** quantizedConv2d then max pooling (no argmax), as conv2dMaxPool: convShape is the conv's output shape, outShape the pooled one. */
   quantizedConv2dMaxPool?(x: TensorInfo, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null, g: Conv2dGeometry, convShape: Shape, pool: Pool2dGeometry, outShape: Shape): Buf;
-  /** quantizedConv2dMaxPool block after block, each on the previous block's pooled output (inShape); every block after the first has a static input. outShape: the last block's. */
+  /** quantizedConv2dMaxPool block after block, each on the previous block's pooled output (inShape). outShape: the last block's. */
   quantizedConvBlocks?(x: TensorInfo, blocks: readonly QuantizedConvBlockPlan[], outShape: Shape): Buf;
 
   /** act(x + bias) with x [..., C] and bias [C]: a layer's bias and activation in one pass. */
