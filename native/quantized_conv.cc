@@ -153,8 +153,7 @@ void fillBorder(uint8_t* q, int64_t Hp, int64_t Wp, int64_t C, int64_t ph, int64
 // wins, as maxPool2d) of four rows, so only the pooled quarter is transposed to NCHW and
 // activated. The activations (relu, sigmoid, tanh) rise monotonically, so pooling before them
 // gives the same values.
-bool pooledChannelsLast(const PoolAfter& a) {
-  const Pool2dShape& p = a.shape;
+bool pooledChannelsLast(const Pool2dShape& p) {
   return p.KH == 2 && p.KW == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0;
 }
 
@@ -227,9 +226,8 @@ uint8_t* paddedImage(const float* xn, bool channelsLast, const Conv2dShape& s, i
 // output stage rises with the sum: every aScale * wScale finite and not negative (a quantizer
 // makes them so; setWeights takes any).
 bool pooledTileCovers(const Conv2dShape& s, const QPackedB& w, const Pool2dShape& pool, float aScale, const float* wScale) {
-  const PoolAfter after{pool, nullptr};
   const int64_t row = s.KW * s.C, groups = (row + 3) / 4;
-  if (!kCanQuantizeChannelsLast || s.sh != 1 || s.sw != 1 || s.dh != 1 || s.dw != 1 || !pooledChannelsLast(after) || !qconvPooledSupported()) return false;
+  if (!kCanQuantizeChannelsLast || s.sh != 1 || s.sw != 1 || s.dh != 1 || s.dw != 1 || !pooledChannelsLast(pool) || !qconvPooledSupported()) return false;
   if (row % 4 != 0 && !(w.paddedRows && w.paddedRows->K == s.KH * groups * 4)) return false;
   for (int64_t o = 0; o < s.O; o++) {
     const float f = aScale * wScale[o];  // as the output stage computes it
@@ -281,7 +279,7 @@ void quantizedConv2d(const float* x, const Conv2dShape& s, const QuantParams* in
   const bool stride1 = kCanQuantizeChannelsLast && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1;
   // With a 2x2 pool after it, a stride-1 conv pools in registers and computes only what the pool
   // reads, whatever its kernel row's width (rows not whole groups read B.paddedRows).
-  const bool channelsLastPool = after && pooledChannelsLast(*after);
+  const bool channelsLastPool = after && pooledChannelsLast(after->shape);
   const bool pooledDirect = channelsLastPool && pooledTileCovers(s, w, after->shape, p.scale, wScale);
   const bool direct = stride1 && !pooledDirect && qconvDirectSupported(s.C, s.KW);
   const int64_t Hp = s.H + 2 * s.ph, Wp = s.W + 2 * s.pw;
