@@ -126,7 +126,7 @@ export class Conv2D extends Layer {
 
   /** Inference: this conv and a MaxPool2D after it in one kernel (conv2dMaxPool), where the activation runs in the conv. */
   override fuseWith(next: Layer): ((x: Tensor) => Tensor) | null {
-    if (!(next instanceof MaxPool2D) || !next.fusable || !this.built) return null;
+    if (!(next instanceof MaxPool2D) || !next.fusable || !this.built || this.forward !== Conv2D.prototype.forward) return null; // not past a forward of its own
     return (x) => {
       const { input, options, fused } = this.convArguments(x);
       if (!fused) return next.call(this.call(x));

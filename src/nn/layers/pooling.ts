@@ -85,9 +85,9 @@ export class MaxPool2D extends Pooling2D {
     return { stride: this.strides, padding: [h.before, w.before] };
   }
 
-  /** Whether a conv before it may run the two as one kernel (conv2dMaxPool): built, and not 'same' (padded by hand). */
+  /** Whether a conv before it may run the two as one kernel (conv2dMaxPool): built, not 'same' (padded by hand), its forward not replaced. */
   get fusable(): boolean {
-    return this.built && this.padding !== 'same';
+    return this.built && this.padding !== 'same' && this.forward === MaxPool2D.prototype.forward;
   }
 
   /** The fused kernel's pooling arguments for the conv's per-example output shape, after this layer's own check of it. */

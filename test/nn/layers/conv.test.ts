@@ -168,6 +168,21 @@ onEachBackend('Conv2D shapes, errors, config, init', () => {
     assertThrowsLathe(() => lt.layers.layerFromConfig({ type: 'conv2d', filters: 2, kernelSize: 3, stride: 2 }, 'model.layers[0]'), /unknown field "stride"/);
   });
 
+  test('predict runs a conv or pool forward replaced on the instance (no fused conv-pool kernel past it)', () => {
+    for (const which of ['conv', 'pool'] as const) {
+      lt.manualSeed(3);
+      const conv = new Conv2D(2, 3, { activation: 'relu', inputShape: [1, 6, 6] });
+      const pool = new lt.layers.MaxPool2D(2);
+      const model = new lt.Sequential([conv, pool]);
+      const x = lt.rand([2, 1, 6, 6]);
+      const plain = model.predict(x);
+      const replaced = which === 'conv' ? conv : pool;
+      const own = replaced.forward.bind(replaced);
+      replaced.forward = (t) => lt.mul(own(t), 2);
+      assertClose(model.predict(x), lt.mul(plain, 2), TOL32);
+    }
+  });
+
   test('Conv2d (PyTorch spelling) has its weights before any input and saves as conv2d', () => {
     const layer = new Conv2d(3, 8, 5, { stride: 2, padding: 2, bias: false, dtype: 'float64' });
     assert.deepEqual(layer.parameters().map((p) => [...p.shape]), [[8, 3, 5, 5]]);
