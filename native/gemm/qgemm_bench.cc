@@ -1,7 +1,9 @@
 // Standalone correctness test and benchmark for lathe::qgemm (int8 GEMM), no Node. From the repo:
 //   g++ -O3 -std=c++17 -pthread native/gemm/qgemm_bench.cc $(ls native/gemm/*.cc | grep -v _bench)
 //       native/threadpool.cc -o /tmp/qgemm_bench
-// Usage: qgemm_bench [check] [bench] [sizes=1024,2048] [threads=1,2] [reps=N] [kernel=avx2]
+// Usage: qgemm_bench [check] [bench] [peak] [sizes=1024,2048] [threads=1,2] [reps=N] [kernel=avx2]
+// peak: the machine's vpdpbusd ceiling (independent dot products, no loads) on 1 and 2 threads, the
+// bound any int8 GEMM here (Lathe's, ONNX Runtime's) can reach: bench's int8_gops over it.
 // Exit status 1 when any check fails.
 #include <algorithm>
 #include <array>
@@ -13,7 +15,12 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "gemm.h"
 #include "qgemm.h"
@@ -211,6 +218,43 @@ void bench(const std::vector<int64_t>& sizes, const std::vector<int>& threadCoun
   }
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// GOP/s of 16 independent vpdpbusd chains (64 u8 x s8 products, 128 operations each): enough in
+// flight to cover the instruction's latency, so this is its throughput.
+__attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) double vnniPeak(int64_t iterations) {
+  __m512i acc[16];
+  for (int i = 0; i < 16; i++) acc[i] = _mm512_set1_epi32(i);
+  const __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(2);
+  const double t = nowSec();
+  for (int64_t it = 0; it < iterations; it++) {
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
+  }
+  const double s = nowSec() - t;
+  int32_t sink = 0;
+  for (int i = 0; i < 16; i++) sink += _mm512_reduce_add_epi32(acc[i]);
+  if (sink == 42) std::printf(" ");
+  return iterations * 16.0 * 128 / s * 1e-9;
+}
+
+void peak() {
+  if (!__builtin_cpu_supports("avx512vnni")) {
+    std::printf("{\"peak\":\"vpdpbusd\",\"error\":\"this CPU has no AVX-512 VNNI\"}\n");
+    return;
+  }
+  const int64_t n = 50000000;
+  double one = 0;
+  for (int r = 0; r < 3; r++) one = std::max(one, vnniPeak(n));
+  double two[2] = {0, 0};
+  std::thread other([&] { two[1] = vnniPeak(n); });
+  two[0] = vnniPeak(n);
+  other.join();
+  std::printf("{\"peak\":\"vpdpbusd\",\"one_thread_gops\":%.0f,\"two_threads_gops\":%.0f}\n", one, two[0] + two[1]);
+}
+#else
+void peak() { std::printf("{\"peak\":\"vpdpbusd\",\"error\":\"x86-64 only\"}\n"); }
+#endif
+
 std::vector<int64_t> parseList(const std::string& s) {
   std::vector<int64_t> v;
   size_t pos = 0;
@@ -226,7 +270,7 @@ std::vector<int64_t> parseList(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool doCheck = false, doBench = false;
+  bool doCheck = false, doBench = false, doPeak = false;
   std::vector<int64_t> sizes = {1024, 2048};
   std::vector<int> threads = {1, 2};
   int reps = 9;
@@ -235,6 +279,7 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "check") doCheck = true;
     else if (a == "bench") doBench = true;
+    else if (a == "peak") doPeak = true;
     else if (a.rfind("sizes=", 0) == 0) sizes = parseList(a.substr(6));
     else if (a.rfind("threads=", 0) == 0) {
       threads.clear();
@@ -242,12 +287,13 @@ int main(int argc, char** argv) {
     } else if (a.rfind("reps=", 0) == 0) reps = std::atoi(a.c_str() + 5);
     else if (a.rfind("kernel=", 0) == 0) kernel = a.substr(7);
     else {
-      std::fprintf(stderr, "qgemm_bench: unknown argument \"%s\"; expected check, bench, sizes=, threads=, reps=, kernel=\n",
+      std::fprintf(stderr, "qgemm_bench: unknown argument \"%s\"; expected check, bench, peak, sizes=, threads=, reps=, kernel=\n",
                    a.c_str());
       return 2;
     }
   }
-  if (!doCheck && !doBench) doCheck = true;
+  if (!doCheck && !doBench && !doPeak) doCheck = true;
+  if (doPeak) peak();
   ThreadPool pool2(2);
   if (doCheck) check(&pool2);
   if (doBench && !kernel.empty() && !lathe::qgemmForceKernel(kernel.c_str())) {
