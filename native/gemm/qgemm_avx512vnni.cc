@@ -207,13 +207,17 @@ bool cpuHasAvx512Vnni() {
 
 }  // namespace
 
-// Cache blocks (k in bytes, so kc 2048 is the float kernel's 512-float rows in bytes): the A
-// block (96 x 2048 = 192 KiB) and one B panel (2048 x 32 = 64 KiB) sit in L2.
+// Cache blocks (k in bytes, so kc 2048 is the float kernel's 512-float rows in bytes). The A
+// block is two tiles' rows (24 x 2048 = 48 KiB), beside one B panel (2048 x 32 = 64 KiB): B is
+// then read from L3 four times as often, and still the two-thread GEMM ran 6-8% faster at 2048
+// and 3072 than with 96 rows (1,601-1,630 against 1,503-1,515 GOP/s, three rounds alternating;
+// 512 and 1024 the same or faster), and 12 or 36 rows did as well as 24 (2-vCPU Zen 5).
+// Splitting K instead (kc 1024 or 512, partial sums through C) ran 10-20% slower.
 const Kernel* kernelAvx512Vnni() {
   // Four times the float rate: the brief's MLP at batch 32 (32 x 128 x 784, 6.4e6 operations)
   // predicted in 16 us on one thread against 20 split over two; at batch 64 the split won, 25
   // against 27 (Zen 5, 2 vCPUs).
-  static const Kernel k = {"avx512vnni", kMR, 96, 2048, 1024, &tile, 1, 10.0e6, &tileDirect, &tilePooled, kPooledMR};
+  static const Kernel k = {"avx512vnni", kMR, 24, 2048, 1024, &tile, 1, 10.0e6, &tileDirect, &tilePooled, kPooledMR};
   return cpuHasAvx512Vnni() ? &k : nullptr;
 }
 
