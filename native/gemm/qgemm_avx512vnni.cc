@@ -214,10 +214,13 @@ bool cpuHasAvx512Vnni() {
 // 512 and 1024 the same or faster), and 12 or 36 rows did as well as 24 (2-vCPU Zen 5).
 // Splitting K instead (kc 1024 or 512, partial sums through C) ran 10-20% slower.
 const Kernel* kernelAvx512Vnni() {
-  // Four times the float rate: the brief's MLP at batch 32 (32 x 128 x 784, 6.4e6 operations)
-  // predicted in 16 us on one thread against 20 split over two; at batch 64 the split won, 25
-  // against 27 (Zen 5, 2 vCPUs).
-  static const Kernel k = {"avx512vnni", kMR, 24, 2048, 1024, &tile, 1, 10.0e6, &tileDirect, &tilePooled, kPooledMR};
+  // Split from 5e6 operations: the brief's MLP at batch 32 (32 x 128 x 784, 6.4e6) predicted in
+  // 11.0-12.5 us over two threads against 13.2-13.8 on one, in five of six alternating rounds;
+  // in the sixth the host was busy on the other vCPU (float's predict, split too, went from 22
+  // to 28 us) and the split took 20.4. The float GEMM makes the same bet at its bar (3e6 at a
+  // quarter of the rate). An earlier session, on a busier host, had measured the opposite (16 us
+  // on one thread, 20 on two) and set the bar at 10e6 (2-vCPU Zen 5 both times).
+  static const Kernel k = {"avx512vnni", kMR, 24, 2048, 1024, &tile, 1, 5.0e6, &tileDirect, &tilePooled, kPooledMR};
   return cpuHasAvx512Vnni() ? &k : nullptr;
 }
 
