@@ -214,13 +214,14 @@ bool cpuHasAvx512Vnni() {
 // 512 and 1024 the same or faster), and 12 or 36 rows did as well as 24 (2-vCPU Zen 5).
 // Splitting K instead (kc 1024 or 512, partial sums through C) ran 10-20% slower.
 const Kernel* kernelAvx512Vnni() {
-  // Split from 5e6 operations: the brief's MLP at batch 32 (32 x 128 x 784, 6.4e6) predicted in
-  // 11.0-12.5 us over two threads against 13.2-13.8 on one, in five of six alternating rounds;
-  // in the sixth the host was busy on the other vCPU (float's predict, split too, went from 22
-  // to 28 us) and the split took 20.4. The float GEMM makes the same bet at its bar (3e6 at a
-  // quarter of the rate). An earlier session, on a busier host, had measured the opposite (16 us
-  // on one thread, 20 on two) and set the bar at 10e6 (2-vCPU Zen 5 both times).
-  static const Kernel k = {"avx512vnni", kMR, 24, 2048, 1024, &tile, 1, 5.0e6, &tileDirect, &tilePooled, kPooledMR};
+  // Four times the float rate: the brief's MLP at batch 32 (32 x 128 x 784, 6.4e6 operations)
+  // predicted in 16 us on one thread against 20 split over two; at batch 64 the split won, 25
+  // against 27 (Zen 5, 2 vCPUs). Measured again with a bar of 5e6 (the eleventh session): split,
+  // 10.8-12.5 us while the host left the other vCPU alone, but 17.6-20.4 while it was busy,
+  // where one thread stayed at 13.1-13.8 in every round; the split's input, quantized on the
+  // calling core, has to reach the other one first (the layer alone: 10.6-10.9 us on two threads
+  // against 8.6-8.7 on one, busy).
+  static const Kernel k = {"avx512vnni", kMR, 24, 2048, 1024, &tile, 1, 10.0e6, &tileDirect, &tilePooled, kPooledMR};
   return cpuHasAvx512Vnni() ? &k : nullptr;
 }
 
