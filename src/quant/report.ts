@@ -1,6 +1,7 @@
 // What quantization cost and bought, measured: weight bytes, accuracy on a named evaluation
-// set, latency at batch 1 and 32 (float and int8 taking turns by samples in one run, medians, so machine
-// noise hits both alike), and per layer the cosine similarity of int8 and float outputs.
+// set, latency at batch 1 and 32 (float and int8 taking turns sample by sample in one run,
+// medians, so machine noise hits both alike), and per layer the cosine similarity of int8 and
+// float outputs.
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
 import { getBackend } from '../backends/registry.js';
