@@ -230,20 +230,27 @@ void quantizedLinear(const float* x, int64_t M, int64_t K, const QuantParams* in
   quantizedProduct(qx, bad.data(), M, K, p, w, wScale, bias, act, y, pool);
 }
 
+void lookUpValues(const uint8_t* table, const uint8_t* v, uint8_t* q, int64_t n) { lookUp(table, v, q, n); }
+
+bool rescaledValues(float scale, float offset, float values[256]) {
+  for (int i = 0; i < 256; i++) values[i] = float(uint8_t(i)) * scale + offset;
+  return std::all_of(values, values + 256, [](float f) { return std::isfinite(f); });
+}
+
+QuantParams rescaledRangeParams(const uint8_t* v, int64_t n, const float values[256]) {
+  if (n <= 0) return {1.0f, 0};
+  uint8_t lo = 255, hi = 0;
+  for (int64_t i = 0; i < n; i++) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
+  return rangeParams(std::min({0.0f, values[lo], values[hi]}), std::max({0.0f, values[lo], values[hi]}));
+}
+
 void quantizedLinearRescaled(const uint8_t* v, int64_t M, int64_t K, float scale, float offset, const QuantParams* input,
                              const QPackedB& w, const float* wScale, const float* bias, int act, float* y, ThreadPool& pool) {
   // Every value the input can take, rescaled with scaleShift's arithmetic.
   float values[256];
-  for (int i = 0; i < 256; i++) values[i] = float(uint8_t(i)) * scale + offset;
+  const bool finite = rescaledValues(scale, offset, values);
   QuantParams p{1.0f, 0};
-  bool finite = std::all_of(values, values + 256, [](float f) { return std::isfinite(f); });
-  if (finite && input) p = *input;
-  if (finite && !input) {
-    // The batch's range: the rescaled values rise (or fall) with v, so their ends are at v's.
-    uint8_t lo = 255, hi = 0;
-    for (int64_t i = 0; i < M * K; i++) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
-    if (M * K > 0) p = rangeParams(std::min({0.0f, values[lo], values[hi]}), std::max({0.0f, values[lo], values[hi]}));
-  }
+  if (finite) p = input ? *input : rescaledRangeParams(v, M * K, values);
   uint8_t table[256];
   if (!finite || quantizeValues(values, table, 256, p.scale, p.zeroPoint) != 0) {
     // A scale so large that some pixel rescales to infinity: the general path marks its rows.

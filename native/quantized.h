@@ -81,6 +81,25 @@ struct QConvBlock {
 // the first block, each image goes through all the blocks on one thread, in cache; with a
 // dynamic one, the batch goes block by block (its range is the whole input's). Otherwise the
 // blocks run one after another through quantizedConv2d.
-void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, int count, float* y, ThreadPool& pool);
+// With `rescaled`, x is nullptr and the first block reads raw uint8 v [N, C, H, W] as
+// v * scale + offset (a Rescaling before the conv), equal bit for bit to scaleShift then the
+// blocks: the 256 values a pixel can take are rescaled and quantized once, then looked up.
+struct RescaledInput {
+  const uint8_t* v;
+  float scale, offset;
+};
+void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, int count, float* y, ThreadPool& pool,
+                         const RescaledInput* rescaled = nullptr);
+
+// q[i] = table[v[i]] (VBMI, AVX2 or scalar).
+void lookUpValues(const uint8_t* table, const uint8_t* v, uint8_t* q, int64_t n);
+
+// The 256 values v * scale + offset takes, in scaleShift's float32 arithmetic; false if one is
+// not finite.
+bool rescaledValues(float scale, float offset, float values[256]);
+
+// The dynamic quantization of rescaled uint8 v [n] (DynamicQuantizeLinear over the rescaled
+// values, 0 included): their ends are at v's, since the values rise or fall with v.
+QuantParams rescaledRangeParams(const uint8_t* v, int64_t n, const float values[256]);
 
 }  // namespace lathe

@@ -162,20 +162,24 @@ void QConv2d(const Napi::CallbackInfo& info) {
                   pooled ? &after : nullptr);
 }
 
-// qConvBlocks(x: Float32Array [N,C,H,W], N, out, then per block: geometry, packed, wScale, bias,
-// act, inScale, inZero, pooling) -> out, the last block's pooled output. Each block's input is
-// the previous block's pooled output.
+// qConvBlocks(x: Float32Array [N,C,H,W], N, out, scale, offset, then per block: geometry, packed,
+// wScale, bias, act, inScale, inZero, pooling) -> out, the last block's pooled output. Each
+// block's input is the previous block's pooled output. A Uint8Array x is read as x * scale + offset
+// (a Rescaling before the first conv); scale and offset are ignored for a Float32Array.
 void QConvBlocks(const Napi::CallbackInfo& info) {
   constexpr size_t kArgs = 8;
   const auto pool = acquirePool();
   Array x = arrayArg(info, 0), out = arrayArg(info, 2);
   const int64_t N = intArg(info, 1);
-  expect(info, info.Length() > 3 && (info.Length() - 3) % kArgs == 0, "qConvBlocks: expected 8 arguments per block");
-  const int count = static_cast<int>((info.Length() - 3) / kArgs);
+  expect(info, info.Length() > 5 && (info.Length() - 5) % kArgs == 0, "qConvBlocks: expected 8 arguments per block");
+  const int count = static_cast<int>((info.Length() - 5) / kArgs);
+  const bool rescaled = x.type == napi_uint8_array;
+  const RescaledInput r{static_cast<const uint8_t*>(x.data), static_cast<float>(info[3].As<Napi::Number>().DoubleValue()),
+                        static_cast<float>(info[4].As<Napi::Number>().DoubleValue())};
   std::vector<QConvBlock> blocks(static_cast<size_t>(count));
   std::vector<QuantParams> inputs(static_cast<size_t>(count));
   for (int k = 0; k < count; k++) {
-    const size_t a = 3 + k * kArgs;
+    const size_t a = 5 + k * kArgs;
     QConvBlock& b = blocks[k];
     b.s = shapeArg<Conv2dShape>(info, a);
     b.s.N = N;
@@ -194,12 +198,14 @@ void QConvBlocks(const Napi::CallbackInfo& info) {
   }
   const QConvBlock& first = blocks[0];
   const QConvBlock& last = blocks[count - 1];
-  expect(info, x.type == napi_float32_array && static_cast<double>(x.length) == elements({N, first.s.C, first.s.H, first.s.W}), "qConvBlocks: x must be a Float32Array [N, C, H, W]");
+  expect(info, (x.type == napi_float32_array || rescaled) && static_cast<double>(x.length) == elements({N, first.s.C, first.s.H, first.s.W}),
+         "qConvBlocks: x must be a Float32Array or Uint8Array [N, C, H, W]");
   expect(info, out.type == napi_float32_array && static_cast<double>(out.length) == elements({N, last.s.O, last.pool.OH, last.pool.OW}),
          "qConvBlocks: out must be a Float32Array [N, O, pooled H, pooled W] of the last block");
   // An empty extent can only be the last block's (a block's input sizes are at least 1): out is empty.
   if (N == 0 || last.pool.OH == 0 || last.pool.OW == 0) return;
-  quantizedConvBlocks(static_cast<const float*>(x.data), N, blocks.data(), count, static_cast<float*>(out.data), *pool);
+  quantizedConvBlocks(rescaled ? nullptr : static_cast<const float*>(x.data), N, blocks.data(), count, static_cast<float*>(out.data), *pool,
+                      rescaled ? &r : nullptr);
 }
 
 // qGemmInt32(a: Uint8Array [M,K], M, aZero, packed, out: Int32Array [M,N]): the exact integer

@@ -221,6 +221,23 @@ uint8_t* paddedImage(const float* xn, bool channelsLast, const Conv2dShape& s, i
   return xq;
 }
 
+uint8_t* paddedImageLookup(const uint8_t* vn, const Conv2dShape& s, int64_t Hp, int64_t Wp, uint8_t zeroPoint, const uint8_t* table,
+                           std::vector<uint8_t>& buf) {
+  buf.resize(static_cast<size_t>(Hp * Wp * s.C + 4));
+  uint8_t* xq = buf.data();
+  fillBorder(xq, Hp, Wp, s.C, s.ph, s.pw, zeroPoint);
+  std::memset(xq + Hp * Wp * s.C, zeroPoint, 4);
+  uint8_t* inside = xq + (s.ph * Wp + s.pw) * s.C;
+  if (s.C == 1) {
+    for (int64_t h = 0; h < s.H; h++) lookUpValues(table, vn + h * s.W, inside + h * Wp, s.W);
+  } else {  // NCHW to channels-last; a first layer's few channels (RGB): no vectors to gain
+    for (int64_t c = 0; c < s.C; c++)
+      for (int64_t h = 0; h < s.H; h++)
+        for (int64_t w = 0; w < s.W; w++) inside[(h * Wp + w) * s.C + c] = table[vn[(c * s.H + h) * s.W + w]];
+  }
+  return xq;
+}
+
 // Whether the pooled int8 tile covers this conv and the pool after it, with the input's scale
 // aScale. It pools the int32 sums before dequantizing, which equals pooling after only while the
 // output stage rises with the sum: every aScale * wScale finite and not negative (a quantizer

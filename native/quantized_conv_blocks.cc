@@ -56,11 +56,34 @@ void storeImage(const float* pooled, const QConvBlock& last, int64_t n, float* y
   qconv::transpose(pooled, last.s.O, pixels, last.s.O, y + n * pixels * last.s.O, pixels);
 }
 
-}  // namespace
+// The first block's input: float NCHW x, or raw uint8 v quantized through a table of its 256
+// rescaled values (RescaledInput).
+struct FirstInput {
+  const float* x;
+  const uint8_t* v;
+  const float* values;   // v's rescaled values
+  const uint8_t* table;  // and their quantization with the first block's parameters
 
-void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, int count, float* y, ThreadPool& pool) {
+  // Image n, padded and channels-last, as paddedImage makes it.
+  const uint8_t* image(int64_t n, const Conv2dShape& s, const QuantParams& p, std::vector<uint8_t>& buf, bool& bad) const {
+    const int64_t size = s.C * s.H * s.W, Hp = s.H + 2 * s.ph, Wp = s.W + 2 * s.pw;
+    if (x) return qconv::paddedImage(x + n * size, false, s, Hp, Wp, p, buf, bad);
+    bad = false;
+    return qconv::paddedImageLookup(v + n * size, s, Hp, Wp, p.zeroPoint, table, buf);
+  }
+
+  // The input as floats (x, or v's values in storage): the general way takes those.
+  const float* floats(int64_t n, std::vector<float>& storage) const {
+    if (x) return x;
+    storage.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; i++) storage[i] = values[v[i]];
+    return storage.data();
+  }
+};
+
+void runBlocks(const FirstInput& x0, int64_t N, const QConvBlock* blocks, int count, const QuantParams& first, float* y, ThreadPool& pool) {
   const Conv2dShape& s0 = blocks[0].s;
-  const QuantParams first = blocks[0].input ? *blocks[0].input : dynamicQuantParams(x, N * s0.C * s0.H * s0.W, pool);
+  std::vector<float> floats;  // x0 as floats, for blockByBlock
   // A dynamic block's scale is positive and finite, so 1 checks its weight scales alone; its
   // real scale is checked once the batch's range is known.
   bool covered = true, staticAfterFirst = true;
@@ -69,7 +92,7 @@ void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, in
     covered = covered && qconv::pooledTileCovers(b.s, *b.w, b.pool, k == 0 ? first.scale : b.input ? b.input->scale : 1.0f, b.wScale);
     staticAfterFirst = staticAfterFirst && (k == 0 || b.input);
   }
-  if (!covered) return blockByBlock(x, N, blocks, count, first, y, pool);
+  if (!covered) return blockByBlock(x0.floats(N * s0.C * s0.H * s0.W, floats), N, blocks, count, first, y, pool);
   const QConvBlock& last = blocks[count - 1];
   const int64_t outSize = last.s.O * last.pool.OH * last.pool.OW;
   const bool perImage = N >= pool.size();  // as quantizedConv2d: else the tiles spread over the pool
@@ -78,12 +101,13 @@ void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, in
     auto image = [&](int64_t n) {
       thread_local std::vector<uint8_t> xqBuf;
       thread_local std::vector<float> pooled[2];
-      const float* in = x + n * s0.C * s0.H * s0.W;
+      const float* in = nullptr;
       for (int k = 0; k < count; k++) {
         const QConvBlock& b = blocks[k];
         const QuantParams& p = k == 0 ? first : *b.input;
         bool bad;
-        const uint8_t* xq = qconv::paddedImage(in, k > 0, b.s, b.s.H + 2 * b.s.ph, b.s.W + 2 * b.s.pw, p, xqBuf, bad);
+        const uint8_t* xq = k == 0 ? x0.image(n, b.s, p, xqBuf, bad)
+                                   : qconv::paddedImage(in, true, b.s, b.s.H + 2 * b.s.ph, b.s.W + 2 * b.s.pw, p, xqBuf, bad);
         if (bad) {
           std::fill(y + n * outSize, y + (n + 1) * outSize, kNaN);
           return;
@@ -104,7 +128,7 @@ void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, in
   // block by block, each block's pooled outputs kept channels-last (an image whose input held a
   // NaN or infinity comes out all NaN, and NaN is left out of the next range, as block by block).
   Scratch outputs;
-  const float* in = x;
+  const float* in = nullptr;
   int64_t inSize = s0.C * s0.H * s0.W;
   QuantParams dynamic{1.0f, 0};     // the next block's, when it quantizes dynamically
   std::vector<float> ranges(2 * N);  // each image's output range, taken while it is in cache
@@ -113,14 +137,17 @@ void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, in
     const QuantParams p = k == 0 ? first : b.input ? *b.input : dynamic;
     const bool rangeNext = k + 1 < count && !blocks[k + 1].input;
     // A range so wide that a scale product overflows: the whole run again, block by block.
-    if (!qconv::pooledTileCovers(b.s, *b.w, b.pool, p.scale, b.wScale)) return blockByBlock(x, N, blocks, count, first, y, pool);
+    if (!qconv::pooledTileCovers(b.s, *b.w, b.pool, p.scale, b.wScale)) {
+      return blockByBlock(x0.floats(N * s0.C * s0.H * s0.W, floats), N, blocks, count, first, y, pool);
+    }
     const int64_t pooledSize = b.pool.OH * b.pool.OW * b.s.O;
     std::vector<float>& out = outputs[k % 2];
     out.resize(static_cast<size_t>(N * pooledSize));
     auto image = [&](int64_t n) {
       thread_local std::vector<uint8_t> xqBuf;
       bool bad;
-      const uint8_t* xq = qconv::paddedImage(in + n * inSize, k > 0, b.s, b.s.H + 2 * b.s.ph, b.s.W + 2 * b.s.pw, p, xqBuf, bad);
+      const uint8_t* xq = k == 0 ? x0.image(n, b.s, p, xqBuf, bad)
+                                 : qconv::paddedImage(in + n * inSize, true, b.s, b.s.H + 2 * b.s.ph, b.s.W + 2 * b.s.pw, p, xqBuf, bad);
       float* o = out.data() + n * pooledSize;
       if (bad) std::fill(o, o + pooledSize, kNaN);
       else qconv::pooledConvImage(xq, b.s, p, *b.w, b.wScale, b.bias, b.act, b.pool, o, perImage ? nullptr : &pool);
@@ -138,6 +165,26 @@ void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, in
     in = out.data();
     inSize = pooledSize;
   }
+}
+
+}  // namespace
+
+void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, int count, float* y, ThreadPool& pool,
+                         const RescaledInput* r) {
+  const int64_t size = N * blocks[0].s.C * blocks[0].s.H * blocks[0].s.W;
+  if (!r) {
+    const QuantParams first = blocks[0].input ? *blocks[0].input : dynamicQuantParams(x, size, pool);
+    return runBlocks(FirstInput{x, nullptr, nullptr, nullptr}, N, blocks, count, first, y, pool);
+  }
+  float values[256];
+  uint8_t table[256];
+  const bool finite = rescaledValues(r->scale, r->offset, values);
+  const QuantParams first = !finite ? QuantParams{1.0f, 0} : blocks[0].input ? *blocks[0].input : rescaledRangeParams(r->v, size, values);
+  const FirstInput lookedUp{nullptr, r->v, values, table};
+  if (finite && quantizeValues(values, table, 256, first.scale, first.zeroPoint) == 0) return runBlocks(lookedUp, N, blocks, count, first, y, pool);
+  // A value that is not finite: the rescaled floats the general way, which marks their images.
+  std::vector<float> floats;
+  quantizedConvBlocks(lookedUp.floats(size, floats), N, blocks, count, y, pool);
 }
 
 }  // namespace lathe

@@ -19,6 +19,10 @@ void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float*
 uint8_t* paddedImage(const float* xn, bool channelsLast, const Conv2dShape& s, int64_t Hp, int64_t Wp, const QuantParams& p,
                      std::vector<uint8_t>& buf, bool& bad);
 
+// paddedImage for raw uint8 NCHW vn quantized by table lookup (q = table[v]): no value is bad.
+uint8_t* paddedImageLookup(const uint8_t* vn, const Conv2dShape& s, int64_t Hp, int64_t Wp, uint8_t zeroPoint, const uint8_t* table,
+                           std::vector<uint8_t>& buf);
+
 // Whether the pooled int8 tile runs this conv and the 2x2 pool after it for an input of scale
 // aScale (it pools before dequantizing: every aScale * wScale must be finite and not negative).
 bool pooledTileCovers(const Conv2dShape& s, const QPackedB& w, const Pool2dShape& pool, float aScale, const float* wScale);

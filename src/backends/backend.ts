@@ -169,8 +169,12 @@ export interface Backend {
   quantizedConv2d?(x: TensorInfo, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null, g: Conv2dGeometry, outShape: Shape): Buf;
   /** quantizedConv2d then max pooling (no argmax), as conv2dMaxPool: convShape is the conv's output shape, outShape the pooled one. */
   quantizedConv2dMaxPool?(x: TensorInfo, w: PackedInt8, wScale: TensorInfo, bias: TensorInfo | null, activation: FusedActivation, input: InputQuantization | null, g: Conv2dGeometry, convShape: Shape, pool: Pool2dGeometry, outShape: Shape): Buf;
-  /** quantizedConv2dMaxPool block after block, each on the previous block's pooled output (inShape). outShape: the last block's. */
-  quantizedConvBlocks?(x: TensorInfo, blocks: readonly QuantizedConvBlockPlan[], outShape: Shape): Buf;
+  /**
+   * quantizedConv2dMaxPool block after block, each on the previous block's pooled output (inShape).
+   * outShape: the last block's. With `rescale`, x is uint8 read as x * scale + offset (scaleShift's
+   * arithmetic) by the first block: a Rescaling layer before it.
+   */
+  quantizedConvBlocks?(x: TensorInfo, blocks: readonly QuantizedConvBlockPlan[], outShape: Shape, rescale: { scale: number; offset: number } | null): Buf;
 
   /** act(x + bias) with x [..., C] and bias [C]: a layer's bias and activation in one pass. */
   biasActivation(x: TensorInfo, bias: TensorInfo, activation: FusedActivation): Buf;

@@ -99,10 +99,10 @@ export function quantizedConv2dMaxPool(x: Tensor, w: PackedInt8, wScale: Tensor,
 }
 
 /** The conv's attributes for an input of shape inShape (x's, or a block's before it in quantizedConvBlocks). */
-function convPlan(op: string, x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedConv2dOptions, inShape: readonly number[] = x.shape) {
+function convPlan(op: string, x: Tensor, w: PackedInt8, wScale: Tensor, bias: Tensor | null, options: QuantizedConv2dOptions, inShape: readonly number[] = x.shape, dtype = 'float32') {
   const activation = options.activation ?? 'linear';
   const [O, C, KH, KW] = w.shape;
-  checkCommon(op, x, w, wScale, bias, O, activation);
+  checkCommon(op, x, w, wScale, bias, O, activation, dtype);
   if (w.layout !== 'conv') fail(op, 'the weights were packed for a dense layer');
   if (inShape.length !== 4 || inShape[1] !== C) fail(op, `expected input [N, ${C}, H, W], got ${fmtShape(inShape)}`);
   const g = {
@@ -138,19 +138,27 @@ export interface QuantizedConvBlock {
  * intermediate outputs channels-last (no transposes), and where every block after the first
  * quantizes its input statically, runs each image through all the blocks on one thread, its
  * outputs staying in cache (a dynamic block needs its whole input's range first). Else block by block.
+ * With `rescale`, the first block reads rescale(x, scale, offset): a Rescaling layer before it.
+ * For uint8 x native quantizes the pixels by table lookup (their 256 values rescaled and
+ * quantized once), with no float copy of the input; the same values either way.
  */
-export function quantizedConvBlocks(x: Tensor, blocks: readonly QuantizedConvBlock[]): Tensor {
-  if (!x.backend.quantizedConvBlocks || blocks.length < 2) {
-    return blocks.reduce((y, b) => quantizedConv2dMaxPool(y, b.w, b.wScale, b.bias, b.options, b.kernelSize, b.poolOptions), x);
+export function quantizedConvBlocks(x: Tensor, blocks: readonly QuantizedConvBlock[], options: { rescale?: { scale: number; offset: number } } = {}): Tensor {
+  const r = options.rescale;
+  const rescaled = r !== undefined && x.dtype === 'uint8' && Number.isFinite(r.scale) && Number.isFinite(r.offset);
+  if (!x.backend.quantizedConvBlocks || blocks.length < (rescaled ? 1 : 2)) {
+    const input = r ? rescale(x, r.scale, r.offset) : x;
+    return blocks.reduce((y, b) => quantizedConv2dMaxPool(y, b.w, b.wScale, b.bias, b.options, b.kernelSize, b.poolOptions), input);
   }
+  if (r && !rescaled) return quantizedConvBlocks(rescale(x, r.scale, r.offset), blocks);
   const op = 'quantizedConvBlocks';
   let inShape: readonly number[] = x.shape;
   const plans = blocks.map((b) => {
-    const plan = convPlan(op, x, b.w, b.wScale, b.bias, b.options, inShape);
+    const plan = convPlan(op, x, b.w, b.wScale, b.bias, b.options, inShape, rescaled ? 'uint8' : 'float32');
     const pool = poolGeometry(op, plan.shape, b.kernelSize, b.poolOptions ?? {});
     const block = Object.assign(withPool(plan, pool), { inShape, bias: b.bias !== null });
     inShape = pool.shape;
     return block;
   });
-  return apply(T.quantizedConvBlocks, [x, ...blocks.flatMap((b) => (b.bias ? [b.wScale, b.bias] : [b.wScale]))], { blocks: plans, shape: inShape });
+  const attrs = { blocks: plans, shape: inShape, rescale: rescaled ? { scale: r!.scale, offset: r!.offset } : null };
+  return apply(T.quantizedConvBlocks, [x, ...blocks.flatMap((b) => (b.bias ? [b.wScale, b.bias] : [b.wScale]))], attrs);
 }

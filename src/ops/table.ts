@@ -471,12 +471,12 @@ export const quantizedConv2dMaxPool: OpDef<QuantizedAttrs & Conv2dGeometry & { c
 
 type ConvBlockAttrs = Omit<QuantizedConvBlockPlan, 'wScale' | 'bias'> & { bias: boolean };
 // Inputs [x, then each block's wScale and bias (if it has one)].
-export const quantizedConvBlocks: OpDef<{ blocks: readonly ConvBlockAttrs[]; shape: readonly number[] }> = {
+export const quantizedConvBlocks: OpDef<{ blocks: readonly ConvBlockAttrs[]; shape: readonly number[]; rescale: { scale: number; offset: number } | null }> = {
   name: 'quantizedConvBlocks',
   forward: ([x, ...perBlock], at) => {
     let i = 0;
     const blocks = at.blocks.map((b) => Object.assign({}, b, { wScale: perBlock[i++], bias: b.bias ? perBlock[i++] : null }));
-    return out(x, at.shape, 'float32', x.backend.quantizedConvBlocks!(x, blocks, at.shape));
+    return out(x, at.shape, 'float32', x.backend.quantizedConvBlocks!(x, blocks, at.shape, at.rescale));
   },
 };
 

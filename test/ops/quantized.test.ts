@@ -288,6 +288,42 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
     }
   });
 
+  test('quantizedConvBlocks with rescale reads uint8 pixels as rescale(x) would give them: bit for bit on native, static and dynamic', () => {
+    // [input shape, [filters, kernel, padding] per block]: MNIST's CNN, three channels (the lookup
+    // transposes to channels-last) with padding, one block.
+    const cases: [number[], [number, number, number][]][] = [
+      [[3, 1, 28, 28], [[32, 3, 0], [64, 3, 0]]],
+      [[2, 3, 12, 13], [[8, 3, 1], [6, 2, 0]]],
+      [[2, 1, 10, 10], [[4, 3, 0]]],
+    ];
+    // 1e38 rescales 255 to infinity in float32: those images come out NaN, as from rescale then the blocks.
+    const rescalings = [{ scale: 1 / 255, offset: 0 }, { scale: 2 / 255, offset: -1 }, { scale: 1e38, offset: 0 }];
+    cases.forEach(([xShape, specs], i) => {
+      let C = xShape[1];
+      const blocks = specs.map(([O, k, padding], j) => {
+        const { w, s, b } = operands([1, C, k, k], [O, C, k, k], O, 160 + 10 * i + j);
+        C = O;
+        return { w: lt.packInt8(w.to('native'), 'conv'), wScale: s.to('native'), bias: b.to('native'), padding, activation: j === 0 ? 'relu' : 'linear' } as const;
+      });
+      const pixels = lt.tensor(Uint8Array.from(ints(xShape.reduce((a, b) => a * b, 1), 0, 255, 200 + i)), { shape: xShape, backend: 'native' });
+      for (const dynamic of [false, true]) {
+        const spec = blocks.map((b, j) => ({
+          w: b.w, wScale: b.wScale, bias: b.bias, kernelSize: 2 as const,
+          options: { activation: b.activation, padding: [b.padding, b.padding] as [number, number], input: dynamic && j === 0 ? null : { scale: 0.02 + 0.01 * j, zeroPoint: 30 + 40 * j } },
+        }));
+        for (const r of rescalings) {
+          const want = lt.quantizedConvBlocks(lt.rescale(pixels, r.scale, r.offset), spec).dataSync();
+          const got = lt.quantizedConvBlocks(pixels, spec, { rescale: r }).dataSync();
+          const what = `${xShape} ${JSON.stringify(specs)} ${dynamic ? 'dynamic' : 'static'} ${JSON.stringify(r)}`;
+          assert.equal(got.length, want.length, what);
+          const differ = want.findIndex((v, k) => !Object.is(v, got[k]));
+          assert.equal(differ, -1, `${what}: element ${differ} ${got[differ]} against ${want[differ]}`);
+          if (r.scale === 1e38) assert.ok(Number.isNaN(got[0]), `${what}: an image with an infinite pixel is NaN`);
+        }
+      }
+    });
+  });
+
   test('the addon refuses a conv geometry whose output extent does not follow from it (its direct tile would read past the image)', () => {
     const addon = nativeAddon!;
     const packed = addon.qPackConvWeights(new Int8Array(4 * 8 * 3 * 3), 4, 8, 3, 3);
@@ -309,7 +345,7 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
     const x = new Float32Array(4 * 3 * 16);
     addon.qConv2d(x, geometry, packed, scale, new Float32Array(0), 0, 1, 0, new Float32Array(0), pooling(0));
     assert.throws(() => addon.qConv2d(x, geometry, packed, scale, new Float32Array(0), 0, 1, 0, new Float32Array(8), pooling(1)), /qConv2d: the pooling must fit the conv's output/);
-    assert.throws(() => addon.qConvBlocks(x, 1, new Float32Array(8), geometry, packed, scale, new Float32Array(0), 0, 1, 0, pooling(1)), /qConvBlocks: the pooling must fit/);
+    assert.throws(() => addon.qConvBlocks(x, 1, new Float32Array(8), 0, 0, geometry, packed, scale, new Float32Array(0), 0, 1, 0, pooling(1)), /qConvBlocks: the pooling must fit/);
     // Negative sizes whose products still match the weights and the input (C=-4, W=-16).
     const negative = Float64Array.of(1, -4, 3, -16, 1, -4, -3, 1, 1, 16, 1, 1, 0, 0, 1, 1, 1);
     assert.throws(() => addon.qConv2d(x, negative, packed, scale, new Float32Array(0), 0, 1, 0, new Float32Array(16)), /qConv2d: the geometry does not match the packed weights \(sizes at least 1/);

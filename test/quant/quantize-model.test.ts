@@ -222,6 +222,38 @@ onEachBackend('quantizeModel', (backend) => {
     }
   });
 
+  // Rescaling then quantized conv-pool blocks at inference: the first conv quantizes the uint8
+  // pixels through the same kind of table, with no float copy; one block or two, static or dynamic.
+  test('predict fuses Rescaling into the quantized conv-pool blocks after it, with the same values', () => {
+    for (const blocks of [1, 2]) {
+      for (const mode of ['dynamic', 'static'] as const) {
+        for (const [scale, offset] of [[1 / 255, 0], [-0.02, 1.5], [1e38, 0]]) {
+          lt.manualSeed(41);
+          const layers = [new L.Rescaling(scale, offset, { inputShape: [1, 14, 14] }), new L.Conv2D(8, 3, { activation: 'relu' }), new L.MaxPool2D(2)];
+          if (blocks === 2) layers.push(new L.Conv2D(16, 3, { activation: 'relu' }), new L.MaxPool2D(2));
+          const model = new Sequential([...layers, new L.Flatten(), new L.Dense(3)]);
+          const sample = lt.randint(0, 4, [16, 1, 14, 14], { generator: new lt.Generator(42) }).cast('float32');
+          const { model: q } = lt.quant.quantizeModel(model, { mode, sample, minCosine: -1 });
+          assert.equal(q.layers[1].type, 'quantizedconv2d');
+          const x = lt.randint(0, 256, [5, 1, 14, 14], { generator: new lt.Generator(43) }).cast('uint8');
+          const oneByOne = lt.noGrad(() => q.layers.reduce((h, l) => l.call(h), x));
+          let fused = 0;
+          const conv = q.layers[1] as unknown as { fuseRescaledRun: (...a: unknown[]) => unknown };
+          const own = conv.fuseRescaledRun.bind(conv);
+          conv.fuseRescaledRun = (...a: unknown[]) => {
+            const run = own(...a);
+            if (run) fused++;
+            return run;
+          };
+          const what = `${blocks} block(s), ${mode}, scale ${scale}, offset ${offset}`;
+          assert.deepEqual(Array.from(q.predict(x).dataSync()), Array.from(oneByOne.dataSync()), what);
+          assert.equal(fused, 1, `${what}: the Rescaling ran in the blocks' op`);
+          if (scale > 1) assert.ok(Array.from(oneByOne.dataSync()).some(Number.isNaN), 'images with infinite inputs are NaN');
+        }
+      }
+    }
+  });
+
   test('the int8 model saves with int8 tensors and loads back, predicting bit for bit', () => {
     for (const mode of ['dynamic', 'static'] as const) {
       const model = cnn(7);

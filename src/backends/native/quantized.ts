@@ -58,9 +58,9 @@ export function nativeQuantizedKernels(
         (bias?.buf ?? NO_BIAS) as Float32Array, FUSED_ACTIVATIONS.indexOf(activation), input?.scale ?? 0, input?.zeroPoint ?? 0, out, pooling(convShape, pool, outShape));
       return out;
     },
-    quantizedConvBlocks(x, blocks, outShape) {
+    quantizedConvBlocks(x, blocks, outShape, rescale) {
       const out = alloc('float32', sizeOf(outShape)) as Float32Array;
-      addon.qConvBlocks(x.buf as Float32Array, x.shape[0], out, ...blocks.flatMap((b) => [
+      addon.qConvBlocks(x.buf as Float32Array | Uint8Array, x.shape[0], out, rescale?.scale ?? 0, rescale?.offset ?? 0, ...blocks.flatMap((b) => [
         convGeometry(b.inShape, b.w.shape, b.convShape, b), handle(b.w, 'conv'), b.wScale.buf as Float32Array, (b.bias?.buf ?? NO_BIAS) as Float32Array,
         FUSED_ACTIVATIONS.indexOf(b.activation), b.input?.scale ?? 0, b.input?.zeroPoint ?? 0, pooling(b.convShape, b.pool, b.shape),
       ]));

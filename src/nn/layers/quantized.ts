@@ -241,6 +241,18 @@ export class QuantizedConv2D extends QuantizedLayer {
    * the kernel, then a MaxPool2D it fuses with; at least two blocks) as one quantizedConvBlocks op.
    */
   override fuseRun(layers: readonly Layer[], start: number): { run: (x: Tensor) => Tensor; count: number } | null {
+    const blocks = this.blocksFrom(layers, start);
+    return blocks.length < 2 ? null : { count: 2 * blocks.length, run: (x) => this.runBlocks(blocks, x) };
+  }
+
+  /** The same after a Rescaling, from one block on: the first conv quantizes rescale(x, scale, offset) itself (uint8 pixels by table lookup). */
+  fuseRescaledRun(layers: readonly Layer[], start: number, scale: number, offset: number): { run: (x: Tensor) => Tensor; count: number } | null {
+    const blocks = this.blocksFrom(layers, start);
+    return blocks.length < 1 ? null : { count: 2 * blocks.length, run: (x) => this.runBlocks(blocks, x, { scale, offset }) };
+  }
+
+  /** The conv-pool blocks from start on that the kernel covers. */
+  private blocksFrom(layers: readonly Layer[], start: number): [QuantizedConv2D, MaxPool2D][] {
     const blocks: [QuantizedConv2D, MaxPool2D][] = [];
     for (let i = start; i + 1 < layers.length; i += 2) {
       const [conv, pool] = [layers[i], layers[i + 1]];
@@ -249,24 +261,27 @@ export class QuantizedConv2D extends QuantizedLayer {
       if (!(pool instanceof MaxPool2D) || !pool.fusable) break;
       blocks.push([conv, pool]);
     }
-    if (blocks.length < 2) return null;
-    return {
-      count: 2 * blocks.length,
-      run: (x) => {
-        if (x.rank !== 4) fail(this.name, `expected input [batch, channels, height, width], got ${fmtShape(x.shape)}`);
-        let shape = x.shape.slice(1);
-        const opBlocks: QuantizedConvBlock[] = [];
-        for (const [conv, pool] of blocks) {
-          const { options, symmetric } = conv.convOptions(shape);
-          if (!symmetric) return blocks.reduce((y, [c, p]) => c.fuseWith(p)!(y), x); // padding of its own: block by block
-          const convShape = conv.computeOutputShape(shape);
-          const [kernelSize, poolOptions] = pool.fusedArguments(convShape);
-          opBlocks.push({ w: conv.packedKernel('conv'), wScale: conv.kernelScale, bias: conv.bias, options, kernelSize, poolOptions });
-          shape = pool.computeOutputShape(convShape);
-        }
-        return quantizedConvBlocks(this.floatInput(x), opBlocks);
-      },
-    };
+    return blocks;
+  }
+
+  private runBlocks(blocks: readonly [QuantizedConv2D, MaxPool2D][], x: Tensor, rescaling?: { scale: number; offset: number }): Tensor {
+    if (x.rank !== 4) fail(this.name, `expected input [batch, channels, height, width], got ${fmtShape(x.shape)}`);
+    let shape = x.shape.slice(1);
+    const opBlocks: QuantizedConvBlock[] = [];
+    for (const [conv, pool] of blocks) {
+      const { options, symmetric } = conv.convOptions(shape);
+      if (!symmetric) {
+        // Padding of its own: block by block.
+        const input = rescaling ? rescale(x, rescaling.scale, rescaling.offset) : x;
+        return blocks.reduce((y, [c, p]) => c.fuseWith(p)!(y), input);
+      }
+      const convShape = conv.computeOutputShape(shape);
+      const [kernelSize, poolOptions] = pool.fusedArguments(convShape);
+      opBlocks.push({ w: conv.packedKernel('conv'), wScale: conv.kernelScale, bias: conv.bias, options, kernelSize, poolOptions });
+      shape = pool.computeOutputShape(convShape);
+    }
+    if (rescaling) return quantizedConvBlocks(x, opBlocks, { rescale: rescaling });
+    return quantizedConvBlocks(this.floatInput(x), opBlocks);
   }
 
   /** The op's options for a per-example input shape, and whether the padding is the same on both sides (the kernel pads only so). */

@@ -16,6 +16,15 @@ function takesRescaledInput(layer: Layer): layer is Layer & TakesRescaledInput {
   return typeof (layer as Partial<TakesRescaledInput>).rescaledForward === 'function';
 }
 
+/** A layer that starts a fused run of layers (Layer.fuseRun) reading rescale(x) in its kernel (QuantizedConv2D's conv-pool blocks). */
+export interface StartsRescaledRun {
+  fuseRescaledRun(layers: readonly Layer[], start: number, scale: number, offset: number): { run: (x: Tensor) => Tensor; count: number } | null;
+}
+
+function startsRescaledRun(layer: Layer): layer is Layer & StartsRescaledRun {
+  return typeof (layer as Partial<StartsRescaledRun>).fuseRescaledRun === 'function';
+}
+
 export class Rescaling extends Layer {
   readonly type = 'rescaling';
   readonly scale: number;
@@ -39,6 +48,13 @@ export class Rescaling extends Layer {
 
   forward(x: Tensor): Tensor {
     return rescale(x, this.scale, this.offset); // one pass: cast, scale and shift
+  }
+
+  /** Inference: this layer and a run of layers after it whose first rescales its input in its kernel. */
+  override fuseRun(layers: readonly Layer[], start: number): { run: (x: Tensor) => Tensor; count: number } | null {
+    const next = layers[start + 1];
+    const run = next && startsRescaledRun(next) ? next.fuseRescaledRun(layers, start + 1, this.scale, this.offset) : null;
+    return run && { run: run.run, count: run.count + 1 };
   }
 
   /** Inference: a layer after this one that can rescale its input in its own kernel (Dense, QuantizedDense) does. */
