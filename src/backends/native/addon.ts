@@ -63,8 +63,7 @@ export interface NativeAddon {
   /** With scale and offset, x is uint8 read as x * scale + offset. */
   qLinear(x: Float32Array | Uint8Array, M: number, K: number, packed: unknown, wScale: Float32Array, bias: Float32Array, act: number, inScale: number, inZero: number, out: Float32Array, scale?: number, offset?: number): void;
   qConv2d(x: Float32Array, geometry: Float64Array, packed: unknown, wScale: Float32Array, bias: Float32Array, act: number, inScale: number, inZero: number, out: Float32Array, pooling?: Float64Array): void;
-  /** Per block: geometry, packed, wScale, bias, act, inScale, inZero, pooling. */
-  /** x: Float32Array, or Uint8Array read as x * scale + offset; then 8 arguments per block. */
+  /** x: Float32Array, or Uint8Array read as x * scale + offset; then per block: geometry, packed, wScale, bias, act, inScale, inZero, pooling. */
   qConvBlocks(x: Float32Array | Uint8Array, N: number, out: Float32Array, scale: number, offset: number, ...blocks: unknown[]): void;
   qGemmInt32(a: Uint8Array, M: number, aZero: number, packed: unknown, out: Int32Array): void;
   /** scale <= 0: dynamic. Returns the [scale, zeroPoint] used. */
