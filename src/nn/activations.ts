@@ -1,4 +1,5 @@
 // Activation functions by name, for layers' `activation` option and the Activation layer.
+import { FUSED_ACTIVATIONS, type FusedActivation } from '../backends/backend.js';
 import { fail } from '../errors.js';
 import * as F from '../ops/functions.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -26,4 +27,13 @@ export function activationName(name: unknown, where = 'activation'): string {
   const camel = typeof name === 'string' ? name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) : '';
   if (!Object.hasOwn(ACTIVATIONS, camel)) fail(where, `unknown activation ${JSON.stringify(name)} (expected one of ${ACTIVATION_NAMES.join(', ')})`);
   return camel;
+}
+
+/**
+ * The activation a layer's kernel applies itself (linear, relu, tanh), or null where it runs as
+ * an op of its own: sigmoid, so that an output layer remembers its logits for the loss
+ * (src/nn/logits.ts), and the activations no kernel has.
+ */
+export function kernelActivation(name: string): FusedActivation | null {
+  return name !== 'sigmoid' && (FUSED_ACTIVATIONS as readonly string[]).includes(name) ? (name as FusedActivation) : null;
 }

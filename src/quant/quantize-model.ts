@@ -5,10 +5,11 @@
 // output strays from its float output on the sample (cosine similarity below minCosine,
 // measured on the layer alone) stays float, and the report says why, as it does for every
 // layer left alone.
-import { FUSED_ACTIVATIONS, type InputQuantization } from '../backends/backend.js';
+import type { InputQuantization } from '../backends/backend.js';
 import { noGrad } from '../autograd/engine.js';
 import { fail } from '../errors.js';
 import { arrayType } from '../tensor/dtype.js';
+import { kernelActivation } from '../nn/activations.js';
 import type { Layer } from '../nn/layer.js';
 import { Conv2D } from '../nn/layers/conv.js';
 import { Dense } from '../nn/layers/dense.js';
@@ -142,8 +143,7 @@ export const MIN_INPUTS_PER_OUTPUT = 32;
  */
 function pooledConv(l: Dense | Conv2D, next: Layer | undefined): boolean {
   const pairOf = (p: readonly number[], v: number) => p[0] === v && p[1] === v;
-  const fusedActivation = (FUSED_ACTIVATIONS as readonly string[]).includes(l.activation) && l.activation !== 'sigmoid';
-  return l instanceof Conv2D && pairOf(l.strides, 1) && pairOf(l.dilationRate, 1) && fusedActivation && next instanceof MaxPool2D && next.fusable &&
+  return l instanceof Conv2D && pairOf(l.strides, 1) && pairOf(l.dilationRate, 1) && kernelActivation(l.activation) !== null && next instanceof MaxPool2D && next.fusable &&
     next.padding === 'valid' && pairOf(next.poolSize, 2) && pairOf(next.strides, 2);
 }
 

@@ -1,12 +1,11 @@
 // Conv2D (Keras) / Conv2d (PyTorch): y = act(conv(x, W) + b) on NCHW input, kernel [filters,
 // inChannels/groups, kH, kW] as the conv2d op takes it. Keras' 'same' padding is asymmetric for
 // even windows, so it pads explicitly when the op's symmetric padding cannot express it.
-import type { FusedActivation } from '../../backends/backend.js';
 import { fail, fmtShape } from '../../errors.js';
 import { type Conv2dOptions, cast, conv2d, conv2dMaxPool } from '../../ops/functions.js';
 import { isFloat } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { ACTIVATIONS, activationName } from '../activations.js';
+import { ACTIVATIONS, activationName, kernelActivation } from '../activations.js';
 import type { ConfigReader, Json } from '../config.js';
 import { initialize, initializerName } from '../init.js';
 import { Layer, type LayerOptions } from '../layer.js';
@@ -142,15 +141,14 @@ export class Conv2D extends Layer {
     // Keras casts inputs to the layer's dtype; the conv2d op wants one dtype for input and kernel.
     const typed = x.dtype === this.kernel.dtype || !isFloat(this.kernel.dtype) ? x : cast(x, this.kernel.dtype);
     const symmetric = h.before === h.after && w.before === w.after;
-    // relu and tanh run inside the conv kernel; sigmoid stays a separate op so that an output
-    // layer remembers its logits for the loss (src/nn/logits.ts), as Dense does.
-    const fused = this.activation === 'relu' || this.activation === 'tanh' || this.activation === 'linear';
+    // relu and tanh run inside the conv kernel; sigmoid stays a separate op (kernelActivation).
+    const activation = kernelActivation(this.activation);
     const options: Conv2dOptions = {
       stride: this.strides, dilation: this.dilationRate, groups: this.groups,
-      activation: fused ? (this.activation as FusedActivation) : 'linear',
+      activation: activation ?? 'linear',
       padding: symmetric ? [h.before, w.before] : [0, 0],
     };
-    return { input: symmetric ? typed : padSpatial(typed, h, w), options, fused };
+    return { input: symmetric ? typed : padSpatial(typed, h, w), options, fused: activation !== null };
   }
 
   override getConfig(): Record<string, Json> {

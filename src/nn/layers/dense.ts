@@ -1,10 +1,9 @@
 // Dense (Keras) / Linear (PyTorch): y = act(x W + b) on the last axis. The kernel is [in, out],
 // Keras' layout, so the forward is one GEMM and the bias+activation one fused kernel.
-import { FUSED_ACTIVATIONS, type FusedActivation } from '../../backends/backend.js';
 import { fail, fmtShape } from '../../errors.js';
 import { linear, matmul, rescale, rescaledLinear } from '../../ops/functions.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { ACTIVATIONS, activationName } from '../activations.js';
+import { ACTIVATIONS, activationName, kernelActivation } from '../activations.js';
 import type { ConfigReader, Json } from '../config.js';
 import { initialize, initializerName } from '../init.js';
 import { Layer, type LayerOptions } from '../layer.js';
@@ -85,8 +84,8 @@ export class Dense extends Layer {
     if (!this.bias) return ACTIVATIONS[this.activation](matmul(rescaling ? rescale(x, rescaling.scale, rescaling.offset) : x, this.kernel));
     // One kernel for the product, bias and activation at inference (the linear op); with
     // gradients recorded, matmul then biasActivation.
-    const fused = (FUSED_ACTIVATIONS as readonly string[]).includes(this.activation) && this.activation !== 'sigmoid';
-    const activation = fused ? (this.activation as FusedActivation) : 'linear';
+    const fused = kernelActivation(this.activation);
+    const activation = fused ?? 'linear';
     const y = rescaling ? rescaledLinear(x, rescaling.scale, rescaling.offset, this.kernel, this.bias, activation) : linear(x, this.kernel, this.bias, activation);
     return fused ? y : ACTIVATIONS[this.activation](y);
   }

@@ -4,12 +4,12 @@
 // Made by src/quant from trained float layers; inference only (no gradient). The weights are
 // buffers (saved, not trained); the int8 GEMM's packed copy is made on first use, and again
 // whenever the kernel's storage changes (a load assigns new storage).
-import { FUSED_ACTIVATIONS, type FusedActivation, type InputQuantization, type PackedInt8 } from '../../backends/backend.js';
+import type { FusedActivation, InputQuantization, PackedInt8 } from '../../backends/backend.js';
 import { fail, fmtShape } from '../../errors.js';
 import { cast, ones, rescale, zeros } from '../../ops/functions.js';
 import { type QuantizedConv2dOptions, type QuantizedConvBlock, type QuantizedOptions as QuantizedOpOptions, packInt8, quantizedConv2d, quantizedConv2dMaxPool, quantizedConvBlocks, quantizedLinear, rescaledQuantizedLinear } from '../../ops/quantized.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { ACTIVATIONS, activationName } from '../activations.js';
+import { ACTIVATIONS, activationName, kernelActivation } from '../activations.js';
 import { ConfigReader, type Json } from '../config.js';
 import { Layer, type LayerOptions } from '../layer.js';
 import { readLayerOptions } from './layer-config.js';
@@ -62,8 +62,8 @@ abstract class QuantizedLayer extends Layer {
     if (q.mode !== 'dynamic' && q.mode !== 'static') fail(this.name, `inputQuantization.mode must be "dynamic" or "static", got ${JSON.stringify((q as { mode: unknown }).mode)}`);
     this.inputQuantization = q.mode === 'static' ? { mode: 'static', scale: q.scale, zeroPoint: q.zeroPoint } : { mode: 'dynamic' };
     this.input = q.mode === 'static' ? { scale: q.scale, zeroPoint: q.zeroPoint } : null;
-    const fused = (FUSED_ACTIVATIONS as readonly string[]).includes(this.activation) && this.activation !== 'sigmoid';
-    this.activationSplit = fused ? [this.activation as FusedActivation, (y) => y] : ['linear', ACTIVATIONS[this.activation]];
+    const fused = kernelActivation(this.activation);
+    this.activationSplit = fused ? [fused, (y) => y] : ['linear', ACTIVATIONS[this.activation]];
   }
 
   /** Zeroed int8 weights, unit scales and zero bias of the right shapes, for a load to fill. */
