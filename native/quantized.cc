@@ -232,37 +232,39 @@ void quantizedLinear(const float* x, int64_t M, int64_t K, const QuantParams* in
 
 void lookUpValues(const uint8_t* table, const uint8_t* v, uint8_t* q, int64_t n) { lookUp(table, v, q, n); }
 
-bool rescaledValues(float scale, float offset, float values[256]) {
+RescaleTable::RescaleTable(const uint8_t* v_, int64_t n_, float scale, float offset, const QuantParams* input) : v(v_), n(n_) {
   for (int i = 0; i < 256; i++) values[i] = float(uint8_t(i)) * scale + offset;
-  return std::all_of(values, values + 256, [](float f) { return std::isfinite(f); });
+  finite = std::all_of(values, values + 256, [](float f) { return std::isfinite(f); });
+  if (!finite) return;
+  if (input) {
+    params = *input;
+  } else if (n > 0) {
+    uint8_t lo = 255, hi = 0;
+    for (int64_t i = 0; i < n; i++) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
+    params = rangeParams(std::min({0.0f, values[lo], values[hi]}), std::max({0.0f, values[lo], values[hi]}));
+  }
+  quantizeValues(values, table, 256, params.scale, params.zeroPoint);  // finite: nothing bad
 }
 
-QuantParams rescaledRangeParams(const uint8_t* v, int64_t n, const float values[256]) {
-  if (n <= 0) return {1.0f, 0};
-  uint8_t lo = 255, hi = 0;
-  for (int64_t i = 0; i < n; i++) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
-  return rangeParams(std::min({0.0f, values[lo], values[hi]}), std::max({0.0f, values[lo], values[hi]}));
+std::vector<float> RescaleTable::floats() const {
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; i++) x[i] = values[v[i]];
+  return x;
 }
 
 void quantizedLinearRescaled(const uint8_t* v, int64_t M, int64_t K, float scale, float offset, const QuantParams* input,
                              const QPackedB& w, const float* wScale, const float* bias, int act, float* y, ThreadPool& pool) {
-  // Every value the input can take, rescaled with scaleShift's arithmetic.
-  float values[256];
-  const bool finite = rescaledValues(scale, offset, values);
-  QuantParams p{1.0f, 0};
-  if (finite) p = input ? *input : rescaledRangeParams(v, M * K, values);
-  uint8_t table[256];
-  if (!finite || quantizeValues(values, table, 256, p.scale, p.zeroPoint) != 0) {
+  const RescaleTable t(v, M * K, scale, offset, input);
+  if (!t.finite) {
     // A scale so large that some pixel rescales to infinity: the general path marks its rows.
-    std::vector<float> x(static_cast<size_t>(M * K));
-    for (int64_t i = 0; i < M * K; i++) x[i] = values[v[i]];
+    const std::vector<float> x = t.floats();
     return quantizedLinear(x.data(), M, K, input, w, wScale, bias, act, y, pool);
   }
   thread_local std::vector<uint8_t> buffer;
   buffer.resize(static_cast<size_t>(M * K));
   uint8_t* qx = buffer.data();
-  pool.parallelFor(M * K, 1 << 16, [&](int64_t b, int64_t e) { lookUp(table, v + b, qx + b, e - b); });
-  quantizedProduct(qx, nullptr, M, K, p, w, wScale, bias, act, y, pool);
+  pool.parallelFor(M * K, 1 << 16, [&](int64_t b, int64_t e) { lookUp(t.table, v + b, qx + b, e - b); });
+  quantizedProduct(qx, nullptr, M, K, t.params, w, wScale, bias, act, y, pool);
 }
 
 }  // namespace lathe

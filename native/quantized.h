@@ -94,12 +94,21 @@ void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, in
 // q[i] = table[v[i]] (VBMI, AVX2 or scalar).
 void lookUpValues(const uint8_t* table, const uint8_t* v, uint8_t* q, int64_t n);
 
-// The 256 values v * scale + offset takes, in scaleShift's float32 arithmetic; false if one is
-// not finite.
-bool rescaledValues(float scale, float offset, float values[256]);
+// Raw uint8 v [n] read as v * scale + offset (a Rescaling before a quantized layer): the 256
+// values a pixel can take, in scaleShift's float32 arithmetic, quantized once into a table with
+// `input`, or dynamically (DynamicQuantizeLinear over the rescaled values, 0 included: their ends
+// are at v's, since they rise or fall with v). Where a value is not finite there is no table:
+// the caller rescales to floats() and takes its general path, which marks those rows or images.
+struct RescaleTable {
+  RescaleTable(const uint8_t* v, int64_t n, float scale, float offset, const QuantParams* input);
+  std::vector<float> floats() const;  // values[v[i]]: exactly scaleShift's output
 
-// The dynamic quantization of rescaled uint8 v [n] (DynamicQuantizeLinear over the rescaled
-// values, 0 included): their ends are at v's, since the values rise or fall with v.
-QuantParams rescaledRangeParams(const uint8_t* v, int64_t n, const float values[256]);
+  const uint8_t* v;
+  int64_t n;
+  bool finite;
+  QuantParams params{1.0f, 0};  // when finite
+  float values[256];
+  uint8_t table[256];  // when finite: the quantized values[v]
+};
 
 }  // namespace lathe

@@ -196,6 +196,16 @@ void maxPool2x2ChannelsLast(const float* acc, int64_t rowPixels, int64_t O, cons
     }
 }
 
+// buf sized for a padded channels-last image [Hp][Wp][C] and 4 bytes past it, the border and
+// those bytes at the zero point; returns where the image's inside starts.
+uint8_t* paddedBuffer(const Conv2dShape& s, int64_t Hp, int64_t Wp, uint8_t zeroPoint, std::vector<uint8_t>& buf) {
+  buf.resize(static_cast<size_t>(Hp * Wp * s.C + 4));
+  uint8_t* xq = buf.data();
+  fillBorder(xq, Hp, Wp, s.C, s.ph, s.pw, zeroPoint);
+  std::memset(xq + Hp * Wp * s.C, zeroPoint, 4);
+  return xq + (s.ph * Wp + s.pw) * s.C;
+}
+
 }  // namespace
 
 namespace qconv {
@@ -206,11 +216,7 @@ namespace qconv {
 // bad: a value was NaN or infinite.
 uint8_t* paddedImage(const float* xn, bool channelsLast, const Conv2dShape& s, int64_t Hp, int64_t Wp, const QuantParams& p,
                      std::vector<uint8_t>& buf, bool& bad) {
-  buf.resize(static_cast<size_t>(Hp * Wp * s.C + 4));
-  uint8_t* xq = buf.data();
-  fillBorder(xq, Hp, Wp, s.C, s.ph, s.pw, p.zeroPoint);
-  std::memset(xq + Hp * Wp * s.C, p.zeroPoint, 4);
-  uint8_t* inside = xq + (s.ph * Wp + s.pw) * s.C;
+  uint8_t* inside = paddedBuffer(s, Hp, Wp, p.zeroPoint, buf);
   if (channelsLast || s.C == 1) {  // a line at a time: nothing to transpose
     int anyBad = 0;
     for (int64_t h = 0; h < s.H; h++) anyBad |= quantizeValues(xn + h * s.W * s.C, inside + h * Wp * s.C, s.W * s.C, p.scale, p.zeroPoint);
@@ -218,16 +224,12 @@ uint8_t* paddedImage(const float* xn, bool channelsLast, const Conv2dShape& s, i
   } else {
     bad = quantizeChannelsLast(xn, s.C, s.H, s.W, Wp, p.scale, p.zeroPoint, inside) != 0;
   }
-  return xq;
+  return buf.data();
 }
 
 uint8_t* paddedImageLookup(const uint8_t* vn, const Conv2dShape& s, int64_t Hp, int64_t Wp, uint8_t zeroPoint, const uint8_t* table,
                            std::vector<uint8_t>& buf) {
-  buf.resize(static_cast<size_t>(Hp * Wp * s.C + 4));
-  uint8_t* xq = buf.data();
-  fillBorder(xq, Hp, Wp, s.C, s.ph, s.pw, zeroPoint);
-  std::memset(xq + Hp * Wp * s.C, zeroPoint, 4);
-  uint8_t* inside = xq + (s.ph * Wp + s.pw) * s.C;
+  uint8_t* inside = paddedBuffer(s, Hp, Wp, zeroPoint, buf);
   if (s.C == 1) {
     for (int64_t h = 0; h < s.H; h++) lookUpValues(table, vn + h * s.W, inside + h * Wp, s.W);
   } else {  // NCHW to channels-last; a first layer's few channels (RGB): no vectors to gain
@@ -235,7 +237,7 @@ uint8_t* paddedImageLookup(const uint8_t* vn, const Conv2dShape& s, int64_t Hp, 
       for (int64_t h = 0; h < s.H; h++)
         for (int64_t w = 0; w < s.W; w++) inside[(h * Wp + w) * s.C + c] = table[vn[(c * s.H + h) * s.W + w]];
   }
-  return xq;
+  return buf.data();
 }
 
 // Whether the pooled int8 tile covers this conv and the pool after it, with the input's scale

@@ -56,27 +56,23 @@ void storeImage(const float* pooled, const QConvBlock& last, int64_t n, float* y
   qconv::transpose(pooled, last.s.O, pixels, last.s.O, y + n * pixels * last.s.O, pixels);
 }
 
-// The first block's input: float NCHW x, or raw uint8 v quantized through a table of its 256
-// rescaled values (RescaledInput).
+// The first block's input: float NCHW x, or raw uint8 pixels quantized through a RescaleTable.
 struct FirstInput {
   const float* x;
-  const uint8_t* v;
-  const float* values;   // v's rescaled values
-  const uint8_t* table;  // and their quantization with the first block's parameters
+  const RescaleTable* rescaled;
 
   // Image n, padded and channels-last, as paddedImage makes it.
   const uint8_t* image(int64_t n, const Conv2dShape& s, const QuantParams& p, std::vector<uint8_t>& buf, bool& bad) const {
     const int64_t size = s.C * s.H * s.W, Hp = s.H + 2 * s.ph, Wp = s.W + 2 * s.pw;
     if (x) return qconv::paddedImage(x + n * size, false, s, Hp, Wp, p, buf, bad);
     bad = false;
-    return qconv::paddedImageLookup(v + n * size, s, Hp, Wp, p.zeroPoint, table, buf);
+    return qconv::paddedImageLookup(rescaled->v + n * size, s, Hp, Wp, p.zeroPoint, rescaled->table, buf);
   }
 
-  // The input as floats (x, or v's values in storage): the general way takes those.
-  const float* floats(int64_t n, std::vector<float>& storage) const {
+  // The input as floats (x, or the rescaled pixels in storage): the general way takes those.
+  const float* floats(std::vector<float>& storage) const {
     if (x) return x;
-    storage.resize(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; i++) storage[i] = values[v[i]];
+    storage = rescaled->floats();
     return storage.data();
   }
 };
@@ -92,7 +88,7 @@ void runBlocks(const FirstInput& x0, int64_t N, const QConvBlock* blocks, int co
     covered = covered && qconv::pooledTileCovers(b.s, *b.w, b.pool, k == 0 ? first.scale : b.input ? b.input->scale : 1.0f, b.wScale);
     staticAfterFirst = staticAfterFirst && (k == 0 || b.input);
   }
-  if (!covered) return blockByBlock(x0.floats(N * s0.C * s0.H * s0.W, floats), N, blocks, count, first, y, pool);
+  if (!covered) return blockByBlock(x0.floats(floats), N, blocks, count, first, y, pool);
   const QConvBlock& last = blocks[count - 1];
   const int64_t outSize = last.s.O * last.pool.OH * last.pool.OW;
   const bool perImage = N >= pool.size();  // as quantizedConv2d: else the tiles spread over the pool
@@ -138,7 +134,7 @@ void runBlocks(const FirstInput& x0, int64_t N, const QConvBlock* blocks, int co
     const bool rangeNext = k + 1 < count && !blocks[k + 1].input;
     // A range so wide that a scale product overflows: the whole run again, block by block.
     if (!qconv::pooledTileCovers(b.s, *b.w, b.pool, p.scale, b.wScale)) {
-      return blockByBlock(x0.floats(N * s0.C * s0.H * s0.W, floats), N, blocks, count, first, y, pool);
+      return blockByBlock(x0.floats(floats), N, blocks, count, first, y, pool);
     }
     const int64_t pooledSize = b.pool.OH * b.pool.OW * b.s.O;
     std::vector<float>& out = outputs[k % 2];
@@ -174,17 +170,13 @@ void quantizedConvBlocks(const float* x, int64_t N, const QConvBlock* blocks, in
   const int64_t size = N * blocks[0].s.C * blocks[0].s.H * blocks[0].s.W;
   if (!r) {
     const QuantParams first = blocks[0].input ? *blocks[0].input : dynamicQuantParams(x, size, pool);
-    return runBlocks(FirstInput{x, nullptr, nullptr, nullptr}, N, blocks, count, first, y, pool);
+    return runBlocks(FirstInput{x, nullptr}, N, blocks, count, first, y, pool);
   }
-  float values[256];
-  uint8_t table[256];
-  const bool finite = rescaledValues(r->scale, r->offset, values);
-  const QuantParams first = !finite ? QuantParams{1.0f, 0} : blocks[0].input ? *blocks[0].input : rescaledRangeParams(r->v, size, values);
-  const FirstInput lookedUp{nullptr, r->v, values, table};
-  if (finite && quantizeValues(values, table, 256, first.scale, first.zeroPoint) == 0) return runBlocks(lookedUp, N, blocks, count, first, y, pool);
+  const RescaleTable t(r->v, size, r->scale, r->offset, blocks[0].input);
+  if (t.finite) return runBlocks(FirstInput{nullptr, &t}, N, blocks, count, t.params, y, pool);
   // A value that is not finite: the rescaled floats the general way, which marks their images.
-  std::vector<float> floats;
-  quantizedConvBlocks(lookedUp.floats(size, floats), N, blocks, count, y, pool);
+  const std::vector<float> floats = t.floats();
+  quantizedConvBlocks(floats.data(), N, blocks, count, y, pool);
 }
 
 }  // namespace lathe
