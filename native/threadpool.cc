@@ -181,7 +181,17 @@ int threadsFromEnv() {
 }
 }  // namespace
 
+namespace {
+thread_local bool callerSerial = false;  // setCallerSerial's, per calling thread
+}  // namespace
+
+void setCallerSerial(bool serial) { callerSerial = serial; }
+
 std::shared_ptr<ThreadPool> acquirePool() {
+  if (callerSerial) {
+    static const std::shared_ptr<ThreadPool> serial = std::make_shared<ThreadPool>(1);  // no workers: every loop inline
+    return serial;
+  }
   std::lock_guard<std::mutex> lock(poolMutex);
   if (!pool) pool = std::make_shared<ThreadPool>(threadsFromEnv());
   return pool;

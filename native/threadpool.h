@@ -82,6 +82,12 @@ void lowerThreadPriority(int nice);
 // the pointer for its whole run, so setDefaultPoolThreads() can swap in a new pool while an
 // async kernel still uses the old one; the old pool goes when its last user lets go.
 std::shared_ptr<ThreadPool> acquirePool();
+
+// While set, acquirePool() on the calling thread returns a pool of one thread, so its kernels
+// run on that thread alone. For callers that time both ways and keep the faster (a model's
+// predict(), src/backends/threads.ts): near the size where splitting starts to pay, whether it
+// does depends on how busy the other cores are at the moment.
+void setCallerSerial(bool serial);
 void setDefaultPoolThreads(int threads);
 
 // The pool async kernels use: one thread fewer than the default pool (its caller, the async

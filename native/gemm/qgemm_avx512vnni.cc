@@ -214,14 +214,14 @@ bool cpuHasAvx512Vnni() {
 // 512 and 1024 the same or faster), and 12 or 36 rows did as well as 24 (2-vCPU Zen 5).
 // Splitting K instead (kc 1024 or 512, partial sums through C) ran 10-20% slower.
 const Kernel* kernelAvx512Vnni() {
-  // Four times the float rate: the brief's MLP at batch 32 (32 x 128 x 784, 6.4e6 operations)
-  // predicted in 16 us on one thread against 20 split over two; at batch 64 the split won, 25
-  // against 27 (Zen 5, 2 vCPUs). Measured again with a bar of 5e6 (the eleventh session): split,
-  // 10.8-12.5 us while the host left the other vCPU alone, but 17.6-20.4 while it was busy,
-  // where one thread stayed at 13.1-13.8 in every round; the split's input, quantized on the
-  // calling core, has to reach the other one first (the layer alone: 10.6-10.9 us on two threads
-  // against 8.6-8.7 on one, busy).
-  static const Kernel k = {"avx512vnni", kMR, 24, 2048, 1024, &tile, 1, 10.0e6, &tileDirect, &tilePooled, kPooledMR};
+  // The tile runs at four times the float rate, so its bar is above float's 3e6. Near the bar,
+  // whether the split pays changes with the host: the
+  // brief's MLP at batch 32 (32 x 128 x 784, 6.4e6 operations) predicted in 10.8-12.5 us split
+  // while the host left the other vCPU alone, 17.6-20.4 while it was busy, and 13.1-13.8 on one
+  // thread in every round (Zen 5, 2 vCPUs; the split's input, quantized on the calling core, has
+  // to reach the other one first). So the bar is where the split can pay, and a model's
+  // predict() times both ways and keeps the faster (ThreadChooser, src/backends/threads.ts).
+  static const Kernel k = {"avx512vnni", kMR, 24, 2048, 1024, &tile, 1, 5.0e6, &tileDirect, &tilePooled, kPooledMR};
   return cpuHasAvx512Vnni() ? &k : nullptr;
 }
 

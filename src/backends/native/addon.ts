@@ -10,6 +10,8 @@ type F = Float32Array | Float64Array;
 export interface NativeAddon {
   info(): { unaryOps: string[]; binaryOps: string[]; gemmKernel: string; threads: number };
   setThreads(n: number): void;
+  /** While true, this thread's kernels run on it alone (acquirePool gives a one-thread pool). */
+  setSerial(serial: boolean): void;
   unary(code: number, x: F, out: F, param: number): void;
   binary(code: number, a: F, b: F, out: F | Uint8Array, geometry: Float64Array): void;
   where(cond: Uint8Array, a: F, b: F, out: F, geometry: Float64Array): void;
