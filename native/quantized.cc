@@ -104,6 +104,23 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void lookUpVbmi(const uin
   }
 }
 
+// The smallest and largest of n bytes, 64 at a time (GCC's own vectorization of the plain loop
+// used 16-byte SSE2 vectors: 0.9 us of a 16 us int8 MLP predict at batch 32, dynamic).
+__attribute__((target("avx512f,avx512bw"))) void byteRangeAvx512(const uint8_t* v, int64_t n, uint8_t* lo, uint8_t* hi) {
+  __m512i a = _mm512_set1_epi8(char(0xFF)), b = _mm512_setzero_si512();
+  for (int64_t i = 0; i < n; i += 64) {
+    const __mmask64 m = n - i >= 64 ? ~__mmask64(0) : (__mmask64(1) << (n - i)) - 1;
+    const __m512i x = _mm512_maskz_loadu_epi8(m, v + i);
+    a = _mm512_mask_min_epu8(a, m, a, x);
+    b = _mm512_mask_max_epu8(b, m, b, x);
+  }
+  alignas(64) uint8_t la[64], lb[64];
+  _mm512_store_si512(la, a);
+  _mm512_store_si512(lb, b);
+  *lo = *std::min_element(la, la + 64);
+  *hi = *std::max_element(lb, lb + 64);
+}
+
 // The same with AVX2, 32 lookups at a time through 16 vpshufb, one per 16-entry slice of the
 // table: in round t the index minus 16t, saturated past 127 for every byte not in slice t, picks
 // the entry (vpshufb gives 0 for a set top bit), and the rounds OR together. About 3x the scalar
@@ -205,6 +222,16 @@ void quantizedProduct(const uint8_t* qx, const uint8_t* bad, int64_t M, int64_t 
 
 // q[i] = table[v[i]]. With AVX-512 VBMI, 64 lookups per four instructions: two 128-entry
 // permutes (vpermi2b) and a blend on each byte's top bit.
+void byteRange(const uint8_t* v, int64_t n, uint8_t* lo, uint8_t* hi) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool avx512 = __builtin_cpu_supports("avx512bw");
+  if (avx512) return byteRangeAvx512(v, n, lo, hi);
+#endif
+  uint8_t a = 255, b = 0;
+  for (int64_t i = 0; i < n; i++) a = std::min(a, v[i]), b = std::max(b, v[i]);
+  *lo = a, *hi = b;
+}
+
 void lookUp(const uint8_t* table, const uint8_t* v, uint8_t* q, int64_t n) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   static const bool vbmi = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
@@ -239,8 +266,8 @@ RescaleTable::RescaleTable(const uint8_t* v_, int64_t n_, float scale, float off
   if (input) {
     params = *input;
   } else if (n > 0) {
-    uint8_t lo = 255, hi = 0;
-    for (int64_t i = 0; i < n; i++) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
+    uint8_t lo, hi;
+    byteRange(v, n, &lo, &hi);
     params = rangeParams(std::min({0.0f, values[lo], values[hi]}), std::max({0.0f, values[lo], values[hi]}));
   }
   quantizeValues(values, table, 256, params.scale, params.zeroPoint);  // finite: nothing bad
