@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import * as lt from '../../src/index.js';
 import { dynamicQuantParams, quantizeValue, roundHalfEven } from '../../src/backends/js/quantized.js';
 import { nativeAddon } from '../../src/backends/registry.js';
+import { rescaledQuantizedLinear } from '../../src/ops/quantized.js';
 import { assertClose, assertThrowsLathe } from '../helpers.js';
 
 const hasNative = lt.listBackends().includes('native');
@@ -180,6 +181,27 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
       } finally {
         nativeAddon!.qgemmKernel('');
       }
+    }
+  });
+
+  test('rescaledQuantizedLinear reads uint8 pixels as rescale(x) would give them: bit for bit, the range found past the last 64 bytes too', () => {
+    // Sizes below, at and past a multiple of the 64-byte blocks the native range scan takes; the
+    // smallest and largest pixel sit only in the last byte, so a scan that stops early gets
+    // another dynamic scale (and other bits).
+    for (const [M, K] of [[1, 5], [1, 64], [3, 37], [4, 784]]) {
+      const { w, s, b } = operands([M, K], [K, 16], 16, M * K);
+      const values = ints(M * K, 60, 200, M + K).map((v) => Math.min(199, Math.max(61, v)));
+      values[M * K - 1] = M % 2 ? 255 : 0;
+      values[M * K - 2] = M % 2 ? 3 : 250;
+      const pixels = lt.tensor(Uint8Array.from(values), { shape: [M, K], backend: 'native' });
+      const packed = lt.packInt8(w.to('native'), 'dense');
+      for (const input of [null, { scale: 0.02, zeroPoint: 40 }])
+        for (const r of [{ scale: 1 / 255, offset: 0 }, { scale: 2 / 255, offset: -1 }]) {
+          const want = lt.quantizedLinear(lt.rescale(pixels, r.scale, r.offset), packed, s.to('native'), b.to('native'), { activation: 'relu', input }).dataSync();
+          const got = rescaledQuantizedLinear(pixels, r.scale, r.offset, packed, s.to('native'), b.to('native'), { activation: 'relu', input }).dataSync();
+          const differ = want.findIndex((v, k) => !Object.is(v, got[k]));
+          assert.equal(differ, -1, `[${M},${K}] ${input ? 'static' : 'dynamic'} ${JSON.stringify(r)}: element ${differ} ${got[differ]} against ${want[differ]}`);
+        }
     }
   });
 
