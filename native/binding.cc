@@ -64,6 +64,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 
 void SetThreads(const Napi::CallbackInfo& info) { setDefaultPoolThreads(static_cast<int>(intArg(info, 0))); }
 void SetSerial(const Napi::CallbackInfo& info) { setCallerSerial(info[0].ToBoolean().Value()); }
+void WakeThreads(const Napi::CallbackInfo&) { wakeDefaultPool(); }
 
 // A key for linear's weightsKey never handed out before in this process: worker threads load
 // their own copy of the JS side but share the GEMM's prepacked weights, so keys come from here.
@@ -677,6 +678,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("setSerial", Napi::Function::New(env, SetSerial));
+  exports.Set("wakeThreads", Napi::Function::New(env, WakeThreads));
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("where", Napi::Function::New(env, Where));

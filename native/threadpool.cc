@@ -149,6 +149,15 @@ void ThreadPool::run(int64_t tasks, const std::function<void(int64_t)>& fn) {
   if (error) std::rethrow_exception(error);
 }
 
+void ThreadPool::wake() {
+  if (threads_ == 1) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    generation_++;  // with no job_ set (or a loop's, which a worker then joins): workers go back to spinning
+  }
+  wake_.notify_all();
+}
+
 void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
@@ -195,6 +204,15 @@ std::shared_ptr<ThreadPool> acquirePool() {
   std::lock_guard<std::mutex> lock(poolMutex);
   if (!pool) pool = std::make_shared<ThreadPool>(threadsFromEnv());
   return pool;
+}
+
+void wakeDefaultPool() {
+  std::shared_ptr<ThreadPool> p;
+  {
+    std::lock_guard<std::mutex> lock(poolMutex);
+    p = pool;
+  }
+  if (p) p->wake();
 }
 
 std::shared_ptr<ThreadPool> acquireAsyncPool() {

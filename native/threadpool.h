@@ -40,6 +40,11 @@ class ThreadPool {
   // If a task throws, the others still finish and the first exception is rethrown here.
   void run(int64_t tasks, const std::function<void(int64_t)>& fn);
 
+  // Wakes sleeping workers without giving them work: they spin for the next loop as after one
+  // (2 ms), so a loop started soon after does not pay their wake-up. A caller that knows a loop
+  // is coming (ThreadChooser, about to time one) calls it a little ahead; from any thread.
+  void wake();
+
   // Splits [0, n) into at most size() contiguous chunks of at least `grain` items and runs
   // fn(begin, end) on each.
   void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
@@ -88,6 +93,9 @@ std::shared_ptr<ThreadPool> acquirePool();
 // predict(), src/backends/threads.ts): near the size where splitting starts to pay, whether it
 // does depends on how busy the other cores are at the moment.
 void setCallerSerial(bool serial);
+
+// The default pool's wake() (nothing where it has not been made yet).
+void wakeDefaultPool();
 void setDefaultPoolThreads(int threads);
 
 // The pool async kernels use: one thread fewer than the default pool (its caller, the async

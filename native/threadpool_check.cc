@@ -1,5 +1,5 @@
 // Stress check for lathe::ThreadPool, no Node: loops of 1-64 tasks, back to back and after idle
-// gaps long enough for workers to sleep, checking that every task of every loop ran exactly once
+// gaps long enough for workers to sleep (some woken by wake() first), checking that every task of every loop ran exactly once
 // and that its writes are visible when run() returns; tasks that throw; loops started from inside
 // a task (inline) and from a second thread while one runs (inline too). From the repo:
 //   g++ -O2 -std=c++17 -pthread native/threadpool_check.cc native/threadpool.cc -o /tmp/threadpool_check
@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
       oneLoop(pool, tasks, static_cast<int>(rng() % 3) * 500, ++loops);  // empty, short, longer tasks
     } else if (kind < 85) {
       std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2 == 0 ? 50 : 3000));  // past the workers' spin: they sleep
+      if (rng() % 2 == 0) pool.wake();  // woken without a job, then given one at once
       oneLoop(pool, tasks, 0, ++loops);
     } else if (kind < 90) {
       // A task throws: the others still run, and run() rethrows the first exception.
@@ -87,7 +88,10 @@ int main(int argc, char** argv) {
     } else {
       // Two callers at once: one gets the pool, the other runs inline; both complete.
       const uint64_t stamp = 1000000000ull + loops;
-      std::thread other([&pool, stamp] { oneLoop(pool, 17, 200, stamp); });
+      std::thread other([&pool, stamp] {
+        pool.wake();  // during the other caller's loop
+        oneLoop(pool, 17, 200, stamp);
+      });
       oneLoop(pool, tasks, 200, ++loops);
       other.join();
     }

@@ -59,7 +59,8 @@ export class ThreadChooser {
       if (this.timings.size >= MAX_KEYS) this.timings.clear();
       this.timings.set(key, (t = new WayTimings()));
     }
-    const [way, timed] = t.next();
+    const [way, timed, wake] = t.next();
+    if (wake) addon.wakeThreads();
     if (way === 1) addon.setSerial(true);
     const start = timed ? performance.now() : 0;
     try {
@@ -72,15 +73,20 @@ export class ThreadChooser {
   }
 }
 
+/** Calls ahead of a trial of all threads that the pool's workers are woken (ThreadPool::wake). */
+const WAKE_LEAD = 8;
+
 /**
  * The choice for one key. The way in use runs every call; every 64th call (128th while the other
- * way's mean is over 1.5x) the other way runs instead, and the call just before it is timed too:
- * the two means compare samples taken a few calls apart, so a burst of load on the host weighs
- * on both (with the way in use timed on every call, a burst of a millisecond pushed a float
- * model onto one thread for hundreds of calls: 34-37 against 29 us a predict). The other way
- * takes over when its mean is over 5% below. A way not in use is run in a row, twice (one
- * thread) or three times (all), and only the last call is timed: the pool's workers sleep after
- * 2 ms without work, and the first calls pay their wake-up, which a way in use does not.
+ * way's mean is over 1.5x) the other way runs instead, twice, and the second is timed, as is the
+ * call just before the first: the two means compare samples taken a few calls apart, so a burst
+ * of load on the host weighs on both (with the way in use timed on every call, a burst of a
+ * millisecond pushed a float model onto one thread for hundreds of calls: 34-37 against 29 us a
+ * predict). The other way takes over when its mean is over 5% below. Before a trial of all
+ * threads the pool's workers are woken 8 calls ahead: after 2 ms without work they sleep, and a
+ * vCPU the host has halted takes 100 us or more to come back, which a way in use does not pay
+ * (without it a float model that had settled on one thread kept timing the split at 70 us
+ * against 29 and stayed on one thread).
  */
 export class WayTimings {
   /** ms, by way. */
@@ -93,9 +99,9 @@ export class WayTimings {
   private pending = 0;
   private trying: Way = 0;
 
-  /** The way for the next call, and whether to time it. */
-  next(): [Way, boolean] {
-    if (this.pending > 0) return [this.trying, --this.pending === 0];
+  /** The way for the next call, whether to time it, and whether to wake the pool's workers first. */
+  next(): [Way, boolean, boolean] {
+    if (this.pending > 0) return [this.trying, --this.pending === 0, false];
     const [n0, n1] = this.samples;
     if (n0 < SEED || n1 < SEED) return this.tryWay(n1 < n0 ? 1 : 0); // both ways in turn until each has a few samples
     const best = this.best;
@@ -103,12 +109,13 @@ export class WayTimings {
     if (this.mean[other] < (1 - HYSTERESIS) * this.mean[best]) {
       this.best = other;
       this.calls = 0;
-      return [other, false];
+      return [other, false, false];
     }
-    if (this.mean[best] > SETTLED_MS) return [best, false];
+    if (this.mean[best] > SETTLED_MS) return [best, false, false];
     const every = this.mean[other] > 1.5 * this.mean[best] ? 128 : 64;
     const phase = ++this.calls % every;
-    return phase === 0 ? this.tryWay(other) : [best, phase === every - 1];
+    if (phase === 0) return this.tryWay(other);
+    return [best, phase === every - 1, other === 0 && phase === every - WAKE_LEAD];
   }
 
   /** A call of `way` took `ms`. A sample over twice the mean (a preemption, a garbage collection) counts as twice the mean. */
@@ -119,9 +126,9 @@ export class WayTimings {
     this.samples[way] = n + 1;
   }
 
-  private tryWay(way: Way): [Way, boolean] {
+  private tryWay(way: Way): [Way, boolean, boolean] {
     this.trying = way;
-    this.pending = way === 0 ? 2 : 1;
-    return [way, false];
+    this.pending = 1;
+    return [way, false, false];
   }
 }

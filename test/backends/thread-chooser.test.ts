@@ -51,15 +51,24 @@ describe('WayTimings', () => {
     assert.equal(u.next()[0], 0);
   });
 
-  test('a way not in use is timed only on its last call in a row, after warm-up calls', () => {
+  test('a way not in use runs twice and is timed the second time, paired with the call before; workers woken ahead', () => {
     const t = new WayTimings();
-    const trace: [Way, boolean][] = [];
-    for (let i = 0; i < 5; i++) {
+    const trace: [Way, boolean, boolean][] = [];
+    for (let i = 0; i < 200; i++) {
       const step = t.next();
       trace.push(step);
-      if (step[1]) t.record(step[0], 0.01);
+      if (step[1]) t.record(step[0], step[0] === 1 ? 0.01 : 0.012); // one thread faster, under 1.5x
     }
-    assert.deepEqual(trace, [[0, false], [0, false], [0, true], [1, false], [1, true]]);
+    assert.deepEqual(trace.slice(0, 4), [[0, false, false], [0, true, false], [1, false, false], [1, true, false]]);
+    assert.equal(t.best, 1);
+    const trials = trace.flatMap((s, i) => (i >= 12 && s[0] === 0 && trace[i - 1][0] === 1 ? [i] : []));
+    assert.ok(trials.length >= 2, `${trials.length} trials of all threads in 200 calls`);
+    for (const start of trials) {
+      assert.deepEqual(trace.slice(start - 1, start + 2), [[1, true, false], [0, false, false], [0, true, false]]);
+      assert.deepEqual(trace[start - 8], [1, false, true], 'the workers are woken 8 calls ahead');
+    }
+    const wakes = trace.filter((s) => s[2]).length;
+    assert.ok(wakes === trials.length || wakes === trials.length + 1, `${wakes} wakes for ${trials.length} trials`);
   });
 
   test('a slow call that is faster on its way is not questioned (the split cannot lose there)', () => {

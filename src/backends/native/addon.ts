@@ -12,6 +12,8 @@ export interface NativeAddon {
   setThreads(n: number): void;
   /** While true, this thread's kernels run on it alone (acquirePool gives a one-thread pool). */
   setSerial(serial: boolean): void;
+  /** Wakes the pool's sleeping workers to spin for the next loop (ThreadPool::wake). */
+  wakeThreads(): void;
   unary(code: number, x: F, out: F, param: number): void;
   binary(code: number, a: F, b: F, out: F | Uint8Array, geometry: Float64Array): void;
   where(cond: Uint8Array, a: F, b: F, out: F, geometry: Float64Array): void;
