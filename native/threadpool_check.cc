@@ -1,6 +1,7 @@
 // Stress check for lathe::ThreadPool, no Node: loops of 1-64 tasks, back to back and after idle
-// gaps long enough for workers to sleep (some woken by wake() first), checking that every task of every loop ran exactly once
-// and that its writes are visible when run() returns; tasks that throw; loops started from inside
+// gaps long enough for workers to sleep (some woken by wake() first), checking that every task
+// of every loop ran exactly once and that its writes are visible when run() returns; tasks that
+// throw; wake() from a second thread mid-loop; loops started from inside
 // a task (inline) and from a second thread while one runs (inline too). From the repo:
 //   g++ -O2 -std=c++17 -pthread native/threadpool_check.cc native/threadpool.cc -o /tmp/threadpool_check
 //   /tmp/threadpool_check [seconds=20]
