@@ -207,11 +207,12 @@ void qgemmRun(const Problem& p, ThreadPool* pool) {
   // ran slower on two threads than on one: 53 against 44 us a predict, 44 with rows split; batch
   // 64, 6 row tiles: 31-33 against 25-29). Where whole tiles would not share out evenly, rows go
   // in steps of 4, the tiles' last rows then partial: batch 32 as 16 + 16 rows (12 + 4 each)
-  // predicted in 15.8-16.2 us against 18.4-20.1 with the columns split (busy host, alternating).
+  // predicted in 15.8-17.5 us against 18.4-21.4 with the columns split (busy host, alternating).
+  // Each thread then reads all of B: only while B fits a core's L2 beside the rest (512 KB).
   int64_t rowStep = kr.mr, rowSteps = unitsM;
   if (threads > 1 && unitsM >= 4 * threads) {
     tm = threads;
-  } else if (threads > 1 && p.M >= 8 * threads) {
+  } else if (threads > 1 && p.M >= 8 * threads && B.K * B.N <= (int64_t(512) << 10)) {
     rowStep = 4, rowSteps = ceilDiv(p.M, 4), tm = threads;
   } else if (threads > 1) {
     chooseGrid(unitsM, unitsN, kr.mr, NR, threads, tm, tn);
