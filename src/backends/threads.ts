@@ -28,14 +28,20 @@ export function nativeInfo(): { gemmKernel: string; qgemmKernel: string; threads
 /** How a call runs its native kernels: 0 on all threads, 1 on the calling thread alone. */
 export type Way = 0 | 1;
 
-/** Samples of each way before the choice starts. */
+/** Calls in each epoch of a trial: the way in use, then the other (its first 2 untimed, warming up). */
+const EPOCH = 16;
+/** Calls from one trial to the next, and while the choice is new (the first 3 trials). */
+const PERIOD = 256;
+const SEED_PERIOD = 64;
 const SEED = 3;
 /** Shapes remembered; past this the table starts again (a caller feeding ever-new shapes). */
 const MAX_KEYS = 64;
-/** How much faster the other way must be to take over: the means move with the host, and a switch costs. */
-const HYSTERESIS = 0.05;
-/** A way whose mean is above this many ms, and faster, is not questioned: a split's fixed costs are microseconds. */
+/** The other way takes over when two trials in a row find it this much faster (0.1: 10%). */
+const MARGIN = 0.1;
+/** A way that takes longer than this many ms a call, and is the faster, is not questioned: a split's fixed costs are microseconds. */
 const SETTLED_MS = 1;
+/** Calls ahead of a trial of all threads that the pool's workers are woken (ThreadPool::wake). */
+const WAKE_LEAD = 8;
 
 /**
  * Runs calls with the native kernels on all threads or on the calling thread alone, whichever
@@ -43,8 +49,8 @@ const SETTLED_MS = 1;
  * once it is big enough that the split should pay; near that size, whether it does depends on
  * how fast the other cores take up their shares, which on a shared machine changes from minute
  * to minute (the int8 MLP of bench/quantized-inference.mjs at batch 32, on two vCPUs: split
- * 10.8-12.5 us a predict while the host left the second vCPU alone, 17.6-20.4 while it ran
- * something there, against 13.1-13.8 on one thread either way). No fixed bar is right for long;
+ * 11.0-11.3 us a predict while the host left the second vCPU alone, 15.7-17.5 while it ran
+ * something there, against 13.4-13.8 on one thread either way). No fixed bar is right for long;
  * WayTimings keeps measuring. The results do not depend on the way: kernels split rows,
  * columns, images, never the terms of a sum.
  */
@@ -73,62 +79,68 @@ export class ThreadChooser {
   }
 }
 
-/** Calls ahead of a trial of all threads that the pool's workers are woken (ThreadPool::wake). */
-const WAKE_LEAD = 8;
-
 /**
- * The choice for one key. The way in use runs every call; every 64th call (128th while the other
- * way's mean is over 1.5x) the other way runs instead, twice, and the second is timed, as is the
- * call just before the first: the two means compare samples taken a few calls apart, so a burst
- * of load on the host weighs on both (with the way in use timed on every call, a burst of a
- * millisecond pushed a float model onto one thread for hundreds of calls: 34-37 against 29 us a
- * predict). The other way takes over when its mean is over 5% below. Before a trial of all
- * threads the pool's workers are woken 8 calls ahead: after 2 ms without work they sleep, and a
- * vCPU the host has halted takes 100 us or more to come back, which a way in use does not pay
- * (without it a float model that had settled on one thread kept timing the split at 70 us
- * against 29 and stayed on one thread).
+ * The choice for one key. Every 256 calls, a trial: 16 calls of the way in use, timed, then 16
+ * of the other (the first 2 untimed), compared by their means without each epoch's slowest call.
+ * The other way takes over when two trials in a row find it over 10% faster. Single calls here
+ * have heavy tails (the float MLP at batch 32 split: median 25 us, mean 31) and the host's load
+ * moves within a second: deciding on single calls, a float model kept switching on bursts and
+ * lost 4-7% a predict to the lag; epochs of calls a few microseconds apart see the same host, and
+ * two trials in a row ignore a burst. A trial costs 16 calls of the slower way in 256 (1.6% where
+ * it is 25% slower; the first 3 trials come 64 calls apart). Before a trial of all threads the pool's workers are woken 8 calls ahead:
+ * after 2 ms without work they sleep, and a vCPU the host has halted takes 100 us or more to come
+ * back, which a way in use does not pay (without it a float model on one thread timed the split
+ * at 70 us against 29 and stayed there).
  */
 export class WayTimings {
-  /** ms, by way. */
-  readonly mean: [number, number] = [0, 0];
-  readonly samples: [number, number] = [0, 0];
   /** The way in use. */
   best: Way = 0;
+  /** The last trials' ratios, the other way's mean time over the way in use's, oldest first. */
+  readonly ratios: number[] = [];
   private calls = 0;
-  /** Calls of `trying` still to run before the one that is timed. */
-  private pending = 0;
-  private trying: Way = 0;
+  private readonly anchor: number[] = [];
+  private readonly trial: number[] = [];
 
   /** The way for the next call, whether to time it, and whether to wake the pool's workers first. */
   next(): [Way, boolean, boolean] {
-    if (this.pending > 0) return [this.trying, --this.pending === 0, false];
-    const [n0, n1] = this.samples;
-    if (n0 < SEED || n1 < SEED) return this.tryWay(n1 < n0 ? 1 : 0); // both ways in turn until each has a few samples
     const best = this.best;
     const other = (1 - best) as Way;
-    if (this.mean[other] < (1 - HYSTERESIS) * this.mean[best]) {
-      this.best = other;
-      this.calls = 0;
-      return [other, false, false];
-    }
-    if (this.mean[best] > SETTLED_MS) return [best, false, false];
-    const every = this.mean[other] > 1.5 * this.mean[best] ? 128 : 64;
-    const phase = ++this.calls % every;
-    if (phase === 0) return this.tryWay(other);
-    return [best, phase === every - 1, other === 0 && phase === every - WAKE_LEAD];
+    const seeded = this.ratios.length >= SEED;
+    if (seeded && this.ratios[this.ratios.length - 1] > 1 && mean(this.anchor) > SETTLED_MS) return [best, false, false];
+    const period = seeded ? PERIOD : SEED_PERIOD;
+    const phase = this.calls++ % period;
+    const anchorStart = period - 2 * EPOCH;
+    if (phase < anchorStart) return [best, false, other === 0 && phase === anchorStart - WAKE_LEAD];
+    if (phase < period - EPOCH) return [best, true, false];
+    return [other, phase >= period - EPOCH + 2, false];
   }
 
-  /** A call of `way` took `ms`. A sample over twice the mean (a preemption, a garbage collection) counts as twice the mean. */
+  /** A call of `way`, timed as next() said, took `ms`. */
   record(way: Way, ms: number): void {
-    const n = this.samples[way];
-    const mean = this.mean[way];
-    this.mean[way] = n === 0 ? ms : mean + (Math.min(ms, 2 * mean) - mean) * (n < 8 ? 1 / (n + 1) : 1 / 8);
-    this.samples[way] = n + 1;
+    if (way === this.best) {
+      if (this.anchor.length === EPOCH) this.anchor.length = 0; // a new trial's
+      this.anchor.push(ms);
+      return;
+    }
+    this.trial.push(ms);
+    if (this.trial.length < EPOCH - 2) return;
+    this.ratios.push(robustMean(this.trial) / robustMean(this.anchor));
+    this.trial.length = 0;
+    if (this.ratios.length > SEED) this.ratios.shift();
+    const n = this.ratios.length;
+    if (n >= 2 && this.ratios[n - 1] < 1 - MARGIN && this.ratios[n - 2] < 1 - MARGIN) {
+      this.best = way;
+      for (let i = 0; i < n; i++) this.ratios[i] = 1 / this.ratios[i]; // now relative to the new way
+      this.anchor.length = 0;
+    }
   }
+}
 
-  private tryWay(way: Way): [Way, boolean, boolean] {
-    this.trying = way;
-    this.pending = 1;
-    return [way, false, false];
-  }
+function mean(v: readonly number[]): number {
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0;
+}
+
+/** The mean without the largest value (one preempted call). */
+function robustMean(v: readonly number[]): number {
+  return v.length < 2 ? mean(v) : (v.reduce((a, b) => a + b, 0) - Math.max(...v)) / (v.length - 1);
 }
