@@ -31,7 +31,7 @@ export type Way = 0 | 1;
 /** Calls in each epoch of a trial: the way in use, then the other (its first 2 untimed, warming up). */
 const EPOCH = 16;
 /** Calls from one trial to the next, and while the choice is new (the first 3 trials). */
-const PERIOD = 256;
+const PERIOD = 512;
 const SEED_PERIOD = 64;
 const SEED = 3;
 /** Shapes remembered; past this the table starts again (a caller feeding ever-new shapes). */
@@ -80,13 +80,14 @@ export class ThreadChooser {
 }
 
 /**
- * The choice for one key. Every 256 calls, a trial: 16 calls of the way in use, timed, then 16
+ * The choice for one key. Every 512 calls, a trial: 16 calls of the way in use, timed, then 16
  * of the other (the first 2 untimed), compared by their means without each epoch's slowest call.
- * The other way takes over when two trials in a row find it over 10% faster. Single calls here
+ * The first choice goes by the median of the first 3 trials (64 calls apart); after that, the
+ * other way takes over when two trials in a row find it over 10% faster. Single calls here
  * have heavy tails (the float MLP at batch 32 split: median 25 us, mean 31) and the host's load
  * moves within a second: deciding on single calls, a float model kept switching on bursts and
  * lost 4-7% a predict to the lag; epochs of calls a few microseconds apart see the same host, and
- * two trials in a row ignore a burst. A trial costs 16 calls of the slower way in 256 (1.6% where
+ * two trials in a row ignore a burst. A trial costs 16 calls of the slower way in 512 (0.8% where
  * it is 25% slower; the first 3 trials come 64 calls apart). Before a trial of all threads the pool's workers are woken 8 calls ahead:
  * after 2 ms without work they sleep, and a vCPU the host has halted takes 100 us or more to come
  * back, which a way in use does not pay (without it a float model on one thread timed the split
@@ -98,6 +99,7 @@ export class WayTimings {
   /** The last trials' ratios, the other way's mean time over the way in use's, oldest first. */
   readonly ratios: number[] = [];
   private calls = 0;
+  private chosen = false;
   private readonly anchor: number[] = [];
   private readonly trial: number[] = [];
 
@@ -128,12 +130,21 @@ export class WayTimings {
     this.trial.length = 0;
     if (this.ratios.length > SEED) this.ratios.shift();
     const n = this.ratios.length;
-    if (n >= 2 && this.ratios[n - 1] < 1 - MARGIN && this.ratios[n - 2] < 1 - MARGIN) {
+    // The first choice, after the first 3 trials, goes by their median; later ones need the margin.
+    const first = n === SEED && !this.chosen;
+    if (first) this.chosen = true;
+    if (first ? median(this.ratios) < 1 : n >= 2 && this.ratios[n - 1] < 1 - MARGIN && this.ratios[n - 2] < 1 - MARGIN) {
       this.best = way;
       for (let i = 0; i < n; i++) this.ratios[i] = 1 / this.ratios[i]; // now relative to the new way
       this.anchor.length = 0;
     }
   }
+}
+
+function median(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
 function mean(v: readonly number[]): number {
