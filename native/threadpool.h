@@ -87,6 +87,7 @@ void lowerThreadPriority(int nice);
 // the pointer for its whole run, so setDefaultPoolThreads() can swap in a new pool while an
 // async kernel still uses the old one; the old pool goes when its last user lets go.
 std::shared_ptr<ThreadPool> acquirePool();
+void setDefaultPoolThreads(int threads);
 
 // While set, acquirePool() on the calling thread returns a pool of one thread, so its kernels
 // run on that thread alone. For callers that time both ways and keep the faster (a model's
@@ -96,7 +97,6 @@ void setCallerSerial(bool serial);
 
 // The default pool's wake() (nothing where it has not been made yet).
 void wakeDefaultPool();
-void setDefaultPoolThreads(int threads);
 
 // The pool async kernels use: one thread fewer than the default pool (its caller, the async
 // executor, counts as one), so one core stays free for the event loop. With every core busy,

@@ -143,7 +143,10 @@ export abstract class Model extends Module {
     // A batch on the native backend runs on one thread or all, whichever has been faster for its
     // shape (ThreadChooser, keyed by the batch's size and examples: a string key cost 0.1 us more
     // a call); a GPU's batches do not wait for their results, so are not timed.
-    const run = (b: Tensor) => (gpu || b.backend.name !== 'native' ? this.call(toGpu(b, gpu)) : this.threadChooser.run(b.size * 2 ** 20 + Math.min(b.shape[0], 2 ** 20 - 1), () => this.call(b)));
+    const run = (b: Tensor) => {
+      if (gpu || b.backend.name !== 'native') return this.call(toGpu(b, gpu));
+      return this.threadChooser.run(b.size * 2 ** 20 + Math.min(b.shape[0], 2 ** 20 - 1), () => this.call(b));
+    };
     // Every module in eval mode for the call only (inInference), without gradients.
     return inInference(() =>
       noGrad(() => {
