@@ -209,9 +209,14 @@ void qgemmRun(const Problem& p, ThreadPool* pool) {
   // in steps of 4, the tiles' last rows then partial: batch 32 as 16 + 16 rows (12 + 4 each)
   // predicted in 15.8-17.5 us against 18.4-21.4 with the columns split (busy host, alternating).
   // Each thread then reads all of B: only while B fits a core's L2 beside the rest (512 KB).
+  // A product of milliseconds goes in 8 row tasks per thread (of 4 tiles at least): when the
+  // host takes a vCPU away for a while, the other thread takes up its unstarted tasks. With a
+  // neighbour spinning 1 ms in 3 on the second vCPU: 2048, 1,319-1,337 against 1,084-1,144
+  // GOP/s; 3072, 1,191-1,276 against 1,032-1,153. Quiet, the same (1,629 against 1,618-1,623 at
+  // 2048); at 1024 no better either way, so not below 4e9 operations.
   int64_t rowStep = kr.mr, rowSteps = unitsM;
   if (threads > 1 && unitsM >= 4 * threads) {
-    tm = threads;
+    tm = 2.0 * p.M * B.N * B.K >= 4e9 ? std::max<int64_t>(threads, std::min<int64_t>(8 * threads, unitsM / 4)) : threads;
   } else if (threads > 1 && p.M >= 8 * threads && B.K * B.N <= (int64_t(512) << 10)) {
     rowStep = 4, rowSteps = ceilDiv(p.M, 4), tm = threads;
   } else if (threads > 1) {

@@ -150,9 +150,9 @@ void check(ThreadPool* pool2) {
         }
     // Big enough to split across both threads (above every kernel's parallelMinOps: the M split,
     // the N split for one row, rows in steps of 4 for 3 row tiles of 12, the grid where B is
-    // over 512 KB) and to block N (nc).
+    // over 512 KB, 8 row tasks a thread past 4e9 operations) and to block N (nc).
     for (auto s : {std::array<int64_t, 3>{300, 1100, 77}, {1, 20000, 400}, {777, 33, 400}, {256, 256, 256}, {30, 200, 2000},
-                   {40, 128, 784}, {30, 700, 1000}}) {
+                   {40, 128, 784}, {30, 700, 1000}, {700, 1500, 2000}}) {
       cases++;
       if (!runCase(Case{s[0], s[1], s[2], int(rng() % 256), false}, pool2)) failures++;
     }
