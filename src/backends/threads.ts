@@ -36,8 +36,8 @@ const SEED_PERIOD = 64;
 const SEED = 3;
 /** Shapes remembered; past this the table starts again (a caller feeding ever-new shapes). */
 const MAX_KEYS = 64;
-/** The other way takes over when two trials in a row find it this much faster (0.1: 10%). */
-const MARGIN = 0.1;
+/** The other way takes over when the median of the last 3 trials finds it this much faster (0.07: 7%). */
+const MARGIN = 0.07;
 /** A way that takes longer than this many ms a call, and is the faster, is not questioned: a split's fixed costs are microseconds. */
 const SETTLED_MS = 1;
 /** Calls ahead of a trial of all threads that the pool's workers are woken (ThreadPool::wake). */
@@ -82,16 +82,16 @@ export class ThreadChooser {
 /**
  * The choice for one key. Every 512 calls, a trial: 16 calls of the way in use, timed, then 16
  * of the other (the first 2 untimed), compared by their means without each epoch's slowest call.
- * The first choice goes by the median of the first 3 trials (64 calls apart); after that, the
- * other way takes over when two trials in a row find it over 10% faster. Single calls here
+ * The other way takes over when the median of the last 3 trials finds it faster: at all for the
+ * first choice (the first 3 trials come 64 calls apart), by 7% after that. Single calls here
  * have heavy tails (the float MLP at batch 32 split: median 25 us, mean 31) and the host's load
  * moves within a second: deciding on single calls, a float model kept switching on bursts and
- * lost 4-7% a predict to the lag; epochs of calls a few microseconds apart see the same host, and
- * two trials in a row ignore a burst. A trial costs 16 calls of the slower way in 512 (0.8% where
- * it is 25% slower; the first 3 trials come 64 calls apart). Before a trial of all threads the pool's workers are woken 8 calls ahead:
- * after 2 ms without work they sleep, and a vCPU the host has halted takes 100 us or more to come
- * back, which a way in use does not pay (without it a float model on one thread timed the split
- * at 70 us against 29 and stayed there).
+ * lost 4-7% a predict to the lag; epochs of calls a few microseconds apart see the same host,
+ * and a median of 3 ignores one burst. A trial costs 16 calls of the slower way in 512 (0.8%
+ * where it is 25% slower). Before a trial of all threads the pool's workers are woken 8 calls
+ * ahead: after 2 ms without work they sleep, and a vCPU the host has halted takes 100 us or more
+ * to come back, which a way in use does not pay (without it a float model on one thread timed
+ * the split at 70 us against 29 and stayed there).
  */
 export class WayTimings {
   /** The way in use. */
@@ -130,10 +130,10 @@ export class WayTimings {
     this.trial.length = 0;
     if (this.ratios.length > SEED) this.ratios.shift();
     const n = this.ratios.length;
-    // The first choice, after the first 3 trials, goes by their median; later ones need the margin.
+    // The first choice, after the first 3 trials, needs no margin; later ones do.
     const first = n === SEED && !this.chosen;
     if (first) this.chosen = true;
-    if (first ? median(this.ratios) < 1 : n >= 2 && this.ratios[n - 1] < 1 - MARGIN && this.ratios[n - 2] < 1 - MARGIN) {
+    if (first ? median(this.ratios) < 1 : median(this.ratios) < 1 - MARGIN) {
       this.best = way;
       for (let i = 0; i < n; i++) this.ratios[i] = 1 / this.ratios[i]; // now relative to the new way
       this.anchor.length = 0;

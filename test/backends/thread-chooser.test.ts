@@ -46,7 +46,7 @@ describe('WayTimings', () => {
     assert.equal(t.best, 1);
   });
 
-  test('later, a gain under 10% does not switch, nor does one trial that finds more', () => {
+  test('later, a gain under 7% does not switch, nor does one trial that finds more', () => {
     const t = new WayTimings();
     drive(t, [0.01, 0.012], 1000);
     drive(t, [0.01, 0.0095], 5000);
