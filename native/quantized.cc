@@ -220,8 +220,7 @@ void quantizedProduct(const uint8_t* qx, const uint8_t* bad, int64_t M, int64_t 
   });
 }
 
-// q[i] = table[v[i]]. With AVX-512 VBMI, 64 lookups per four instructions: two 128-entry
-// permutes (vpermi2b) and a blend on each byte's top bit.
+// *lo, *hi = the smallest and largest of v's n bytes.
 void byteRange(const uint8_t* v, int64_t n, uint8_t* lo, uint8_t* hi) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   static const bool avx512 = __builtin_cpu_supports("avx512bw");
@@ -232,6 +231,8 @@ void byteRange(const uint8_t* v, int64_t n, uint8_t* lo, uint8_t* hi) {
   *lo = a, *hi = b;
 }
 
+// q[i] = table[v[i]]. With AVX-512 VBMI, 64 lookups per four instructions: two 128-entry
+// permutes (vpermi2b) and a blend on each byte's top bit.
 void lookUp(const uint8_t* table, const uint8_t* v, uint8_t* q, int64_t n) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   static const bool vbmi = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
