@@ -4,18 +4,18 @@
 import { fail } from '../errors.js';
 import { nativeAddon } from './registry.js';
 
-let threads: number | undefined; // cached: info() builds an object a call
+let cachedThreads: number | undefined; // info() builds an object a call
 
 /** Sets how many threads the native kernels use (the calling thread included). */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > 1024) fail('setNumThreads', `expected an integer in 1..1024, got ${n}`);
   nativeAddon?.setThreads(n);
-  threads = undefined;
+  cachedThreads = undefined;
 }
 
 /** Threads the native kernels use; 1 where only the js backend is available. */
 export function getNumThreads(): number {
-  return (threads ??= nativeAddon ? nativeAddon.info().threads : 1);
+  return (cachedThreads ??= nativeAddon ? nativeAddon.info().threads : 1);
 }
 
 /** What the native addon runs: its GEMM kernel family and thread count, or null without it. */
@@ -100,6 +100,8 @@ export class WayTimings {
   readonly ratios: number[] = [];
   private calls = 0;
   private chosen = false;
+  /** The last trial's mean ms a call on the way in use. */
+  private anchorMs = 0;
   private readonly anchor: number[] = [];
   private readonly trial: number[] = [];
 
@@ -108,7 +110,7 @@ export class WayTimings {
     const best = this.best;
     const other = (1 - best) as Way;
     const seeded = this.ratios.length >= SEED;
-    if (seeded && this.ratios[this.ratios.length - 1] > 1 && mean(this.anchor) > SETTLED_MS) return [best, false, false];
+    if (seeded && this.ratios[this.ratios.length - 1] > 1 && this.anchorMs > SETTLED_MS) return [best, false, false];
     const period = seeded ? PERIOD : SEED_PERIOD;
     const phase = this.calls++ % period;
     const anchorStart = period - 2 * EPOCH;
@@ -126,16 +128,18 @@ export class WayTimings {
     }
     this.trial.push(ms);
     if (this.trial.length < EPOCH - 2) return;
+    this.anchorMs = mean(this.anchor);
     this.ratios.push(robustMean(this.trial) / robustMean(this.anchor));
     this.trial.length = 0;
     if (this.ratios.length > SEED) this.ratios.shift();
-    const n = this.ratios.length;
-    // The first choice, after the first 3 trials, needs no margin; later ones do.
-    const first = n === SEED && !this.chosen;
-    if (first) this.chosen = true;
-    if (first ? median(this.ratios) < 1 : median(this.ratios) < 1 - MARGIN) {
+    if (this.ratios.length < SEED) return;
+    // The first choice, once 3 trials are in, needs no margin; later ones do.
+    const bar = this.chosen ? 1 - MARGIN : 1;
+    this.chosen = true;
+    if (median(this.ratios) < bar) {
       this.best = way;
-      for (let i = 0; i < n; i++) this.ratios[i] = 1 / this.ratios[i]; // now relative to the new way
+      this.anchorMs = 0; // the new way's comes with the next trial
+      for (let i = 0; i < this.ratios.length; i++) this.ratios[i] = 1 / this.ratios[i]; // now relative to the new way
       this.anchor.length = 0;
     }
   }
