@@ -272,6 +272,8 @@ RescaleTable::RescaleTable(const uint8_t* v_, int64_t n_, float scale, float off
     params = rangeParams(std::min({0.0f, values[lo], values[hi]}), std::max({0.0f, values[lo], values[hi]}));
   }
   quantizeValues(values, table, 256, params.scale, params.zeroPoint);  // finite: nothing bad
+  identity = true;
+  for (int i = 0; i < 256; i++) identity = identity && table[i] == i;
 }
 
 std::vector<float> RescaleTable::floats() const {
@@ -288,6 +290,9 @@ void quantizedLinearRescaled(const uint8_t* v, int64_t M, int64_t K, float scale
     const std::vector<float> x = t.floats();
     return quantizedLinear(x.data(), M, K, input, w, wScale, bias, act, y, pool);
   }
+  // An identity table (MNIST's pixels, statically or dynamically) leaves the bytes as they are:
+  // the GEMM packs them straight from v, a pass over the input fewer.
+  if (t.identity) return quantizedProduct(v, nullptr, M, K, t.params, w, wScale, bias, act, y, pool);
   thread_local std::vector<uint8_t> buffer;
   buffer.resize(static_cast<size_t>(M * K));
   uint8_t* qx = buffer.data();

@@ -109,6 +109,7 @@ struct RescaleTable {
   QuantParams params{1.0f, 0};  // when finite
   float values[256];
   uint8_t table[256];  // when finite: the quantized values[v]
+  bool identity = false;  // table[i] == i: pixels rescaled to [0, 1] and quantized back at scale 1/255
 };
 
 }  // namespace lathe

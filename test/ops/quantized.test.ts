@@ -195,7 +195,9 @@ describe('quantized layers: native matches the js reference', { skip: !hasNative
       values[M * K - 2] = M % 2 ? 3 : 250;
       const pixels = lt.tensor(Uint8Array.from(values), { shape: [M, K], backend: 'native' });
       const packed = lt.packInt8(w.to('native'), 'dense');
-      for (const input of [null, { scale: 0.02, zeroPoint: 40 }])
+      // Rescaled by 1/255 and quantized at 1/255 (statically, or dynamically where the range
+      // reaches 255), the table is the identity, and the kernel reads the pixels as they are.
+      for (const input of [null, { scale: 0.02, zeroPoint: 40 }, { scale: 1 / 255, zeroPoint: 0 }])
         for (const r of [{ scale: 1 / 255, offset: 0 }, { scale: 2 / 255, offset: -1 }]) {
           const want = lt.quantizedLinear(lt.rescale(pixels, r.scale, r.offset), packed, s.to('native'), b.to('native'), { activation: 'relu', input }).dataSync();
           const got = rescaledQuantizedLinear(pixels, r.scale, r.offset, packed, s.to('native'), b.to('native'), { activation: 'relu', input }).dataSync();
