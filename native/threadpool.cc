@@ -18,6 +18,18 @@ namespace lathe {
 
 namespace {
 thread_local bool inPoolTask = false;
+
+// Locks mu_ as an adaptive mutex would: the pool's threads hold it only for a few stores, so
+// spinning briefly beats sleeping in the kernel, where the holder's unlock must wake the waiter
+// (a futex round trip of several us on a VM). pool.run of two empty tasks on the 2-vCPU EPYC:
+// median 2.1 us, p90 16 us with plain lock(); see ThreadPool::run.
+void lockSpinning(std::unique_lock<std::mutex>& lock) {
+  for (int i = 0; i < 4096; i++) {
+    if (lock.try_lock()) return;
+    cpuRelax();
+  }
+  lock.lock();
+}
 }
 
 ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads), shares_(new Share[threads < 1 ? 1 : threads]) {
@@ -90,7 +102,8 @@ void ThreadPool::workerLoop(int self) {
       cpuRelax();
     }
     {
-      std::unique_lock<std::mutex> lock(mu_);
+      std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+      lockSpinning(lock);
       wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
       if (stop_) return;
       seen = generation_.load();
@@ -99,7 +112,8 @@ void ThreadPool::workerLoop(int self) {
     }
     drain(self);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+      lockSpinning(lock);
       active_--;
     }
     done_.notify_all();
@@ -139,7 +153,8 @@ void ThreadPool::run(int64_t tasks, const std::function<void(int64_t)>& fn) {
   }
   std::exception_ptr error;
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+    lockSpinning(lock);
     done_.wait(lock, [&] { return finished_.load(std::memory_order_acquire) == tasks_ && active_ == 0; });
     job_ = nullptr;
     error = error_;
