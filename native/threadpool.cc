@@ -21,10 +21,12 @@ thread_local bool inPoolTask = false;
 
 // Locks mu_ as an adaptive mutex would: the pool's threads hold it only for a few stores, so
 // spinning briefly beats sleeping in the kernel, where the holder's unlock must wake the waiter
-// (a futex round trip of several us on a VM). pool.run of two empty tasks on the 2-vCPU EPYC:
-// median 2.1 us, p90 16 us with plain lock(); see ThreadPool::run.
+// (a futex round trip of several us on a VM). pool.run of two empty tasks on the 2-vCPU EPYC,
+// runs alternating with plain lock(): quiet host, mean 0.61-0.77 us (p90 0.73-0.82) against
+// 0.79-1.20 (1.8-2.7); busy host, 1.5-2.0 (2.1-2.8) against 1.8-6.2 (3.7-17). The spin is
+// bounded (~15 us) for a holder that the host has preempted.
 void lockSpinning(std::unique_lock<std::mutex>& lock) {
-  for (int i = 0; i < 4096; i++) {
+  for (int i = 0; i < 1024; i++) {
     if (lock.try_lock()) return;
     cpuRelax();
   }
