@@ -3,9 +3,12 @@
 // lt.quant.quantizeModel (static, calibrated on 256 random images; dynamic with --mode dynamic),
 // at batch 1, 32 and 256. Float and int8 predict() alternate sample by sample so machine noise
 // hits both; ratio = float time / int8 time (above 1: int8 faster), of the medians; ratio_min of
-// the fastest samples, which moves less on a shared machine. With --ort, the exported QDQ model
-// runs in onnxruntime-node too (its own int8 kernels where it fuses them).
-//   node bench/quantized-inference.mjs [--mode static|dynamic] [--samples 15] [--sample-ms 25] [--ort]
+// the fastest samples, which moves less on a shared machine. Samples are short (75 of 5 ms each
+// way), so that the host's bursts on the other vCPU fall on both models: in a busy hour, eight
+// runs of each alternating, the static MLP at batch 32 gave 1.86-2.27 with 15 samples of 25 ms
+// and 1.96-2.20 with these. With --ort, the exported QDQ model runs in onnxruntime-node too
+// (its own int8 kernels where it fuses them).
+//   node bench/quantized-inference.mjs [--mode static|dynamic] [--samples 75] [--sample-ms 5] [--ort]
 import * as os from 'node:os';
 import * as lt from '../dist/src/index.js';
 import { exportOnnx } from '../dist/src/io/onnx/export.js';
@@ -16,8 +19,8 @@ const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : dflt;
 };
-const SAMPLES = Number(arg('samples', 15));
-const SAMPLE_MS = Number(arg('sample-ms', 25));
+const SAMPLES = Number(arg('samples', 75));
+const SAMPLE_MS = Number(arg('sample-ms', 5));
 const MODE = arg('mode', 'static');
 const WITH_ORT = process.argv.includes('--ort');
 const ort = WITH_ORT ? await import('onnxruntime-node') : null;
